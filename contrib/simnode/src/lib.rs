@@ -1,0 +1,196 @@
+//! `ferrumx-simnode`: a bitcoind stand-in for FerrumX's tests, benches and demo.
+//!
+//! It generates deterministic regtest chains made of real, signed transactions of every
+//! common script type, knows the truth about them (history, UTXOs and balance of every
+//! script hash at every height), and serves them over Bitcoin Core 29.0's JSON-RPC dialect.
+//! It is a development tool and is never linked into the `ferrumx` server.
+//!
+//! Layout:
+//! - [`wallet`]: deterministic keys, output scripts of every kind, signing.
+//! - [`gen`]: the transaction generator (mainnet-like mix, address reuse, big transactions).
+//! - [`blockbuild`]: coinbase, witness commitment, merkle root, proof of work.
+//! - [`node`]: block tree, UTXO set with undo data, txindex, mining; [`mempool`] and
+//!   [`accept`] (Core's mempool checks and reject reasons); [`ops`] (traffic, RBF,
+//!   eviction, reorgs).
+//! - [`truth`]: Electrum-level truth (history, UTXOs, balance per script hash and height).
+//! - [`chainfile`]: saved chains; [`recorded`]: the chain recorded from a real Core 29.0.
+//! - [`json`]: an ordered JSON value printed the way Core's `UniValue` prints numbers;
+//!   [`corejson`]: Core's verbose shapes (`getblock`, `getblockheader`, `getrawtransaction`).
+//! - [`http`]: the HTTP/1.1 JSON-RPC front end (auth, batches, status codes, warm-up,
+//!   down/slow/garbage modes); [`rpc`]: the methods.
+
+pub mod accept;
+pub mod blockbuild;
+pub mod chainfile;
+pub mod corejson;
+pub mod gen;
+pub mod http;
+pub mod json;
+pub mod mempool;
+pub mod node;
+pub mod ops;
+pub mod recorded;
+pub mod rpc;
+pub mod truth;
+pub mod wallet;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use gen::GenParams;
+pub use node::Node;
+pub use truth::ScriptHash;
+
+/// How to serve a node.
+#[derive(Clone, Debug)]
+pub struct SimNodeOptions {
+    /// Listening address; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// `rpcuser`/`rpcpassword`; `None` disables password auth.
+    pub user_pass: Option<(String, String)>,
+    /// Data directory where a `.cookie` file is written (as bitcoind does); `None` for none.
+    pub cookie_dir: Option<PathBuf>,
+    /// Endpoints reported by `getzmqnotifications`.
+    pub zmq: Vec<rpc::ZmqEndpoint>,
+}
+
+impl Default for SimNodeOptions {
+    fn default() -> SimNodeOptions {
+        SimNodeOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            user_pass: Some(("user".to_string(), "pass".to_string())),
+            cookie_dir: None,
+            zmq: Vec::new(),
+        }
+    }
+}
+
+/// A running stand-in: the node, its JSON-RPC server and a runtime of its own, so that
+/// synchronous tests (e.g. with the blocking `bitcoincore-rpc` client) can use it.
+pub struct SimNode {
+    rpc: rpc::NodeRpc,
+    server: Option<http::RunningServer>,
+    runtime: Option<tokio::runtime::Runtime>,
+    addr: SocketAddr,
+    options: SimNodeOptions,
+}
+
+impl SimNode {
+    /// Starts serving `node`.
+    ///
+    /// # Errors
+    /// The runtime could not start, the address could not be bound, or the cookie file could
+    /// not be written.
+    pub fn spawn(node: Node, options: SimNodeOptions) -> io::Result<SimNode> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("simnode")
+            .enable_all()
+            .build()?;
+        let control = http::Control::new();
+        let mut rpc = rpc::NodeRpc::new(Arc::new(Mutex::new(node)), control.clone());
+        rpc.zmq = options.zmq.clone();
+        let mut auth = Vec::new();
+        if let Some((user, password)) = &options.user_pass {
+            auth.push(http::Auth::UserPass {
+                user: user.clone(),
+                password: password.clone(),
+            });
+        }
+        if let Some(dir) = &options.cookie_dir {
+            std::fs::create_dir_all(dir)?;
+            auth.push(http::Auth::Cookie {
+                path: dir.join(".cookie"),
+            });
+        }
+        let handler: Arc<dyn http::Handler> = Arc::new(rpc.clone());
+        let server =
+            runtime.block_on(http::RpcServer::start(options.addr, auth, handler, control))?;
+        let addr = server.local_addr();
+        Ok(SimNode {
+            rpc,
+            server: Some(server),
+            runtime: Some(runtime),
+            addr,
+            options,
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A DAEMON_URL for ElectrumX or FerrumX: `http://user:pass@127.0.0.1:PORT/`.
+    pub fn daemon_url(&self) -> String {
+        match &self.options.user_pass {
+            Some((u, p)) => format!("http://{u}:{p}@{}/", self.addr),
+            None => format!("http://{}/", self.addr),
+        }
+    }
+
+    /// The user and password, if password auth is on.
+    pub fn user_pass(&self) -> Option<(String, String)> {
+        self.options.user_pass.clone()
+    }
+
+    /// Path of the cookie file, if cookie auth is on.
+    pub fn cookie_path(&self) -> Option<PathBuf> {
+        self.options.cookie_dir.as_ref().map(|d| d.join(".cookie"))
+    }
+
+    /// Runs `f` with the node locked (mine, add traffic, reorg, read the truth, ...).
+    pub fn with_node<R>(&self, f: impl FnOnce(&mut Node) -> R) -> R {
+        f(&mut self.rpc.lock())
+    }
+
+    /// The front end's switches (warm-up, delay, garbage).
+    pub fn control(&self) -> &http::Control {
+        &self.rpc.control
+    }
+
+    /// Refuses connections until [`SimNode::come_up`].
+    pub fn go_down(&self) {
+        if let Some(rt) = &self.runtime {
+            rt.block_on(self.rpc.control.go_down());
+        }
+    }
+
+    /// Listens again on the same port.
+    ///
+    /// # Errors
+    /// The port could not be bound again.
+    pub fn come_up(&self) -> io::Result<()> {
+        match &self.runtime {
+            Some(rt) => rt.block_on(self.rpc.control.come_up()),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the server and its runtime.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
+            rt.block_on(server.shutdown());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for SimNode {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,259 @@
+//! `ferrumx-simnode`: run the bitcoind stand-in, or generate a chain file.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use ferrumx_simnode::{chainfile, recorded, GenParams, Node, SimNode, SimNodeOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ferrumx-simnode",
+    version,
+    about = "A bitcoind stand-in serving deterministic regtest chains over Bitcoin Core's JSON-RPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve a chain over JSON-RPC (the default).
+    Serve(ServeArgs),
+    /// Generate a chain, write it to a file and report the generation speed.
+    Generate {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// Where to write the chain file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ChainArgs {
+    /// Seed of the generated chain.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Number of transactions to generate (overrides --blocks).
+    #[arg(long)]
+    txs: Option<u64>,
+    /// Height of the generated chain.
+    #[arg(long, default_value_t = 300)]
+    blocks: u32,
+    /// Mean transactions per block.
+    #[arg(long, default_value_t = 20)]
+    txs_per_block: u32,
+}
+
+impl ChainArgs {
+    fn params(&self) -> GenParams {
+        match self.txs {
+            Some(n) => GenParams::sized(self.seed, n, self.txs_per_block),
+            None => {
+                let mut p = GenParams::fixture(self.seed);
+                p.height = self.blocks;
+                p.txs_per_block = self.txs_per_block;
+                p
+            }
+        }
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port (regtest's 18443 by default; 0 picks a free one).
+    #[arg(long, default_value_t = 18443)]
+    port: u16,
+    /// RPC user.
+    #[arg(long, default_value = "user")]
+    rpcuser: String,
+    /// RPC password.
+    #[arg(long, default_value = "pass")]
+    rpcpassword: String,
+    /// Write a `.cookie` file into this directory and accept it too, as bitcoind does.
+    #[arg(long)]
+    datadir: Option<PathBuf>,
+    /// Serve this saved chain file (written by `generate` or a previous `--cache`).
+    #[arg(long, conflicts_with = "recorded")]
+    chain_file: Option<PathBuf>,
+    /// Serve the chain recorded from Bitcoin Core 29.0 in this directory
+    /// (e.g. ../shared/bitcoind-core-v29).
+    #[arg(long)]
+    recorded: Option<PathBuf>,
+    /// Cache the generated chain in this file: reuse it if it matches the parameters.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Mine a block every this many seconds (0 = never).
+    #[arg(long, default_value_t = 0)]
+    mine_every: u64,
+    /// Transactions of fresh mempool traffic between mined blocks.
+    #[arg(long, default_value_t = 10)]
+    traffic: u32,
+    /// Run without a transaction index (getrawtransaction then needs a block hash).
+    #[arg(long)]
+    no_txindex: bool,
+    /// Answer -28 "Loading block index…" for this many seconds after start, like a
+    /// starting bitcoind.
+    #[arg(long, default_value_t = 0)]
+    warmup: u64,
+}
+
+fn load_node(args: &ServeArgs) -> Result<Node, String> {
+    if let Some(dir) = &args.recorded {
+        return recorded::load(dir)
+            .map(|(node, _)| node)
+            .map_err(|e| e.to_string());
+    }
+    if let Some(path) = &args.chain_file {
+        return chainfile::load(path).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let params = args.chain.params();
+    let started = Instant::now();
+    let node = match &args.cache {
+        Some(path) => {
+            let (node, cached) =
+                chainfile::load_or_generate(&params, path).map_err(|e| e.to_string())?;
+            if cached {
+                tracing::info!(path = %path.display(), "loaded cached chain");
+            }
+            node
+        }
+        None => Node::generate(params),
+    };
+    report(&node, started.elapsed());
+    Ok(node)
+}
+
+fn count_txs(node: &Node) -> u64 {
+    (1..=node.tip_height())
+        .filter_map(|h| node.block_at(h))
+        .map(|b| b.txids.len() as u64)
+        .sum()
+}
+
+fn report(node: &Node, took: Duration) {
+    let txs = count_txs(node);
+    let secs = took.as_secs_f64().max(1e-9);
+    tracing::info!(
+        height = node.tip_height(),
+        transactions = txs,
+        seconds = format!("{secs:.1}"),
+        tx_per_sec = format!("{:.0}", txs as f64 / secs),
+        "chain ready"
+    );
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut node = load_node(&args)?;
+    node.txindex = !args.no_txindex;
+    let options = SimNodeOptions {
+        addr: SocketAddr::new(args.bind, args.port),
+        user_pass: Some((args.rpcuser.clone(), args.rpcpassword.clone())),
+        cookie_dir: args.datadir.clone(),
+        zmq: Vec::new(),
+    };
+    let sim = SimNode::spawn(node, options)
+        .map_err(|e| format!("cannot serve on {}:{}: {e}", args.bind, args.port))?;
+    if args.warmup > 0 {
+        sim.control().set_warmup(Some("Loading block index…"));
+    }
+    println!("DAEMON_URL={}", sim.daemon_url());
+    if let Some(c) = sim.cookie_path() {
+        println!("cookie file: {}", c.display());
+    }
+    let started = Instant::now();
+    let mut last_block = Instant::now();
+    let mut warm = args.warmup > 0;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
+    }
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200));
+        if warm && started.elapsed() >= Duration::from_secs(args.warmup) {
+            sim.control().set_warmup(None);
+            warm = false;
+        }
+        if args.mine_every > 0 && last_block.elapsed() >= Duration::from_secs(args.mine_every) {
+            last_block = Instant::now();
+            let (height, added) = sim.with_node(|n| {
+                let _ = n.mine(1);
+                let added = n.add_traffic(args.traffic);
+                (n.tip_height(), added.len())
+            });
+            tracing::info!(height, mempool_added = added, "mined a block");
+        }
+    }
+    sim.shutdown();
+    Ok(())
+}
+
+/// Installs a SIGINT/SIGTERM handler through tokio's signal support on a helper thread.
+fn ctrlc_handler(f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                if let Ok(mut term) = signal(SignalKind::terminate()) {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                } else {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        });
+        f();
+    });
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Generate { chain, out }) => {
+            let params = chain.params();
+            let started = Instant::now();
+            let node = Node::generate(params);
+            let took = started.elapsed();
+            report(&node, took);
+            chainfile::save(&node, &out).map_err(|e| format!("{}: {e}", out.display()))
+        }
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrumx-simnode: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

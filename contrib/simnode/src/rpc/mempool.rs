@@ -1,0 +1,528 @@
+//! Transaction and mempool methods.
+
+use std::collections::BTreeSet;
+
+use bitcoin::{OutPoint, Transaction, Txid};
+
+use super::chain::block_prevouts;
+use super::params::{
+    decode_hex, err, Params, RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+};
+use super::NodeRpc;
+use crate::accept::{feerate, Reject, DEFAULT_MAX_FEERATE, RPC_TRANSACTION_ERROR};
+use crate::corejson::{self, Prevout, TxCtx};
+use crate::http::RpcError;
+use crate::json::Json;
+use crate::mempool::cmp_uint256;
+use crate::node::{Node, TxLocation};
+
+const NO_SUCH_TX: &str =
+    "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.";
+const NO_TXINDEX: &str = "No such mempool transaction. Use -txindex or provide a block hash to enable blockchain transaction queries. Use gettransaction for wallet transactions.";
+
+fn prevout_of(node: &Node, op: &OutPoint) -> Option<Prevout> {
+    node.prevout_lookup(op).map(|c| Prevout {
+        txout: c.txout,
+        height: c.height,
+        coinbase: c.coinbase,
+    })
+}
+
+pub fn getrawtransaction(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let txid = p.txid(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    let verbosity = p.verbosity(1, 0)?;
+    let in_block = p.blockhash(2)?;
+    let node = rpc.lock();
+    let genesis_cb =
+        bitcoin::blockdata::constants::genesis_block(node.network).txdata[0].compute_txid();
+    if txid == genesis_cb {
+        return Err(err(
+            RPC_INVALID_ADDRESS_OR_KEY,
+            "The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved",
+        ));
+    }
+    let (tx, location) = match in_block {
+        Some(bh) => {
+            let b = node
+                .block(&bh)
+                .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Block hash not found"))?;
+            let idx = b.txids.iter().position(|t| *t == txid).ok_or_else(|| {
+                err(
+                    RPC_INVALID_ADDRESS_OR_KEY,
+                    "No such transaction found in the provided block. Use gettransaction for wallet transactions.",
+                )
+            })?;
+            let tx = b
+                .tx(idx)
+                .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, NO_SUCH_TX))?;
+            (
+                tx,
+                TxLocation::Block {
+                    hash: bh,
+                    index: idx as u32,
+                },
+            )
+        }
+        None => match node.find_tx(&txid) {
+            Some((tx, TxLocation::Mempool)) => (tx, TxLocation::Mempool),
+            Some(found) if node.txindex => found,
+            _ if !node.txindex => return Err(err(RPC_INVALID_ADDRESS_OR_KEY, NO_TXINDEX)),
+            _ => return Err(err(RPC_INVALID_ADDRESS_OR_KEY, NO_SUCH_TX)),
+        },
+    };
+    if verbosity <= 0 {
+        return Ok(corejson::tx_verbose(
+            &tx,
+            node.network,
+            None,
+            0,
+            &corejson::no_prevouts,
+        ));
+    }
+    match location {
+        TxLocation::Mempool => Ok(corejson::tx_verbose(
+            &tx,
+            node.network,
+            None,
+            verbosity.min(2) as u8,
+            &|op| prevout_of(&node, op),
+        )),
+        TxLocation::Block { hash, .. } => {
+            let b = node
+                .block(&hash)
+                .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, NO_SUCH_TX))?;
+            let active = node.is_active(&hash);
+            let ctx = TxCtx {
+                blockhash: hash,
+                confirmations: if active { node.confirmations(&hash) } else { 0 },
+                blocktime: active.then_some(b.header.time),
+            };
+            let prevouts = if verbosity >= 2 {
+                b.block()
+                    .map(|blk| block_prevouts(b, &blk))
+                    .unwrap_or_default()
+            } else {
+                Default::default()
+            };
+            let json = corejson::tx_verbose(
+                &tx,
+                node.network,
+                Some(&ctx),
+                verbosity.min(2) as u8,
+                &|op| prevouts.get(op).cloned(),
+            );
+            if in_block.is_some() {
+                // Core puts "in_active_chain" first when a block hash was given.
+                if let Json::Obj(mut entries) = json {
+                    entries.insert(0, ("in_active_chain".to_string(), Json::Bool(active)));
+                    return Ok(Json::Obj(entries));
+                }
+            }
+            Ok(json)
+        }
+    }
+}
+
+fn signals_rbf(tx: &Transaction) -> bool {
+    tx.input.iter().any(|i| i.sequence.0 < 0xffff_fffe)
+}
+
+/// Core's `entryToJSON` for one mempool transaction.
+pub fn mempool_entry_json(node: &Node, txid: &Txid) -> Option<Json> {
+    let pool = &node.mempool;
+    let e = pool.get(txid)?;
+    let ancestors = pool.ancestors(txid);
+    let descendants = pool.descendants(txid);
+    let sum = |set: &BTreeSet<Txid>, f: &dyn Fn(&crate::mempool::MempoolEntry) -> u64| -> u64 {
+        set.iter().filter_map(|t| pool.get(t)).map(f).sum()
+    };
+    let anc_size = e.vsize + sum(&ancestors, &|x| x.vsize);
+    let anc_fee = e.fee + sum(&ancestors, &|x| x.fee);
+    let desc_size = e.vsize + sum(&descendants, &|x| x.vsize);
+    let desc_fee = e.fee + sum(&descendants, &|x| x.fee);
+    let mut depends: Vec<String> = pool.parents(txid).iter().map(|t| t.to_string()).collect();
+    depends.sort();
+    let mut children: Vec<Txid> = pool.children(txid).into_iter().collect();
+    children.sort_by(cmp_uint256);
+    let replaceable = signals_rbf(&e.tx)
+        || ancestors
+            .iter()
+            .filter_map(|t| pool.get(t))
+            .any(|a| signals_rbf(&a.tx));
+    Some(
+        Json::obj()
+            .with("vsize", e.vsize)
+            .with("weight", e.weight)
+            .with("time", e.time)
+            .with("height", e.height)
+            .with("descendantcount", descendants.len() + 1)
+            .with("descendantsize", desc_size)
+            .with("ancestorcount", ancestors.len() + 1)
+            .with("ancestorsize", anc_size)
+            .with("wtxid", e.wtxid.to_string())
+            .with(
+                "fees",
+                Json::obj()
+                    .with("base", Json::Amount(e.fee as i64))
+                    .with("modified", Json::Amount(e.fee as i64))
+                    .with("ancestor", Json::Amount(anc_fee as i64))
+                    .with("descendant", Json::Amount(desc_fee as i64)),
+            )
+            .with(
+                "depends",
+                Json::Arr(depends.into_iter().map(Json::Str).collect()),
+            )
+            .with(
+                "spentby",
+                Json::Arr(children.iter().map(|t| Json::Str(t.to_string())).collect()),
+            )
+            .with("bip125-replaceable", replaceable)
+            .with("unbroadcast", e.unbroadcast),
+    )
+}
+
+pub fn getrawmempool(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(0)?;
+    let verbose = p.bool(0)?.unwrap_or(false);
+    let with_seq = p.bool(1)?.unwrap_or(false);
+    let node = rpc.lock();
+    let order = node.mempool.sorted_txids();
+    if verbose {
+        if with_seq {
+            return Err(err(
+                RPC_INVALID_PARAMETER,
+                "Verbose results cannot contain mempool sequence values.",
+            ));
+        }
+        let mut out = Json::obj();
+        for t in &order {
+            if let Some(j) = mempool_entry_json(&node, t) {
+                out.push(&t.to_string(), j);
+            }
+        }
+        return Ok(out);
+    }
+    let txids = Json::Arr(order.iter().map(|t| Json::Str(t.to_string())).collect());
+    if with_seq {
+        return Ok(Json::obj()
+            .with("txids", txids)
+            .with("mempool_sequence", node.mempool.sequence));
+    }
+    Ok(txids)
+}
+
+pub fn getmempoolentry(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let txid = p.txid(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    let node = rpc.lock();
+    mempool_entry_json(&node, &txid)
+        .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
+}
+
+pub fn getmempoolinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(0)?;
+    let node = rpc.lock();
+    let pool = &node.mempool;
+    let bytes: u64 = pool.entries().map(|e| e.vsize).sum();
+    let total_fee: u64 = pool.entries().map(|e| e.fee).sum();
+    // Core's DynamicMemoryUsage: roughly the transactions plus per-entry overhead.
+    let usage: u64 = pool
+        .entries()
+        .map(|e| e.weight / 2 + 600 + 64 * e.tx.input.len() as u64)
+        .sum();
+    let unbroadcast = pool.entries().filter(|e| e.unbroadcast).count();
+    Ok(Json::obj()
+        .with("loaded", true)
+        .with("size", pool.len())
+        .with("bytes", bytes)
+        .with("usage", usage)
+        .with("total_fee", Json::Amount(total_fee as i64))
+        .with("maxmempool", 300_000_000i64)
+        .with("mempoolminfee", Json::Amount(1000))
+        .with("minrelaytxfee", Json::Amount(1000))
+        .with("incrementalrelayfee", Json::Amount(1000))
+        .with("unbroadcastcount", unbroadcast)
+        .with("fullrbf", true))
+}
+
+pub fn estimatesmartfee(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let target = p.int(0)?.unwrap_or(0);
+    if !(1..=1008).contains(&target) {
+        return Err(err(
+            RPC_INVALID_PARAMETER,
+            "Invalid conf_target, must be between 1 and 1008",
+        ));
+    }
+    let mode = p.str(1)?.unwrap_or("unset").to_ascii_lowercase();
+    if !["unset", "economical", "conservative"].contains(&mode.as_str()) {
+        return Err(err(
+            RPC_INVALID_PARAMETER,
+            "Invalid estimate_mode parameter, must be one of: \"unset\", \"economical\", \"conservative\"",
+        ));
+    }
+    let node = rpc.lock();
+    let no_data = || {
+        Json::obj()
+            .with(
+                "errors",
+                Json::Arr(vec!["Insufficient data or no feerate found".into()]),
+            )
+            .with("blocks", 0i64)
+    };
+    if !node.fee_overrides.is_empty() {
+        let key = (target as u16, mode.clone());
+        let found = node
+            .fee_overrides
+            .get(&key)
+            .or_else(|| {
+                node.fee_overrides
+                    .get(&(target as u16, "unset".to_string()))
+            })
+            .cloned()
+            .or_else(|| {
+                // Nearest recorded target at or below this one.
+                node.fee_overrides
+                    .iter()
+                    .filter(|((t, m), _)| *t <= target as u16 && (*m == mode || m == "unset"))
+                    .max_by_key(|((t, _), _)| *t)
+                    .map(|(_, v)| *v)
+            });
+        return Ok(match found.flatten() {
+            Some((rate, blocks)) => Json::obj()
+                .with("feerate", Json::Amount(rate as i64))
+                .with("blocks", i64::from(blocks)),
+            None => no_data(),
+        });
+    }
+    let blocks = target.clamp(2, 1008) as u32;
+    let mut rates = node.recent_feerates(blocks.max(6));
+    if rates.len() < 10 {
+        return Ok(no_data());
+    }
+    rates.sort_unstable();
+    // Shorter targets need a higher percentile; conservative adds a margin.
+    let pct = 0.5 + 0.4 / f64::from(blocks);
+    let idx = ((rates.len() - 1) as f64 * pct).round() as usize;
+    let mut rate = rates[idx.min(rates.len() - 1)].max(1000);
+    if mode == "conservative" {
+        rate += rate / 5;
+    }
+    Ok(Json::obj()
+        .with("feerate", Json::Amount(rate as i64))
+        .with("blocks", i64::from(blocks)))
+}
+
+fn decode_tx(hex: &str) -> Option<Transaction> {
+    let bytes = decode_hex(hex)?;
+    let tx: Transaction = bitcoin::consensus::deserialize(&bytes).ok()?;
+    if tx.input.is_empty() {
+        return None;
+    }
+    Some(tx)
+}
+
+fn reject_error(r: &Reject) -> RpcError {
+    err(r.code, r.message())
+}
+
+fn max_feerate_param(p: &Params, i: usize) -> Result<u64, RpcError> {
+    Ok(p.amount(i)?.unwrap_or(DEFAULT_MAX_FEERATE))
+}
+
+fn check_burn(tx: &Transaction, max_burn: u64) -> Result<(), RpcError> {
+    for o in &tx.output {
+        if (o.script_pubkey.is_op_return() || crate::truth::is_unspendable(&o.script_pubkey))
+            && o.value.to_sat() > max_burn
+        {
+            return Err(err(
+                RPC_TRANSACTION_ERROR,
+                "Unspendable output exceeds maximum configured by user (maxburnamount)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub fn sendrawtransaction(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let hex = p.str(0)?.unwrap_or("");
+    let max_feerate = max_feerate_param(p, 1)?;
+    let max_burn = p.amount(2)?.unwrap_or(0);
+    let tx = decode_tx(hex).ok_or_else(|| {
+        err(
+            RPC_DESERIALIZATION_ERROR,
+            "TX decode failed. Make sure the tx has at least one input.",
+        )
+    })?;
+    check_burn(&tx, max_burn)?;
+    let mut node = rpc.lock();
+    let ok = node
+        .accept_tx(&tx, max_feerate, false)
+        .map_err(|r| reject_error(&r))?;
+    Ok(Json::Str(ok.txid.to_string()))
+}
+
+pub fn testmempoolaccept(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let raw = p.array(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    if raw.is_empty() || raw.len() > 25 {
+        return Err(err(
+            RPC_INVALID_PARAMETER,
+            "Array must contain between 1 and 25 transactions.",
+        ));
+    }
+    let max_feerate = max_feerate_param(p, 1)?;
+    let mut txs = Vec::new();
+    for v in raw {
+        let hex = v.as_str().unwrap_or("");
+        txs.push(decode_tx(hex).ok_or_else(|| {
+            err(
+                RPC_DESERIALIZATION_ERROR,
+                format!("TX decode failed: {hex} Make sure the tx has at least one input."),
+            )
+        })?);
+    }
+    let mut node = rpc.lock();
+    let saved = node.mempool.clone();
+    let mut out = Vec::new();
+    let single = txs.len() == 1;
+    for tx in &txs {
+        let mut j = Json::obj()
+            .with("txid", tx.compute_txid().to_string())
+            .with("wtxid", tx.compute_wtxid().to_string());
+        match node.accept_tx(tx, max_feerate, single) {
+            Ok(a) => {
+                j.push("allowed", true);
+                j.push("vsize", a.vsize);
+                j.push(
+                    "fees",
+                    Json::obj()
+                        .with("base", Json::Amount(a.fee as i64))
+                        .with(
+                            "effective-feerate",
+                            Json::Amount(feerate(a.fee, a.vsize) as i64),
+                        )
+                        .with(
+                            "effective-includes",
+                            Json::Arr(vec![Json::Str(a.wtxid.to_string())]),
+                        ),
+                );
+            }
+            Err(r) => {
+                j.push("allowed", false);
+                let reason = if r.reason == "bad-txns-inputs-missingorspent" {
+                    "missing-inputs".to_string()
+                } else {
+                    r.reason.clone()
+                };
+                j.push("reject-reason", reason);
+                j.push("reject-details", r.message());
+            }
+        }
+        out.push(j);
+    }
+    node.mempool = saved;
+    Ok(Json::Arr(out))
+}
+
+pub fn submitpackage(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    p.arity(1)?;
+    let raw = p.array(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    if raw.is_empty() || raw.len() > 25 {
+        return Err(err(
+            RPC_INVALID_PARAMETER,
+            "Array must contain between 1 and 25 transactions.",
+        ));
+    }
+    let max_feerate = max_feerate_param(p, 1)?;
+    let max_burn = p.amount(2)?.unwrap_or(0);
+    let mut txs = Vec::new();
+    for v in raw {
+        let hex = v.as_str().unwrap_or("");
+        let tx = decode_tx(hex).ok_or_else(|| {
+            err(
+                RPC_DESERIALIZATION_ERROR,
+                format!("TX decode failed: {hex} Make sure the tx has at least one input."),
+            )
+        })?;
+        check_burn(&tx, max_burn)?;
+        txs.push(tx);
+    }
+    // Child-with-parents: every earlier tx must be a parent of the last one.
+    if let Some((child, parents)) = txs.split_last() {
+        let spent: BTreeSet<Txid> = child.input.iter().map(|i| i.previous_output.txid).collect();
+        let parent_ids: BTreeSet<Txid> = parents.iter().map(|t| t.compute_txid()).collect();
+        let parents_depend = parents.iter().any(|t| {
+            t.input
+                .iter()
+                .any(|i| parent_ids.contains(&i.previous_output.txid))
+        });
+        if parents.iter().any(|t| !spent.contains(&t.compute_txid())) || parents_depend {
+            return Err(err(
+                RPC_TRANSACTION_ERROR,
+                "package topology disallowed. not child-with-parents or parents depend on each other.",
+            ));
+        }
+    }
+    let mut node = rpc.lock();
+    let mut results = Json::obj();
+    let mut replaced_all: Vec<Txid> = Vec::new();
+    let mut failed = false;
+    for tx in &txs {
+        let wtxid = tx.compute_wtxid().to_string();
+        match node.accept_tx(tx, max_feerate, false) {
+            Ok(a) => {
+                let mut fees = Json::obj().with("base", Json::Amount(a.fee as i64));
+                if !a.already {
+                    fees.push(
+                        "effective-feerate",
+                        Json::Amount(feerate(a.fee, a.vsize) as i64),
+                    );
+                    fees.push(
+                        "effective-includes",
+                        Json::Arr(vec![Json::Str(a.wtxid.to_string())]),
+                    );
+                }
+                results.push(
+                    &wtxid,
+                    Json::obj()
+                        .with("txid", a.txid.to_string())
+                        .with("vsize", a.vsize)
+                        .with("fees", fees),
+                );
+                replaced_all.extend(a.replaced);
+            }
+            Err(r) => {
+                failed = true;
+                results.push(
+                    &wtxid,
+                    Json::obj()
+                        .with("txid", tx.compute_txid().to_string())
+                        .with("error", r.message()),
+                );
+            }
+        }
+    }
+    Ok(Json::obj()
+        .with(
+            "package_msg",
+            if failed {
+                "transaction failed"
+            } else {
+                "success"
+            },
+        )
+        .with("tx-results", results)
+        .with(
+            "replaced-transactions",
+            Json::Arr(
+                replaced_all
+                    .iter()
+                    .map(|t| Json::Str(t.to_string()))
+                    .collect(),
+            ),
+        ))
+}

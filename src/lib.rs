@@ -1,0 +1,1 @@
+//! FerrumX: an Electrum server daemon, a drop-in replacement for ElectrumX.
