@@ -58,6 +58,7 @@ pub fn encode(node: &Node) -> Vec<u8> {
     put_u32(&mut v, p.start_time);
     put_u32(&mut v, p.hot_addresses);
     v.extend_from_slice(&p.hot_share.to_bits().to_le_bytes());
+    v.extend_from_slice(&p.min_txs.to_le_bytes());
     let kinds = node.gen.address_kinds();
     put_u32(&mut v, kinds.len() as u32);
     v.extend(kinds.iter().map(|k| kind_code(*k)));
@@ -142,6 +143,7 @@ pub fn read_params(data: &[u8]) -> Result<GenParams, ChainFileError> {
         start_time: r.u32()?,
         hot_addresses: r.u32()?,
         hot_share: f64::from_bits(r.u64()?),
+        min_txs: r.u64()?,
     })
 }
 
@@ -158,7 +160,7 @@ pub fn decode(data: &[u8]) -> Result<Node, ChainFileError> {
     let params = read_params(body)?;
     let mut r = Reader {
         data: body,
-        pos: 8 + 4 + 8 + 4 * 4 + 8,
+        pos: 8 + 4 + 8 + 4 * 4 + 8 + 8,
     };
     let n_kinds = r.u32()? as usize;
     let kinds: Vec<Kind> = r

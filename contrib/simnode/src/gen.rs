@@ -21,6 +21,8 @@ use crate::wallet::{sign_transaction, Address, Kind};
 
 /// Smallest output value the generator creates (above every dust limit).
 pub const MIN_OUTPUT: u64 = 1_000;
+/// Smallest payment the generator makes (change may be smaller, down to [`MIN_OUTPUT`]).
+pub const MIN_PAYMENT: u64 = 20_000;
 
 /// What chain to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +39,8 @@ pub struct GenParams {
     pub hot_addresses: u32,
     /// Probability that a payment output goes to one of the hot addresses.
     pub hot_share: f64,
+    /// Keep mining past `height` until the chain holds at least this many transactions.
+    pub min_txs: u64,
 }
 
 impl GenParams {
@@ -49,19 +53,20 @@ impl GenParams {
             start_time: 1_700_000_000,
             hot_addresses: 3,
             hot_share: 0.06,
+            min_txs: 0,
         }
     }
 
-    /// A chain of about `txs` transactions, `txs_per_block` per block.
+    /// A chain of at least `txs` transactions, about `txs_per_block` per block.
     pub fn sized(seed: u64, txs: u64, txs_per_block: u32) -> GenParams {
-        let tx_blocks = txs.div_ceil(u64::from(txs_per_block.max(1))) as u32;
         GenParams {
             seed,
-            height: COINBASE_MATURITY + 1 + tx_blocks,
+            height: COINBASE_MATURITY + 1,
             txs_per_block,
             start_time: 1_700_000_000,
             hot_addresses: 5,
             hot_share: 0.015,
+            min_txs: txs,
         }
     }
 
@@ -318,6 +323,10 @@ impl Generator {
     fn pick_input_count(&mut self) -> usize {
         let target = (self.params.txs_per_block as usize * 3).max(30);
         let n = self.pool.len();
+        if n < target / 4 && self.rng.gen_bool(0.9) {
+            // Starving: spend one coin and fan out.
+            return 1;
+        }
         let r: f64 = self.rng.gen();
         let base = if r < 0.002 {
             self.rng.gen_range(50..=300)
@@ -342,6 +351,9 @@ impl Generator {
     fn pick_output_count(&mut self) -> usize {
         let target = (self.params.txs_per_block as usize * 3).max(30);
         let r: f64 = self.rng.gen();
+        if self.pool.len() < target / 4 && self.rng.gen_bool(0.6) {
+            return self.rng.gen_range(10..=60);
+        }
         if self.pool.len() < target && self.rng.gen_bool(0.15) {
             return self.rng.gen_range(10..=60);
         }
@@ -376,6 +388,14 @@ impl Generator {
         for _ in 0..n_in {
             let i = self.rng.gen_range(0..self.pool.len());
             coins.push(self.pool_take(i));
+        }
+        // Too poor for a typical fee? Add coins (consolidating dust), as wallets do.
+        let mut value: u64 = coins.iter().map(|c| c.txout.value.to_sat()).sum();
+        while value < 200_000 && !self.pool.is_empty() && coins.len() < 60 {
+            let i = self.rng.gen_range(0..self.pool.len());
+            let c = self.pool_take(i);
+            value += c.txout.value.to_sat();
+            coins.push(c);
         }
         self.build_spend(coins, lock_height, None)
     }
@@ -414,20 +434,29 @@ impl Generator {
             return None;
         }
         let spendable = total_in - fee;
-        // Split: payments get random shares, the last output (change) the rest.
-        let mut values = Vec::with_capacity(n_out);
-        let mut left = spendable;
-        for k in 0..n_out {
-            let remaining_outputs = (n_out - k) as u64;
-            let v = if remaining_outputs == 1 {
-                left
-            } else {
-                let max = left - MIN_OUTPUT * (remaining_outputs - 1);
-                let share = self.rng.gen_range(0.02..0.9) / (remaining_outputs as f64).sqrt();
-                ((max as f64 * share) as u64).clamp(MIN_OUTPUT, max)
-            };
-            values.push(v);
-            left -= v;
+        // Payments are log-uniform between MIN_PAYMENT and about twice a fair share; the
+        // last output (change) takes the rest, so value does not dribble away into dust.
+        let mut values: Vec<u64> = Vec::with_capacity(n_out);
+        let fair = spendable / n_out as u64;
+        let hi = ((fair as f64) * 1.5).max(MIN_PAYMENT as f64 + 1.0).ln();
+        let lo = (MIN_PAYMENT as f64).ln().min(hi - 0.1);
+        for _ in 1..n_out {
+            values.push(self.rng.gen_range(lo..hi).exp() as u64);
+        }
+        let paid: u64 = values.iter().sum();
+        let budget = spendable.saturating_sub(MIN_OUTPUT);
+        if paid > budget {
+            for v in values.iter_mut() {
+                *v = ((*v as u128 * budget as u128) / paid.max(1) as u128) as u64;
+                *v = (*v).max(MIN_OUTPUT);
+            }
+        }
+        let paid: u64 = values.iter().sum();
+        values.push(spendable.saturating_sub(paid).max(MIN_OUTPUT));
+        if values.iter().sum::<u64>() > spendable {
+            // Could not fit: one output with everything.
+            values = vec![spendable];
+            n_out = 1;
         }
         let mut outputs = Vec::with_capacity(n_out + 1);
         let mut owners_out = Vec::with_capacity(n_out);

@@ -154,17 +154,22 @@ impl Node {
     /// Generates the whole chain `params` describes.
     pub fn generate(params: GenParams) -> Node {
         let target = params.height;
+        let min_txs = params.min_txs;
         let mut node = Node::new(params);
-        while node.tip_height() < target {
+        let mut txs = 0u64;
+        while node.tip_height() < target || txs < min_txs {
             let h = node.tip_height() + 1;
             let n = if h > COINBASE_MATURITY {
                 node.gen.block_tx_count()
             } else {
                 0
             };
-            if let Err(e) = node.mine_block(n) {
-                tracing::error!(height = h, error = %e, "generated block rejected");
-                break;
+            match node.mine_block(n) {
+                Ok(_) => txs += node.tip().map_or(0, |b| b.txids.len() as u64 - 1),
+                Err(e) => {
+                    tracing::error!(height = h, error = %e, "generated block rejected");
+                    break;
+                }
             }
         }
         node
@@ -465,20 +470,22 @@ impl Node {
         let stored = self.blocks.get(&hash)?;
         let block = stored.block()?;
         let undo = stored.undo.clone();
-        // Remove created coins, restore spent ones.
-        for tx in &block.txdata {
+        // Undo transaction by transaction, last first (as Core's DisconnectBlock), so an
+        // output created and spent inside the block is not resurrected.
+        let mut end = undo.len();
+        for tx in block.txdata.iter().rev() {
             let txid = tx.compute_txid();
             for vout in 0..tx.output.len() as u32 {
                 self.coins.remove(&OutPoint::new(txid, vout));
             }
-        }
-        let inputs = block
-            .txdata
-            .iter()
-            .skip(1)
-            .flat_map(|t| t.input.iter().map(|i| i.previous_output));
-        for (op, coin) in inputs.zip(undo) {
-            self.coins.insert(op, coin);
+            if tx.is_coinbase() {
+                continue;
+            }
+            let start = end.saturating_sub(tx.input.len());
+            for (input, coin) in tx.input.iter().zip(&undo[start..end]) {
+                self.coins.insert(input.previous_output, coin.clone());
+            }
+            end = start;
         }
         self.truth.disconnect_tip();
         Some(block)
@@ -529,8 +536,9 @@ impl Node {
         } else {
             self.gen.next_time(prev_time)
         };
+        let mut failures = 0;
         for _ in 0..extra {
-            if weight > 3_600_000 {
+            if weight > 3_600_000 || failures > 20 {
                 break;
             }
             match self.gen.make_tx(height.saturating_sub(1)) {
@@ -539,7 +547,7 @@ impl Node {
                     fees += fee;
                     txs.push(tx);
                 }
-                None => break,
+                None => failures += 1,
             }
         }
         let (pay_to, _) = self.gen.coinbase_payee();
