@@ -45,7 +45,10 @@ impl Conn {
             body.len(),
             body
         );
-        self.reader.get_mut().write_all(req.as_bytes()).expect("write");
+        self.reader
+            .get_mut()
+            .write_all(req.as_bytes())
+            .expect("write");
         let mut len = 0usize;
         let mut line = String::new();
         loop {
@@ -82,7 +85,10 @@ fn main() {
                 .map(|b| b.txids.len())
                 .sum();
             let s = t.elapsed().as_secs_f64();
-            println!("load   {path}: {n} txs in {s:.1} s = {:.0} tx/s", n as f64 / s);
+            println!(
+                "load   {path}: {n} txs in {s:.1} s = {:.0} tx/s",
+                n as f64 / s
+            );
             node
         }
         Err(_) => {

@@ -162,7 +162,10 @@ impl Mempool {
     }
 
     /// Txids in Core's order (`CompareDepthAndScore`): fewer ancestors first, then higher
-    /// fee rate, then txid as Core compares `uint256`.
+    /// fee rate (base fee over vsize, compared exactly), then the *higher* txid first: Core's
+    /// `CompareTxMemPoolEntryByScore` breaks ties with `b.hash < a.hash`, `uint256`'s `<`
+    /// being a `memcmp` of the internal bytes (the recorded Core 29.0 lists six 2 sat/vB
+    /// transactions in that order).
     pub fn sorted_txids(&self) -> Vec<Txid> {
         let mut v: Vec<(usize, &MempoolEntry)> = self
             .entries
@@ -175,7 +178,7 @@ impl Mempool {
                 let f1 = u128::from(a.fee) * u128::from(b.vsize);
                 let f2 = u128::from(b.fee) * u128::from(a.vsize);
                 match f2.cmp(&f1) {
-                    Ordering::Equal => cmp_uint256(&a.txid, &b.txid),
+                    Ordering::Equal => cmp_uint256(&b.txid, &a.txid),
                     o => o,
                 }
             })

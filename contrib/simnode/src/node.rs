@@ -566,19 +566,53 @@ impl Node {
         (0..n).map(|_| self.mine_block(0)).collect()
     }
 
+    /// Undo data and fees of a block that is not connected, from the transaction index.
+    fn stale_undo(&self, block: &Block, height: u32) -> Option<(Vec<CoinEntry>, Vec<u64>)> {
+        let mut in_block: HashMap<OutPoint, CoinEntry> = HashMap::new();
+        let mut undo = Vec::new();
+        let mut fees = vec![0u64];
+        for (i, tx) in block.txdata.iter().enumerate() {
+            let txid = tx.compute_txid();
+            if i > 0 {
+                let mut value_in = 0u64;
+                for input in &tx.input {
+                    let op = input.previous_output;
+                    let coin = in_block
+                        .get(&op)
+                        .cloned()
+                        .or_else(|| self.prevout_lookup(&op))?;
+                    value_in += coin.txout.value.to_sat();
+                    undo.push(coin);
+                }
+                let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+                fees.push(value_in.saturating_sub(value_out));
+            }
+            for (vout, out) in tx.output.iter().enumerate() {
+                in_block.insert(
+                    OutPoint::new(txid, vout as u32),
+                    CoinEntry {
+                        txout: out.clone(),
+                        height,
+                        coinbase: i == 0,
+                    },
+                );
+            }
+        }
+        Some((undo, fees))
+    }
+
     /// Adds a block that is not on the active chain (e.g. a recorded stale block); its
     /// transactions are indexed unless the index already knows them.
     pub fn add_stale_block(&mut self, block: &Block, status: &'static str) -> Option<BlockHash> {
         let parent = self.blocks.get(&block.header.prev_blockhash)?;
         let height = parent.height + 1;
         let prev_work = parent.chainwork;
-        let mut stored = self.store(
-            block,
-            height,
-            prev_work,
-            Vec::new(),
-            vec![0; block.txdata.len()],
-        );
+        // Undo data as Core kept it when it connected the block: each spent output, found
+        // earlier in the block or through the creating transaction.
+        let (undo, fees) = self
+            .stale_undo(block, height)
+            .unwrap_or_else(|| (Vec::new(), vec![0; block.txdata.len()]));
+        let mut stored = self.store(block, height, prev_work, undo, fees);
         stored.stale_status = status;
         let hash = stored.hash;
         for (i, txid) in stored.txids.iter().enumerate() {

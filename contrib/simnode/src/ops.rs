@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bitcoin::absolute::LockTime;
 use bitcoin::{BlockHash, OutPoint, Transaction, TxOut, Txid};
 
 use crate::accept::feerate;
@@ -65,12 +66,17 @@ impl Node {
             + entry.fee;
         let mut rate = (feerate(entry.fee, entry.vsize) / 1000 + 2).max(2);
         let tip = self.tip_height();
-        let mut last_err = String::new();
+        let mut last_err = String::from("the replacement's fee stayed too low");
         for _ in 0..8 {
             let Some((tx, fee)) = self.gen.build_spend(coins.clone(), tip, Some(rate)) else {
+                // `build_spend` put the coins back in the wallet's pool although the mempool
+                // still spends them (and earlier attempts added outputs of transactions that
+                // were never accepted): rebuild the pool from the UTXO set and the mempool.
+                self.resync_wallet();
                 return Err(OpError::Replacement("wallet could not pay the fee".into()));
             };
-            if fee > replaced_fees + tx.vsize() as u64 {
+            let vsize = tx.vsize() as u64;
+            if fee > replaced_fees + vsize {
                 match self.accept_tx(&tx, 0, false) {
                     Ok(a) => {
                         self.resync_wallet();
@@ -79,7 +85,11 @@ impl Node {
                     Err(r) => last_err = r.message(),
                 }
             }
-            rate *= 2;
+            // Doubling alone may never catch up when the descendants paid much more than the
+            // transaction itself: jump to the rate that pays for everything replaced (the next
+            // attempt's size differs a little, hence the margin).
+            let needed = (replaced_fees + vsize).div_ceil(vsize.max(1)) + 2;
+            rate = (rate * 2).max(needed);
         }
         self.resync_wallet();
         Err(OpError::Replacement(last_err))
@@ -177,7 +187,8 @@ impl Node {
                 candidates.append(&mut double_spends);
             }
             candidates.extend(plan.iter().filter(|(b, _)| *b == i).map(|(_, t)| t.clone()));
-            let (txs, fees, weight) = self.select_valid(candidates, &mut leftover);
+            let height = self.tip_height() + 1;
+            let (txs, fees, weight) = self.select_valid(candidates, height, &mut leftover);
             for tx in &txs {
                 for input in &tx.input {
                     self.gen.forget_coin(&input.previous_output);
@@ -187,19 +198,28 @@ impl Node {
             hashes.push(h);
             self.resync_wallet();
         }
-        // Survivors back to the mempool, in order; conflicts are dropped.
-        for tx in leftover.iter().chain(old_mempool.iter()) {
-            let _ = self.accept_tx(tx, 0, false);
+        // Survivors back to the mempool; conflicts are dropped. `leftover` is not in
+        // topological order (transactions `select_valid` rejected come after their children
+        // left out earlier), so retry until a pass accepts nothing more.
+        let mut pending: Vec<Transaction> = leftover.into_iter().chain(old_mempool).collect();
+        loop {
+            let before = pending.len();
+            pending.retain(|tx| self.accept_tx(tx, 0, false).is_err());
+            if pending.len() == before || pending.is_empty() {
+                break;
+            }
         }
         self.resync_wallet();
         Ok(hashes)
     }
 
-    /// Keeps the candidates whose inputs are available in order (UTXO set or earlier in the
-    /// same block, each spent once); the rest go to `rejected`. Returns (txs, fees, weight).
+    /// Keeps the candidates that are final at `height` and whose inputs are available in
+    /// order (UTXO set or earlier in the same block, each spent once); the rest go to
+    /// `rejected`. Returns (txs, fees, weight).
     fn select_valid(
         &self,
         candidates: Vec<Transaction>,
+        height: u32,
         rejected: &mut Vec<Transaction>,
     ) -> (Vec<Transaction>, u64, u64) {
         let mut created: HashMap<OutPoint, u64> = HashMap::new();
@@ -209,7 +229,9 @@ impl Node {
         let mut weight = 4_000u64;
         for tx in candidates {
             let mut value_in = 0u64;
-            let mut ok = true;
+            // A transaction moved to a lower height than its old block may not be final there
+            // (the generator locks many to the height they were made at).
+            let mut ok = is_final(&tx, height);
             for input in &tx.input {
                 let op = input.previous_output;
                 let v = created
@@ -217,16 +239,14 @@ impl Node {
                     .copied()
                     .or_else(|| self.coin(&op).map(|c| c.txout.value.to_sat()));
                 match v {
-                    Some(v) if !spent.contains(&op) => value_in += v,
+                    Some(v) if ok && !spent.contains(&op) => value_in += v,
                     _ => {
                         ok = false;
                         break;
                     }
                 }
                 if let Some(c) = self.coin(&op) {
-                    if c.coinbase
-                        && self.tip_height() + 1 - c.height < crate::blockbuild::COINBASE_MATURITY
-                    {
+                    if c.coinbase && height - c.height < crate::blockbuild::COINBASE_MATURITY {
                         ok = false;
                         break;
                     }
@@ -254,5 +274,14 @@ impl Node {
     /// Where `txid` is: mempool, active block or stale block.
     pub fn locate(&self, txid: &Txid) -> Option<TxLocation> {
         self.find_tx(txid).map(|(_, l)| l)
+    }
+}
+
+/// Whether `tx` may be included in a block at `height` (Core's `IsFinalTx` for height locks;
+/// the generator makes no time locks and the stand-in's clock is past any of them).
+fn is_final(tx: &Transaction, height: u32) -> bool {
+    match tx.lock_time {
+        LockTime::Blocks(h) if tx.is_lock_time_enabled() => h.to_consensus_u32() < height,
+        _ => true,
     }
 }

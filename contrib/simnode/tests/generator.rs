@@ -276,7 +276,7 @@ fn tampered_signatures_fail_verification() {
                 if checked.get(kind).copied().unwrap_or(0) < 3 {
                     // Change one output's value: every signature commits to outputs.
                     let mut bad = tx.clone();
-                    bad.output[0].value = bad.output[0].value + bitcoin::Amount::from_sat(1);
+                    bad.output[0].value += bitcoin::Amount::from_sat(1);
                     assert!(
                         verify_scripts(&bad, &spent).is_err(),
                         "{kind} accepted a tampered tx"

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, OutPoint};
 
 use super::params::{err, Params, RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER};
@@ -49,8 +50,7 @@ pub fn block_prevouts(b: &StoredBlock, block: &bitcoin::Block) -> HashMap<OutPoi
         .collect()
 }
 
-pub fn getblockchaininfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getblockchaininfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let tip = node.tip().ok_or_else(|| err(-1, "no tip"))?;
     let bits = tip.header.bits.to_consensus();
@@ -73,8 +73,7 @@ pub fn getblockchaininfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
         .with("warnings", Json::Arr(vec![])))
 }
 
-pub fn getnetworkinfo(p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getnetworkinfo() -> Result<Json, RpcError> {
     let network = |name: &str, limited: bool| {
         Json::obj()
             .with("name", name)
@@ -119,18 +118,15 @@ pub fn getnetworkinfo(p: &Params) -> Result<Json, RpcError> {
         .with("warnings", Json::Arr(vec![])))
 }
 
-pub fn getblockcount(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getblockcount(rpc: &NodeRpc) -> Result<Json, RpcError> {
     Ok(Json::Int(i64::from(rpc.lock().tip_height())))
 }
 
-pub fn getbestblockhash(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getbestblockhash(rpc: &NodeRpc) -> Result<Json, RpcError> {
     Ok(Json::Str(rpc.lock().tip_hash().to_string()))
 }
 
 pub fn getblockhash(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
     let h = p.int(0)?.unwrap_or(-1);
     let node = rpc.lock();
     if h < 0 || h > i64::from(node.tip_height()) {
@@ -147,8 +143,11 @@ fn find_block<'a>(node: &'a Node, hash: &BlockHash) -> Result<&'a StoredBlock, R
 }
 
 pub fn getblockheader(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
-    let hash = p.blockhash(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    // Core names the parameter "hash" in its ParseHashV errors.
+    let hash = p
+        .hash_as(0, "hash")?
+        .map(BlockHash::from_byte_array)
+        .ok_or_else(|| err(-1, p.help.to_string()))?;
     let verbose = p.bool(1)?.unwrap_or(true);
     let node = rpc.lock();
     let b = find_block(&node, &hash)?;
@@ -163,7 +162,6 @@ pub fn getblockheader(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
 }
 
 pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
     let hash = p.blockhash(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
     let verbosity = p.verbosity(1, 1)?;
     let node = rpc.lock();
@@ -190,8 +188,7 @@ pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     ))
 }
 
-pub fn getchaintips(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getchaintips(rpc: &NodeRpc) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let parents: HashSet<BlockHash> = node.all_blocks().map(|b| b.header.prev_blockhash).collect();
     let mut tips: Vec<&StoredBlock> = node
@@ -228,11 +225,11 @@ pub fn getchaintips(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
 }
 
 pub fn getindexinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
     let name = p.str(0)?;
     let node = rpc.lock();
     let mut out = Json::obj();
-    if node.txindex && name.is_none_or(|n| n == "txindex") {
+    // An empty name lists every index, as no name does.
+    if node.txindex && name.is_none_or(|n| n.is_empty() || n == "txindex") {
         out.push(
             "txindex",
             Json::obj()
@@ -243,8 +240,7 @@ pub fn getindexinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     Ok(out)
 }
 
-pub fn getzmqnotifications(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getzmqnotifications(rpc: &NodeRpc) -> Result<Json, RpcError> {
     Ok(Json::Arr(
         rpc.zmq
             .iter()

@@ -2,20 +2,30 @@
 
 use std::collections::BTreeSet;
 
-use bitcoin::{OutPoint, Transaction, Txid};
+use bitcoin::hashes::Hash;
+use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
+use serde_json::Value;
 
 use super::chain::block_prevouts;
 use super::params::{
     decode_hex, err, Params, RPC_DESERIALIZATION_ERROR, RPC_INVALID_ADDRESS_OR_KEY,
-    RPC_INVALID_PARAMETER,
+    RPC_INVALID_PARAMETER, RPC_TYPE_ERROR,
 };
 use super::NodeRpc;
-use crate::accept::{feerate, Reject, DEFAULT_MAX_FEERATE, RPC_TRANSACTION_ERROR};
+use crate::accept::{
+    exceeds_max_fee, feerate, is_burn, AcceptOptions, Accepted, Reject, DEFAULT_MAX_FEERATE,
+    RPC_TRANSACTION_ERROR, RPC_VERIFY_ALREADY_IN_UTXO_SET,
+};
 use crate::corejson::{self, Prevout, TxCtx};
 use crate::http::RpcError;
 use crate::json::Json;
 use crate::mempool::cmp_uint256;
 use crate::node::{Node, TxLocation};
+
+/// Core's `MAX_PACKAGE_COUNT`.
+const MAX_PACKAGE_COUNT: usize = 25;
+/// Core's `MAX_PACKAGE_WEIGHT`.
+const MAX_PACKAGE_WEIGHT: u64 = 404_000;
 
 const NO_SUCH_TX: &str =
     "No such mempool or blockchain transaction. Use gettransaction for wallet transactions.";
@@ -30,19 +40,23 @@ fn prevout_of(node: &Node, op: &OutPoint) -> Option<Prevout> {
 }
 
 pub fn getrawtransaction(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
-    let txid = p.txid(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
-    let verbosity = p.verbosity(1, 0)?;
-    let in_block = p.blockhash(2)?;
-    let node = rpc.lock();
-    let genesis_cb =
-        bitcoin::blockdata::constants::genesis_block(node.network).txdata[0].compute_txid();
+    // Core's order: the txid ("parameter 1" in its errors), the genesis coinbase, the
+    // verbosity, then the block hash ("parameter 3").
+    let txid = p
+        .hash_as(0, "parameter 1")?
+        .map(Txid::from_byte_array)
+        .ok_or_else(|| err(-1, p.help.to_string()))?;
+    let network = rpc.lock().network;
+    let genesis_cb = bitcoin::blockdata::constants::genesis_block(network).txdata[0].compute_txid();
     if txid == genesis_cb {
         return Err(err(
             RPC_INVALID_ADDRESS_OR_KEY,
             "The genesis block coinbase is not considered an ordinary transaction and cannot be retrieved",
         ));
     }
+    let verbosity = p.verbosity(1, 0)?;
+    let in_block = p.hash_as(2, "parameter 3")?.map(BlockHash::from_byte_array);
+    let node = rpc.lock();
     let (tx, location) = match in_block {
         Some(bh) => {
             let b = node
@@ -184,7 +198,6 @@ pub fn mempool_entry_json(node: &Node, txid: &Txid) -> Option<Json> {
 }
 
 pub fn getrawmempool(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
     let verbose = p.bool(0)?.unwrap_or(false);
     let with_seq = p.bool(1)?.unwrap_or(false);
     let node = rpc.lock();
@@ -214,15 +227,16 @@ pub fn getrawmempool(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
 }
 
 pub fn getmempoolentry(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
-    let txid = p.txid(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    let txid = p
+        .hash_as(0, "parameter 1")?
+        .map(Txid::from_byte_array)
+        .ok_or_else(|| err(-1, p.help.to_string()))?;
     let node = rpc.lock();
     mempool_entry_json(&node, &txid)
         .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
 }
 
-pub fn getmempoolinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(0)?;
+pub fn getmempoolinfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let pool = &node.mempool;
     let bytes: u64 = pool.entries().map(|e| e.vsize).sum();
@@ -248,7 +262,6 @@ pub fn getmempoolinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
 }
 
 pub fn estimatesmartfee(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
     let target = p.int(0)?.unwrap_or(0);
     if !(1..=1008).contains(&target) {
         return Err(err(
@@ -328,56 +341,32 @@ fn reject_error(r: &Reject) -> RpcError {
     err(r.code, r.message())
 }
 
+/// `maxfeerate` (sat/kvB) with Core's default of 0.10 BTC/kvB.
 fn max_feerate_param(p: &Params, i: usize) -> Result<u64, RpcError> {
-    Ok(p.amount(i)?.unwrap_or(DEFAULT_MAX_FEERATE))
+    Ok(p.fee_rate(i)?.unwrap_or(DEFAULT_MAX_FEERATE))
 }
 
-fn check_burn(tx: &Transaction, max_burn: u64) -> Result<(), RpcError> {
-    for o in &tx.output {
-        if (o.script_pubkey.is_op_return() || crate::truth::is_unspendable(&o.script_pubkey))
-            && o.value.to_sat() > max_burn
-        {
-            return Err(err(
-                RPC_TRANSACTION_ERROR,
-                "Unspendable output exceeds maximum configured by user (maxburnamount)",
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub fn sendrawtransaction(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
-    let hex = p.str(0)?.unwrap_or("");
-    let max_feerate = max_feerate_param(p, 1)?;
-    let max_burn = p.amount(2)?.unwrap_or(0);
-    let tx = decode_tx(hex).ok_or_else(|| {
-        err(
-            RPC_DESERIALIZATION_ERROR,
-            "TX decode failed. Make sure the tx has at least one input.",
-        )
-    })?;
-    check_burn(&tx, max_burn)?;
-    let mut node = rpc.lock();
-    let ok = node
-        .accept_tx(&tx, max_feerate, false)
-        .map_err(|r| reject_error(&r))?;
-    Ok(Json::Str(ok.txid.to_string()))
-}
-
-pub fn testmempoolaccept(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
-    let raw = p.array(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
-    if raw.is_empty() || raw.len() > 25 {
-        return Err(err(
-            RPC_INVALID_PARAMETER,
-            "Array must contain between 1 and 25 transactions.",
-        ));
-    }
-    let max_feerate = max_feerate_param(p, 1)?;
-    let mut txs = Vec::new();
+/// The raw transactions of `testmempoolaccept`/`submitpackage`, decoded; a non-string item
+/// is a -3 as UniValue's `get_str()` throws it.
+fn decode_all(raw: &[Value]) -> Result<Vec<Transaction>, RpcError> {
+    let mut txs = Vec::with_capacity(raw.len());
     for v in raw {
-        let hex = v.as_str().unwrap_or("");
+        let Some(hex) = v.as_str() else {
+            return Err(err(
+                RPC_TYPE_ERROR,
+                format!(
+                    "JSON value of type {} is not of expected type string",
+                    match v {
+                        Value::Null => "null",
+                        Value::Bool(_) => "bool",
+                        Value::Number(_) => "number",
+                        Value::Array(_) => "array",
+                        Value::Object(_) => "object",
+                        Value::String(_) => "string",
+                    }
+                ),
+            ));
+        };
         txs.push(decode_tx(hex).ok_or_else(|| {
             err(
                 RPC_DESERIALIZATION_ERROR,
@@ -385,16 +374,163 @@ pub fn testmempoolaccept(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
             )
         })?);
     }
+    Ok(txs)
+}
+
+/// `maxburnamount`: unspendable outputs (Core's `IsUnspendable() || !HasValidOps()`) may
+/// carry at most this much.
+fn check_burn(tx: &Transaction, max_burn: u64) -> Result<(), RpcError> {
+    if tx
+        .output
+        .iter()
+        .any(|o| is_burn(&o.script_pubkey) && o.value.to_sat() > max_burn)
+    {
+        return Err(err(
+            RPC_TRANSACTION_ERROR,
+            "Unspendable output exceeds maximum configured by user (maxburnamount)",
+        ));
+    }
+    Ok(())
+}
+
+/// Core's `sendrawtransaction` and `BroadcastTransaction`: a transaction whose outputs are in
+/// the UTXO set is -27; one whose txid is in the mempool (whatever its witness) answers that
+/// txid; otherwise full validation, then `maxfeerate`, then it enters the mempool.
+pub fn sendrawtransaction(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    let max_burn = p.amount(2)?.unwrap_or(0);
+    let hex = p.str(0)?.unwrap_or("");
+    let tx = decode_tx(hex).ok_or_else(|| {
+        err(
+            RPC_DESERIALIZATION_ERROR,
+            "TX decode failed. Make sure the tx has at least one input.",
+        )
+    })?;
+    check_burn(&tx, max_burn)?;
+    let max_feerate = max_feerate_param(p, 1)?;
+    let txid = tx.compute_txid();
+    let mut node = rpc.lock();
+    let confirmed =
+        (0..tx.output.len() as u32).any(|vout| node.coin(&OutPoint::new(txid, vout)).is_some());
+    if confirmed {
+        return Err(err(
+            RPC_VERIFY_ALREADY_IN_UTXO_SET,
+            "Transaction outputs already in utxo set",
+        ));
+    }
+    if node.mempool.contains(&txid) {
+        return Ok(Json::Str(txid.to_string()));
+    }
+    let ok = node
+        .accept_tx(&tx, max_feerate, false)
+        .map_err(|r| reject_error(&r))?;
+    Ok(Json::Str(ok.txid.to_string()))
+}
+
+/// Core's package rules checked before any transaction (`IsWellFormedPackage`, sorted).
+fn package_error(txs: &[Transaction]) -> Option<&'static str> {
+    let weight: u64 = txs.iter().map(|t| t.weight().to_wu()).sum();
+    if weight > MAX_PACKAGE_WEIGHT {
+        return Some("package-too-large");
+    }
+    let txids: Vec<Txid> = txs.iter().map(Transaction::compute_txid).collect();
+    let mut later: BTreeSet<Txid> = txids.iter().copied().collect();
+    if later.len() != txs.len() {
+        return Some("package-contains-duplicates");
+    }
+    for (tx, txid) in txs.iter().zip(&txids) {
+        later.remove(txid);
+        if tx
+            .input
+            .iter()
+            .any(|i| later.contains(&i.previous_output.txid))
+        {
+            return Some("package-not-sorted");
+        }
+    }
+    let mut inputs = BTreeSet::new();
+    for tx in txs {
+        if !tx.input.iter().all(|i| inputs.insert(i.previous_output)) {
+            return Some("conflict-in-package");
+        }
+    }
+    None
+}
+
+/// Core's `testmempoolaccept`. One transaction: full validation (replacements allowed), a
+/// transaction already in the mempool is refused. Several: a package test, which stops at the
+/// first failing transaction (the others then get only `txid` and `wtxid`) and allows no
+/// replacement. `maxfeerate` is checked afterwards, in order; from the first transaction over
+/// it on, the others are left unevaluated.
+pub fn testmempoolaccept(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
+    let raw = p.array(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
+    if raw.is_empty() || raw.len() > MAX_PACKAGE_COUNT {
+        return Err(err(
+            RPC_INVALID_PARAMETER,
+            format!("Array must contain between 1 and {MAX_PACKAGE_COUNT} transactions."),
+        ));
+    }
+    let max_feerate = max_feerate_param(p, 1)?;
+    let txs = decode_all(raw)?;
+    let head = |tx: &Transaction| {
+        Json::obj()
+            .with("txid", tx.compute_txid().to_string())
+            .with("wtxid", tx.compute_wtxid().to_string())
+    };
+    let single = txs.len() == 1;
+    if !single {
+        if let Some(why) = package_error(&txs) {
+            return Ok(Json::Arr(
+                txs.iter()
+                    .map(|tx| head(tx).with("package-error", why))
+                    .collect(),
+            ));
+        }
+    }
     let mut node = rpc.lock();
     let saved = node.mempool.clone();
-    let mut out = Vec::new();
-    let single = txs.len() == 1;
-    for tx in &txs {
-        let mut j = Json::obj()
-            .with("txid", tx.compute_txid().to_string())
-            .with("wtxid", tx.compute_wtxid().to_string());
-        match node.accept_tx(tx, max_feerate, single) {
-            Ok(a) => {
+    // Per transaction: `Some(Ok)`, `Some(Err)` or `None` (not evaluated).
+    let mut outcomes: Vec<Option<Result<Accepted, Reject>>> = vec![None; txs.len()];
+    for (k, tx) in txs.iter().enumerate() {
+        let txid = tx.compute_txid();
+        let outcome = match node.mempool.get(&txid) {
+            Some(e) if e.wtxid == tx.compute_wtxid() => {
+                Err(Reject::rejected("txn-already-in-mempool", None))
+            }
+            _ => node.accept_tx_with(
+                tx,
+                AcceptOptions {
+                    max_feerate: 0,
+                    // A package is tried on a copy of the mempool, so that children see
+                    // their parents.
+                    test_only: single,
+                    no_replacement: !single,
+                    client_max_feerate: 0,
+                },
+            ),
+        };
+        let failed = outcome.is_err();
+        outcomes[k] = Some(outcome);
+        if failed && !single {
+            // Only the failing transaction of a package gets a result.
+            outcomes.iter_mut().take(k).for_each(|o| *o = None);
+            break;
+        }
+    }
+    node.mempool = saved;
+    drop(node);
+    let mut out = Vec::with_capacity(txs.len());
+    let mut exit_early = false;
+    for (tx, outcome) in txs.iter().zip(outcomes) {
+        let mut j = head(tx);
+        match outcome {
+            _ if exit_early => {}
+            None => {}
+            Some(Ok(a)) if exceeds_max_fee(a.fee, a.vsize, max_feerate) => {
+                j.push("allowed", false);
+                j.push("reject-reason", "max-fee-exceeded");
+                exit_early = true;
+            }
+            Some(Ok(a)) => {
                 j.push("allowed", true);
                 j.push("vsize", a.vsize);
                 j.push(
@@ -411,43 +547,40 @@ pub fn testmempoolaccept(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
                         ),
                 );
             }
-            Err(r) => {
+            Some(Err(r)) => {
                 j.push("allowed", false);
-                let reason = if r.reason == "bad-txns-inputs-missingorspent" {
-                    "missing-inputs".to_string()
+                if r.is_missing_inputs() {
+                    j.push("reject-reason", "missing-inputs");
                 } else {
-                    r.reason.clone()
-                };
-                j.push("reject-reason", reason);
-                j.push("reject-details", r.message());
+                    j.push("reject-reason", r.reason.as_str());
+                    j.push("reject-details", r.message());
+                }
             }
         }
         out.push(j);
     }
-    node.mempool = saved;
     Ok(Json::Arr(out))
 }
 
+/// Core's `submitpackage`: a child with its parents (or one transaction). Each transaction is
+/// tried on its own, in order, as Core does first; one already in the mempool is reported with
+/// its base fee only, one whose txid is there with another witness with `other-wtxid`.
+/// (Core would retry fee-rate failures as a package with the package fee rate; with the
+/// stand-in's mempool never full, only "mempool min fee not met" could change, and it cannot
+/// happen.)
 pub fn submitpackage(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
-    p.arity(1)?;
     let raw = p.array(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
-    if raw.is_empty() || raw.len() > 25 {
+    if raw.is_empty() || raw.len() > MAX_PACKAGE_COUNT {
         return Err(err(
             RPC_INVALID_PARAMETER,
-            "Array must contain between 1 and 25 transactions.",
+            format!("Array must contain between 1 and {MAX_PACKAGE_COUNT} transactions."),
         ));
     }
-    let max_feerate = max_feerate_param(p, 1)?;
+    let max_feerate = p.fee_rate(1)?.unwrap_or(DEFAULT_MAX_FEERATE);
     let max_burn = p.amount(2)?.unwrap_or(0);
     let mut txs = Vec::new();
     for v in raw {
-        let hex = v.as_str().unwrap_or("");
-        let tx = decode_tx(hex).ok_or_else(|| {
-            err(
-                RPC_DESERIALIZATION_ERROR,
-                format!("TX decode failed: {hex} Make sure the tx has at least one input."),
-            )
-        })?;
+        let tx = decode_all(std::slice::from_ref(v))?.remove(0);
         check_burn(&tx, max_burn)?;
         txs.push(tx);
     }
@@ -469,11 +602,31 @@ pub fn submitpackage(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     }
     let mut node = rpc.lock();
     let mut results = Json::obj();
+    // Core collects them in a std::set<uint256>: sorted as uint256, each once.
     let mut replaced_all: Vec<Txid> = Vec::new();
     let mut failed = false;
     for tx in &txs {
-        let wtxid = tx.compute_wtxid().to_string();
-        match node.accept_tx(tx, max_feerate, false) {
+        let txid = tx.compute_txid();
+        let wtxid = tx.compute_wtxid();
+        let mut entry = Json::obj().with("txid", txid.to_string());
+        if let Some(other) = node
+            .mempool
+            .get(&txid)
+            .map(|e| e.wtxid)
+            .filter(|w| *w != wtxid)
+        {
+            entry.push("other-wtxid", other.to_string());
+            results.push(&wtxid.to_string(), entry);
+            continue;
+        }
+        let outcome = node.accept_tx_with(
+            tx,
+            AcceptOptions {
+                client_max_feerate: max_feerate,
+                ..AcceptOptions::default()
+            },
+        );
+        match outcome {
             Ok(a) => {
                 let mut fees = Json::obj().with("base", Json::Amount(a.fee as i64));
                 if !a.already {
@@ -486,26 +639,19 @@ pub fn submitpackage(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
                         Json::Arr(vec![Json::Str(a.wtxid.to_string())]),
                     );
                 }
-                results.push(
-                    &wtxid,
-                    Json::obj()
-                        .with("txid", a.txid.to_string())
-                        .with("vsize", a.vsize)
-                        .with("fees", fees),
-                );
+                entry.push("vsize", a.vsize);
+                entry.push("fees", fees);
                 replaced_all.extend(a.replaced);
             }
             Err(r) => {
                 failed = true;
-                results.push(
-                    &wtxid,
-                    Json::obj()
-                        .with("txid", tx.compute_txid().to_string())
-                        .with("error", r.message()),
-                );
+                entry.push("error", r.message());
             }
         }
+        results.push(&wtxid.to_string(), entry);
     }
+    replaced_all.sort_by(cmp_uint256);
+    replaced_all.dedup();
     Ok(Json::obj()
         .with(
             "package_msg",

@@ -1,8 +1,8 @@
 //! Bitcoin Core's RPC methods over the simulated [`Node`], plus `simnode_*` control methods.
 //!
-//! One table ([`METHODS`]) names every method and its parameters; [`NodeRpc::call`]
-//! dispatches with an exhaustive `match`. Method families live in `chain.rs`, `mempool.rs`
-//! and `control.rs`.
+//! One table ([`METHODS`]) names every method and its parameters (with their types);
+//! [`NodeRpc::call`] checks them as Core does and dispatches with an exhaustive `match`.
+//! Method families live in `chain.rs`, `mempool.rs` and `control.rs`.
 
 mod chain;
 mod control;
@@ -17,46 +17,90 @@ use serde_json::Value;
 use crate::http::{Control, Handler, RpcError};
 use crate::json::Json;
 use crate::node::Node;
-use params::{err, Params};
+use params::{err, ArgSpec, ArgType::*, Params};
 
 /// Core's `RPC_METHOD_NOT_FOUND`.
 pub const RPC_METHOD_NOT_FOUND: i64 = -32601;
 
-/// Every method with its parameter names (for named parameters and error messages).
-pub const METHODS: &[(&str, &[&str])] = &[
-    ("getblockchaininfo", &[]),
-    ("getnetworkinfo", &[]),
-    ("getblockcount", &[]),
-    ("getbestblockhash", &[]),
-    ("getblockhash", &["height"]),
-    ("getblockheader", &["blockhash", "verbose"]),
-    ("getblock", &["blockhash", "verbosity"]),
-    ("getrawtransaction", &["txid", "verbose", "blockhash"]),
-    ("getrawmempool", &["verbose", "mempool_sequence"]),
-    ("getmempoolentry", &["txid"]),
-    ("getmempoolinfo", &[]),
-    ("estimatesmartfee", &["conf_target", "estimate_mode"]),
+/// Every method with its parameter names, in Core's form (`"a|b"`: `b` is an alias of `a`,
+/// for named parameters), and each parameter's type and requiredness as Core 29.0 declares
+/// them (checked before the method runs, see [`Params::check`]).
+pub const METHODS: &[(&str, &[&str], &[ArgSpec])] = &[
+    ("getblockchaininfo", &[], &[]),
+    ("getnetworkinfo", &[], &[]),
+    ("getblockcount", &[], &[]),
+    ("getbestblockhash", &[], &[]),
+    ("getblockhash", &["height"], &[(Num, true)]),
+    (
+        "getblockheader",
+        &["blockhash", "verbose"],
+        &[(Str, true), (Bool, false)],
+    ),
+    (
+        "getblock",
+        &["blockhash", "verbosity|verbose"],
+        &[(Str, true), (Unchecked, false)],
+    ),
+    (
+        "getrawtransaction",
+        &["txid", "verbosity|verbose", "blockhash"],
+        &[(Str, true), (Unchecked, false), (Str, false)],
+    ),
+    (
+        "getrawmempool",
+        &["verbose", "mempool_sequence"],
+        &[(Bool, false), (Bool, false)],
+    ),
+    ("getmempoolentry", &["txid"], &[(Str, true)]),
+    ("getmempoolinfo", &[], &[]),
+    (
+        "estimatesmartfee",
+        &["conf_target", "estimate_mode"],
+        &[(Num, true), (Str, false)],
+    ),
     (
         "sendrawtransaction",
         &["hexstring", "maxfeerate", "maxburnamount"],
+        &[(Str, true), (Unchecked, false), (Unchecked, false)],
     ),
-    ("testmempoolaccept", &["rawtxs", "maxfeerate"]),
-    ("submitpackage", &["package", "maxfeerate", "maxburnamount"]),
-    ("getindexinfo", &["index_name"]),
-    ("getchaintips", &[]),
-    ("getzmqnotifications", &[]),
-    ("uptime", &[]),
-    ("simnode_mine", &["nblocks"]),
-    ("simnode_addtraffic", &["ntx"]),
-    ("simnode_rbf", &["txid"]),
-    ("simnode_evict", &["txid"]),
-    ("simnode_reorg", &["depth", "new_blocks"]),
-    ("simnode_down", &["seconds"]),
-    ("simnode_slow", &["millis"]),
-    ("simnode_garbage", &["seconds"]),
-    ("simnode_warmup", &["message", "seconds"]),
-    ("simnode_truth", &["scripthash", "height"]),
-    ("simnode_save", &["path"]),
+    (
+        "testmempoolaccept",
+        &["rawtxs", "maxfeerate"],
+        &[(Arr, true), (Unchecked, false)],
+    ),
+    (
+        "submitpackage",
+        &["package", "maxfeerate", "maxburnamount"],
+        &[(Arr, true), (Unchecked, false), (Unchecked, false)],
+    ),
+    ("getindexinfo", &["index_name"], &[(Str, false)]),
+    ("getchaintips", &[], &[]),
+    ("getzmqnotifications", &[], &[]),
+    ("uptime", &[], &[]),
+    // The stand-in's own methods check their parameters themselves.
+    ("simnode_mine", &["nblocks"], &[(Unchecked, false)]),
+    ("simnode_addtraffic", &["ntx"], &[(Unchecked, false)]),
+    ("simnode_rbf", &["txid"], &[(Unchecked, false)]),
+    ("simnode_evict", &["txid"], &[(Unchecked, false)]),
+    (
+        "simnode_reorg",
+        &["depth", "new_blocks"],
+        &[(Unchecked, false), (Unchecked, false)],
+    ),
+    ("simnode_down", &["seconds"], &[(Unchecked, false)]),
+    ("simnode_slow", &["millis"], &[(Unchecked, false)]),
+    ("simnode_garbage", &["seconds"], &[(Unchecked, false)]),
+    (
+        "simnode_warmup",
+        &["message", "seconds"],
+        &[(Unchecked, false), (Unchecked, false)],
+    ),
+    (
+        "simnode_truth",
+        &["scripthash", "height"],
+        &[(Unchecked, false), (Unchecked, false)],
+    ),
+    ("simnode_save", &["path"], &[(Unchecked, false)]),
 ];
 
 /// ZMQ notification endpoints the node reports (`getzmqnotifications`).
@@ -94,6 +138,8 @@ impl NodeRpc {
     }
 }
 
+/// The help text Core returns (as a -1 error) when the number of parameters is wrong. Only
+/// `getblockhash`'s is Core's full text (recorded); other methods get the one-line summary.
 fn help_for(method: &str, names: &[&str]) -> String {
     if method == "getblockhash" {
         return "getblockhash height\n\nReturns hash of block in best-block-chain at height provided.\n\nArguments:\n1. height    (numeric, required) The height index\n\nResult:\n\"hex\"    (string) The block hash\n\nExamples:\n> bitcoin-cli getblockhash 1000\n> curl --user myusername --data-binary '{\"jsonrpc\": \"2.0\", \"id\": \"curltest\", \"method\": \"getblockhash\", \"params\": [1000]}' -H 'content-type: application/json' http://127.0.0.1:8332/\n".to_string();
@@ -101,7 +147,7 @@ fn help_for(method: &str, names: &[&str]) -> String {
     let mut s = method.to_string();
     for n in names {
         s.push(' ');
-        s.push_str(n);
+        s.push_str(n.split('|').next().unwrap_or(n));
     }
     s.push('\n');
     s
@@ -109,43 +155,57 @@ fn help_for(method: &str, names: &[&str]) -> String {
 
 impl Handler for NodeRpc {
     fn param_names(&self, method: &str) -> Option<&'static [&'static str]> {
-        METHODS.iter().find(|(m, _)| *m == method).map(|(_, p)| *p)
+        METHODS
+            .iter()
+            .find(|(m, _, _)| *m == method)
+            .map(|(_, names, _)| *names)
     }
 
     fn call(&self, method: &str, values: &[Value]) -> Result<Json, RpcError> {
-        let Some(names) = self.param_names(method) else {
+        let Some((_, names, specs)) = METHODS.iter().find(|(m, _, _)| *m == method) else {
             return Err(err(RPC_METHOD_NOT_FOUND, "Method not found"));
         };
         let help = help_for(method, names);
         let p = Params {
             values,
             names,
+            specs,
             help: &help,
         };
+        p.check()?;
         match method {
-            "getblockchaininfo" => chain::getblockchaininfo(self, &p),
-            "getnetworkinfo" => chain::getnetworkinfo(&p),
-            "getblockcount" => chain::getblockcount(self, &p),
-            "getbestblockhash" => chain::getbestblockhash(self, &p),
+            "getblockchaininfo" => chain::getblockchaininfo(self),
+            "getnetworkinfo" => chain::getnetworkinfo(),
+            "getblockcount" => chain::getblockcount(self),
+            "getbestblockhash" => chain::getbestblockhash(self),
             "getblockhash" => chain::getblockhash(self, &p),
             "getblockheader" => chain::getblockheader(self, &p),
             "getblock" => chain::getblock(self, &p),
-            "getchaintips" => chain::getchaintips(self, &p),
+            "getchaintips" => chain::getchaintips(self),
             "getindexinfo" => chain::getindexinfo(self, &p),
-            "getzmqnotifications" => chain::getzmqnotifications(self, &p),
-            "uptime" => {
-                p.arity(0)?;
-                Ok(Json::Int(self.started.elapsed().as_secs() as i64))
-            }
+            "getzmqnotifications" => chain::getzmqnotifications(self),
+            "uptime" => Ok(Json::Int(self.started.elapsed().as_secs() as i64)),
             "getrawtransaction" => mempool::getrawtransaction(self, &p),
             "getrawmempool" => mempool::getrawmempool(self, &p),
             "getmempoolentry" => mempool::getmempoolentry(self, &p),
-            "getmempoolinfo" => mempool::getmempoolinfo(self, &p),
+            "getmempoolinfo" => mempool::getmempoolinfo(self),
             "estimatesmartfee" => mempool::estimatesmartfee(self, &p),
             "sendrawtransaction" => mempool::sendrawtransaction(self, &p),
             "testmempoolaccept" => mempool::testmempoolaccept(self, &p),
             "submitpackage" => mempool::submitpackage(self, &p),
             _ => control::call(self, method, &p),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METHODS;
+
+    #[test]
+    fn every_parameter_has_a_type() {
+        for (method, names, specs) in METHODS {
+            assert_eq!(names.len(), specs.len(), "{method}");
         }
     }
 }

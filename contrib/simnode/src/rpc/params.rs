@@ -36,26 +36,98 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// What UniValue's `get_str()`, `get_bool()`, `getInt()`... throw on a value of the wrong
+/// type, which Core answers as a -3 with the bare message.
+fn plain_type_error(v: &Value, expected: &str) -> RpcError {
+    err(
+        RPC_TYPE_ERROR,
+        format!(
+            "JSON value of type {} is not of expected type {expected}",
+            type_name(v)
+        ),
+    )
+}
+
+/// The type an argument is checked against before the method runs (Core's
+/// `RPCArg::MatchesType`); `Unchecked` for `AMOUNT` arguments and those declared with
+/// `skip_type_check` (the `verbosity|verbose` ones), which the method checks itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArgType {
+    Str,
+    Num,
+    Bool,
+    Arr,
+    Unchecked,
+}
+
+impl ArgType {
+    fn expected(self) -> Option<&'static str> {
+        match self {
+            ArgType::Str => Some("string"),
+            ArgType::Num => Some("number"),
+            ArgType::Bool => Some("bool"),
+            ArgType::Arr => Some("array"),
+            ArgType::Unchecked => None,
+        }
+    }
+}
+
+/// One argument: its type and whether it is required.
+pub type ArgSpec = (ArgType, bool);
+
 /// The positional parameters of one call, with the method's help for error messages.
 pub struct Params<'a> {
     pub values: &'a [Value],
+    /// Argument names in Core's form (`"verbosity|verbose"` for an alias).
     pub names: &'static [&'static str],
+    /// Type and requiredness of each argument (same length as `names`).
+    pub specs: &'static [ArgSpec],
     pub help: &'a str,
 }
 
 impl<'a> Params<'a> {
-    /// Rejects calls with too many or too few parameters as Core does (the help text as a
-    /// -1 error).
-    pub fn arity(&self, required: usize) -> Result<(), RpcError> {
-        let given = self
-            .values
+    /// Core's `RPCHelpMan::HandleRequest` checks, before the method runs: the number of
+    /// arguments (null ones included) must be between the required count and the declared
+    /// count, else the help comes back as a -1 error; then every argument's type, all
+    /// mismatches in one -3 error (a required argument given as null is a mismatch).
+    pub fn check(&self) -> Result<(), RpcError> {
+        let required = self
+            .specs
             .iter()
-            .rposition(|v| !v.is_null())
+            .rposition(|(_, required)| *required)
             .map_or(0, |i| i + 1);
-        if self.values.len() > self.names.len() || given < required {
+        if self.values.len() < required || self.values.len() > self.names.len() {
             return Err(err(RPC_MISC_ERROR, self.help.to_string()));
         }
-        Ok(())
+        let mut mismatches = Vec::new();
+        for (i, (ty, required)) in self.specs.iter().enumerate() {
+            let v = self.values.get(i).unwrap_or(&Value::Null);
+            if !required && v.is_null() {
+                continue;
+            }
+            let Some(expected) = ty.expected() else {
+                continue;
+            };
+            if type_name(v) != expected {
+                mismatches.push(format!(
+                    "\"Position {} ({})\": \"JSON value of type {} is not of expected type {expected}\"",
+                    i + 1,
+                    self.names.get(i).copied().unwrap_or("arg"),
+                    type_name(v),
+                ));
+            }
+        }
+        if mismatches.is_empty() {
+            return Ok(());
+        }
+        // UniValue's `write(4)` of the mismatch object.
+        Err(err(
+            RPC_TYPE_ERROR,
+            format!(
+                "Wrong type passed:\n{{\n    {}\n}}",
+                mismatches.join(",\n    ")
+            ),
+        ))
     }
 
     /// Parameter `i`, `None` when absent or null.
@@ -63,32 +135,16 @@ impl<'a> Params<'a> {
         self.values.get(i).filter(|v| !v.is_null())
     }
 
-    fn wrong_type(&self, i: usize, v: &Value, expected: &str) -> RpcError {
-        let name = self.names.get(i).copied().unwrap_or("arg");
-        err(
-            RPC_TYPE_ERROR,
-            format!(
-                "Wrong type passed:\n{{\n    \"Position {} ({})\": \"JSON value of type {} is not of expected type {}\"\n}}",
-                i + 1,
-                name,
-                type_name(v),
-                expected
-            ),
-        )
-    }
-
-    /// An integer parameter.
+    /// An integer parameter as Core's `getInt<int>()` reads it: a number written as an
+    /// integer within 32 bits, else -1 "JSON integer out of range" (`1.0` and `1e3` too).
     pub fn int(&self, i: usize) -> Result<Option<i64>, RpcError> {
         match self.get(i) {
             None => Ok(None),
-            Some(v @ Value::Number(n)) => match n.as_i64() {
-                Some(x) => Ok(Some(x)),
-                None => match n.as_f64() {
-                    Some(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(Some(f as i64)),
-                    _ => Err(self.wrong_type(i, v, "number")),
-                },
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(x) if i32::try_from(x).is_ok() => Ok(Some(x)),
+                _ => Err(err(RPC_MISC_ERROR, "JSON integer out of range")),
             },
-            Some(v) => Err(self.wrong_type(i, v, "number")),
+            Some(v) => Err(plain_type_error(v, "number")),
         }
     }
 
@@ -97,7 +153,7 @@ impl<'a> Params<'a> {
         match self.get(i) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.wrong_type(i, v, "bool")),
+            Some(v) => Err(plain_type_error(v, "bool")),
         }
     }
 
@@ -106,11 +162,7 @@ impl<'a> Params<'a> {
         match self.get(i) {
             None => Ok(default),
             Some(Value::Bool(b)) => Ok(i64::from(*b)),
-            Some(v @ Value::Number(_)) => self
-                .int(i)
-                .map(|x| x.unwrap_or(default))
-                .map_err(|_| self.wrong_type(i, v, "number")),
-            Some(v) => Err(self.wrong_type(i, v, "number")),
+            Some(_) => self.int(i).map(|x| x.unwrap_or(default)),
         }
     }
 
@@ -119,7 +171,7 @@ impl<'a> Params<'a> {
         match self.get(i) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(v) => Err(self.wrong_type(i, v, "string")),
+            Some(v) => Err(plain_type_error(v, "string")),
         }
     }
 
@@ -128,11 +180,12 @@ impl<'a> Params<'a> {
         match self.get(i) {
             None => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a)),
-            Some(v) => Err(self.wrong_type(i, v, "array")),
+            Some(v) => Err(plain_type_error(v, "array")),
         }
     }
 
-    /// An amount in BTC (number or numeric string), in satoshis (Core's `AmountFromValue`).
+    /// An amount in BTC (number or numeric string), in satoshis, with Core's
+    /// `AmountFromValue` errors.
     pub fn amount(&self, i: usize) -> Result<Option<u64>, RpcError> {
         let Some(v) = self.get(i) else {
             return Ok(None);
@@ -140,20 +193,57 @@ impl<'a> Params<'a> {
         let text = match v {
             Value::Number(n) => n.to_string(),
             Value::String(s) => s.clone(),
-            other => return Err(self.wrong_type(i, other, "number")),
+            _ => return Err(err(RPC_TYPE_ERROR, "Amount is not a number or string")),
         };
-        parse_btc(&text)
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text.as_str()),
+        };
+        let well_formed = digits
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            && digits.bytes().next().is_some_and(|c| c.is_ascii_digit());
+        let value: Option<f64> = if well_formed {
+            digits.parse().ok()
+        } else {
+            None
+        };
+        let Some(value) = value.filter(|f| f.is_finite()) else {
+            return Err(err(RPC_TYPE_ERROR, "Invalid amount"));
+        };
+        if (negative && value != 0.0) || value > 21_000_000.0 {
+            return Err(err(RPC_TYPE_ERROR, "Amount out of range"));
+        }
+        parse_btc(digits)
             .map(Some)
             .ok_or_else(|| err(RPC_TYPE_ERROR, "Invalid amount"))
     }
 
-    /// A 32-byte hash in display hex (Core's `ParseHashV`).
+    /// Core's `ParseFeeRate`: an amount per kvB below 1 BTC/kvB.
+    pub fn fee_rate(&self, i: usize) -> Result<Option<u64>, RpcError> {
+        let rate = self.amount(i)?;
+        if rate.is_some_and(|r| r >= 100_000_000) {
+            return Err(err(
+                RPC_INVALID_PARAMETER,
+                "Fee rates larger than or equal to 1BTC/kvB are not accepted",
+            ));
+        }
+        Ok(rate)
+    }
+
+    /// A 32-byte hash in display hex (Core's `ParseHashV`), named in errors after the
+    /// parameter.
     pub fn hash(&self, i: usize) -> Result<Option<[u8; 32]>, RpcError> {
         let name = self.names.get(i).copied().unwrap_or("hash");
+        self.hash_as(i, name)
+    }
+
+    /// A 32-byte hash, named `label` in errors (Core passes e.g. "parameter 1" or "hash").
+    pub fn hash_as(&self, i: usize, label: &str) -> Result<Option<[u8; 32]>, RpcError> {
         let Some(s) = self.str(i)? else {
             return Ok(None);
         };
-        parse_hash(name, s).map(Some)
+        parse_hash(label, s).map(Some)
     }
 
     /// A block hash parameter.

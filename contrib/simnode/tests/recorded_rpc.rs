@@ -1,0 +1,1023 @@
+//! Every JSON-RPC exchange recorded from a real Bitcoin Core 29.0 (`shared/bitcoind-core-v29/rpc`),
+//! replayed over raw HTTP/1.1 against `SimNode` serving the recorded chain.
+//!
+//! For each recording the HTTP status and `Content-Type` must equal Core's, and the body parsed
+//! as JSON must equal Core's, except for the inherently live values listed in [`LIVE`]. The raw
+//! text is compared too, byte for byte, with only those live values masked: recordings without
+//! an entry in [`LIVE`] are therefore compared byte-exact (key order, number formatting, the
+//! trailing newline).
+//!
+//! Most recordings were taken from the final state that `recorded::load` rebuilds (chain at
+//! height 164, 12 mempool transactions). The others were taken at other moments; [`PLAN`]
+//! says, for every recording, which node state answers it and why.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bitcoin::Txid;
+use ferrumx_simnode::{recorded, GenParams, Node, SimNode, SimNodeOptions};
+use serde_json::Value;
+
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/bitcoind-core-v29"
+);
+
+/// Our own credentials; those of the recording do not matter.
+const USER: &str = "replay";
+const PASSWORD: &str = "recorded-core-29";
+/// Per-socket-operation limit.
+const IO_LIMIT: Duration = Duration::from_secs(20);
+/// Limit for the whole replay (loading the chain twice included).
+const TEST_LIMIT: Duration = Duration::from_secs(300);
+
+/// Inherently live values: (recording, JSON pointer into the body, why it cannot match).
+/// Each must be present in both answers with the same JSON type; its value is not compared.
+const LIVE: &[(&str, &str, &str)] = &[
+    (
+        "uptime",
+        "/result",
+        "seconds since the answering process started",
+    ),
+    (
+        "getblockchaininfo",
+        "/result/size_on_disk",
+        "bytes of Core's blk*.dat/rev*.dat files, preallocation and undo data included",
+    ),
+    (
+        "getmempoolinfo",
+        "/result/usage",
+        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
+    ),
+    (
+        "electrumx_getmempoolinfo",
+        "/result/usage",
+        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
+    ),
+    (
+        "getrawmempool_false_mempool_sequence",
+        "/result/mempool_sequence",
+        "counts every mempool addition and removal since Core started (the whole scenario)",
+    ),
+];
+
+/// Which node state answers a recording.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// A fresh node holding only the genesis block (`Node::new(GenParams::fixture(0))`): the
+    /// recorded Core was started on an empty regtest data directory.
+    Fresh,
+    /// The recorded chain, with a mempool that lacks the last three transactions of the
+    /// scenario log (`mp_opreturn`, `mp_pkg_parent`, `mp_pkg_child`): the state in which
+    /// Core was sent `sendrawtransaction_ok` and then `submitpackage` (both 05:30:41, ids 1
+    /// and 2, before every final-state capture at 05:30:48). Replaying them brings this node
+    /// to the final mempool, which is checked afterwards.
+    BeforeLastTxs,
+    /// The final state `recorded::load` rebuilds. Calls that would change it either fail
+    /// (double spends, already confirmed, garbage) or are no-ops (`*_already_in_mempool`), as
+    /// they did on Core, so one node answers all of them in recorded order.
+    Final,
+}
+
+/// How a recording is replayed.
+#[derive(Clone, Copy, Debug)]
+enum How {
+    /// Send `NAME.req` with valid credentials.
+    Plain,
+    /// Send `NAME.req` with a wrong password.
+    WrongPassword,
+    /// Send the shared request `REQ.req` while the node is in warm-up with the `-28` message
+    /// of the recorded answer (`sim.control().set_warmup(Some(msg))`).
+    Warmup(&'static str),
+    /// Send the shared request `REQ.req` after the warm-up ended (`set_warmup(None)`). These
+    /// recordings have no `.http`: Core answered them with 200.
+    Ready(&'static str),
+}
+
+use How::*;
+use State::*;
+
+/// Every recording, in the order Core answered them (the `Date` of each `.http`, then the
+/// JSON-RPC id).
+const PLAN: &[(&str, State, How)] = &[
+    // 05:27:44, first start of Core on an empty data directory: the answer `0` of
+    // `warmup_firststart_ready` is the height of a node holding only genesis.
+    (
+        "warmup_firststart_1_loading_banlist",
+        Fresh,
+        Warmup("warmup_firststart"),
+    ),
+    (
+        "warmup_firststart_2_verifying_blocks",
+        Fresh,
+        Warmup("warmup_firststart"),
+    ),
+    ("warmup_firststart_ready", Fresh, Ready("warmup_firststart")),
+    // 05:27:51, still before any block: no fee data at all.
+    ("estimatesmartfee_2_nodata", Fresh, Plain),
+    // 05:30:41: the last transactions of the scenario are submitted.
+    ("sendrawtransaction_ok", BeforeLastTxs, Plain),
+    ("submitpackage", BeforeLastTxs, Plain),
+    // 05:30:48 and 05:30:49: the final state, ids 1..72.
+    ("getblockchaininfo", Final, Plain),
+    ("getnetworkinfo", Final, Plain),
+    ("getblockcount", Final, Plain),
+    ("getbestblockhash", Final, Plain),
+    ("getblockhash_0", Final, Plain),
+    ("getblockhash_tip", Final, Plain),
+    ("getblockhash_out_of_range", Final, Plain),
+    ("getblockhash_negative", Final, Plain),
+    ("getchaintips", Final, Plain),
+    ("getzmqnotifications", Final, Plain),
+    ("getindexinfo", Final, Plain),
+    ("uptime", Final, Plain),
+    ("getblockheader_verbose_true", Final, Plain),
+    ("getblockheader_verbose_false", Final, Plain),
+    ("getblockheader_unknown", Final, Plain),
+    ("getblock_verbosity_0", Final, Plain),
+    ("getblock_verbosity_1", Final, Plain),
+    ("getblock_verbosity_2", Final, Plain),
+    ("getblock_verbosity_3", Final, Plain),
+    ("getblock_unknown", Final, Plain),
+    ("getblock_genesis_verbosity_1", Final, Plain),
+    ("getblock_orphaned_verbosity_1", Final, Plain),
+    ("getblockheader_orphaned_verbose_true", Final, Plain),
+    ("getrawtransaction_confirmed_false", Final, Plain),
+    ("getrawtransaction_confirmed_true", Final, Plain),
+    ("getrawtransaction_confirmed_verbosity_2", Final, Plain),
+    ("getrawtransaction_mempool_false", Final, Plain),
+    ("getrawtransaction_mempool_true", Final, Plain),
+    ("getrawtransaction_unknown", Final, Plain),
+    ("getrawtransaction_unknown_verbose", Final, Plain),
+    ("getrawtransaction_coinbase_true", Final, Plain),
+    ("getrawtransaction_rbf_replaced_original", Final, Plain),
+    (
+        "getrawtransaction_only_in_orphaned_block_replaced",
+        Final,
+        Plain,
+    ),
+    (
+        "getrawtransaction_only_in_orphaned_block_evicted_nonfinal",
+        Final,
+        Plain,
+    ),
+    ("getrawtransaction_remined_after_reorg2", Final, Plain),
+    ("getrawmempool_false", Final, Plain),
+    ("getrawmempool_true", Final, Plain),
+    ("getrawmempool_false_mempool_sequence", Final, Plain),
+    ("getmempoolinfo", Final, Plain),
+    ("getmempoolentry", Final, Plain),
+    ("getmempoolentry_parent", Final, Plain),
+    ("getmempoolentry_unknown", Final, Plain),
+    ("estimatesmartfee_2", Final, Plain),
+    ("estimatesmartfee_6", Final, Plain),
+    ("estimatesmartfee_1008", Final, Plain),
+    ("estimatesmartfee_0_invalid", Final, Plain),
+    // Spends outputs that are now confirmed and unspent: -27 in the final state.
+    ("sendrawtransaction_already_confirmed", Final, Plain),
+    // A confirmed transaction whose inputs were spent by itself: -25.
+    (
+        "sendrawtransaction_already_confirmed_outputs_spent",
+        Final,
+        Plain,
+    ),
+    // `mp_cpfp_child1_highfee`, in the final mempool: Core answers its txid, nothing changes.
+    ("sendrawtransaction_already_in_mempool", Final, Plain),
+    ("sendrawtransaction_garbage", Final, Plain),
+    ("sendrawtransaction_garbage_nonhex", Final, Plain),
+    // Spends the first input of `mp_rbf_replacement` at a lower fee rate: rejected against
+    // the final mempool's `mp_rbf_replacement`.
+    ("sendrawtransaction_doublespend_mempool", Final, Plain),
+    ("jsonrpc2_getblockcount", Final, Plain),
+    ("jsonrpc2_getrawtransaction_unknown", Final, Plain),
+    ("jsonrpc2_getblockhash_out_of_range", Final, Plain),
+    ("jsonrpc2_method_not_found", Final, Plain),
+    ("electrumx_getblockcount", Final, Plain),
+    ("electrumx_getrawmempool", Final, Plain),
+    ("electrumx_getnetworkinfo", Final, Plain),
+    ("electrumx_getmempoolinfo", Final, Plain),
+    ("electrumx_estimatesmartfee_2", Final, Plain),
+    ("electrumx_getblock_true", Final, Plain),
+    ("electrumx_getblock_false", Final, Plain),
+    ("electrumx_getrawtransaction_0", Final, Plain),
+    ("electrumx_getrawtransaction_1", Final, Plain),
+    ("electrumx_getrawtransaction_unknown", Final, Plain),
+    ("electrumx_method_not_found", Final, Plain),
+    ("method_not_found", Final, Plain),
+    ("getblockhash_wrong_param_type", Final, Plain),
+    ("getblockhash_missing_param", Final, Plain),
+    ("unauthorized_wrong_password", Final, WrongPassword),
+    ("parse_error_truncated_json", Final, Plain),
+    ("jsonrpc2_notification_no_id", Final, Plain),
+    ("batch_getblockhash", Final, Plain),
+    ("batch_getblockhash_jsonrpc2", Final, Plain),
+    ("batch_getblockhash_one_out_of_range", Final, Plain),
+    ("electrumx_batch_getblockhash", Final, Plain),
+    (
+        "electrumx_batch_getrawtransaction_known_and_unknown",
+        Final,
+        Plain,
+    ),
+    ("electrumx_batch_getblock_raw", Final, Plain),
+    // 05:31:00: spends an output of `A_to_B_legacy_0` that block 112 spent: -25.
+    (
+        "sendrawtransaction_doublespend_confirmed_input",
+        Final,
+        Plain,
+    ),
+    // 05:31:20: Core restarted on the same data directory; once ready it serves the same
+    // chain and (from mempool.dat) the same mempool, so the final state answers.
+    (
+        "warmup_restart_1_rpc_server_started",
+        Final,
+        Warmup("warmup_restart"),
+    ),
+    (
+        "warmup_restart_2_loading_banlist",
+        Final,
+        Warmup("warmup_restart"),
+    ),
+    (
+        "warmup_restart_3_verifying_blocks",
+        Final,
+        Warmup("warmup_restart"),
+    ),
+    (
+        "warmup_restart_4_loading_wallet",
+        Final,
+        Warmup("warmup_restart"),
+    ),
+    ("warmup_restart_ready", Final, Ready("warmup_restart")),
+    // 05:31:43, after the restart (fee estimates persisted in fee_estimates.dat).
+    ("estimatesmartfee_6_economical", Final, Plain),
+    ("estimatesmartfee_6_conservative", Final, Plain),
+    // The package `submitpackage` sent, now in the mempool: base fees only, nothing changes.
+    ("submitpackage_already_in_mempool", Final, Plain),
+    ("submitpackage_garbage", Final, Plain),
+];
+
+/// The transactions [`State::BeforeLastTxs`] lacks (`mp_opreturn`, `mp_pkg_parent`,
+/// `mp_pkg_child` of `scenario.json`).
+const LAST_TXS: &[&str] = &[
+    "b8e7ff09a5510c3efe7bb0043f74950723ca90ecea58db1093b3e11c17e4f63b",
+    "419fac80d09878d30a80b2cc2ce49a414cfb363d2bc9d7184cfdf8014e2df258",
+    "607eb405b09e396c8261d2adf2315ea5f323b28de7b4811130fe16d19d1c1891",
+];
+
+fn data_dir() -> PathBuf {
+    let dir = PathBuf::from(DATA);
+    assert!(
+        dir.join("rpc").is_dir() && dir.join("chain.jsonl").is_file(),
+        "the Core 29.0 recordings are missing: expected {} (shared/bitcoind-core-v29 cloned beside the \
+         repository); this test needs them and is never skipped",
+        dir.display()
+    );
+    dir
+}
+
+fn read_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The recorded exchange: request body, status, `Content-Type` and body.
+struct Recording {
+    request: String,
+    status: u16,
+    content_type: Option<String>,
+    body: String,
+}
+
+fn recording(rpc: &Path, name: &str, how: How) -> Recording {
+    let request = match how {
+        Plain | WrongPassword => read_text(&rpc.join(format!("{name}.req"))),
+        Warmup(req) | Ready(req) => read_text(&rpc.join(format!("{req}.req"))),
+    };
+    let body = read_text(&rpc.join(format!("{name}.json")));
+    let http = rpc.join(format!("{name}.http"));
+    let (status, content_type) = if http.is_file() {
+        let text = read_text(&http);
+        let head =
+            parse_head(&text).unwrap_or_else(|| panic!("{}: bad status line", http.display()));
+        (head.0, head.1)
+    } else {
+        assert!(matches!(how, Ready(_)), "{name}: no .http recorded");
+        (200, Some("application/json".to_string()))
+    };
+    Recording {
+        request,
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Status code and `Content-Type` of an HTTP response head.
+fn parse_head(head: &str) -> Option<(u16, Option<String>)> {
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let content_type = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.trim().to_string());
+    Some((status, content_type))
+}
+
+/// One raw HTTP/1.1 exchange: status, `Content-Type`, body.
+fn exchange(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    body: &str,
+) -> Result<(u16, Option<String>, String), String> {
+    let mut s = TcpStream::connect_timeout(&addr, IO_LIMIT).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(IO_LIMIT))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(IO_LIMIT))
+        .map_err(|e| e.to_string())?;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(request.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8(raw).map_err(|_| "response is not UTF-8".to_string())?;
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no end of headers in {text:?}"))?;
+    let (status, content_type) =
+        parse_head(head).ok_or_else(|| format!("bad status line in {head:?}"))?;
+    let length = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.trim().parse::<usize>())
+        .transpose()
+        .map_err(|e| format!("bad Content-Length: {e}"))?
+        .unwrap_or(0);
+    if rest.len() != length {
+        return Err(format!(
+            "Content-Length {length} but {} body bytes",
+            rest.len()
+        ));
+    }
+    Ok((status, content_type, rest.to_string()))
+}
+
+/// Byte spans of the scalar values at `pointers` (JSON pointers) in the JSON text `text`.
+fn value_spans(text: &str, pointers: &[&str]) -> Result<Vec<(String, usize, usize)>, String> {
+    struct Walk<'a> {
+        b: &'a [u8],
+        i: usize,
+        pointers: &'a [&'a str],
+        found: Vec<(String, usize, usize)>,
+    }
+    impl Walk<'_> {
+        fn ws(&mut self) {
+            while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+                self.i += 1;
+            }
+        }
+        fn string(&mut self) -> Result<String, String> {
+            let start = self.i;
+            if self.b.get(self.i) != Some(&b'"') {
+                return Err(format!("expected a string at {start}"));
+            }
+            self.i += 1;
+            while self.i < self.b.len() {
+                match self.b[self.i] {
+                    b'\\' => self.i += 2,
+                    b'"' => {
+                        self.i += 1;
+                        return serde_json::from_slice(&self.b[start..self.i])
+                            .map_err(|e| e.to_string());
+                    }
+                    _ => self.i += 1,
+                }
+            }
+            Err("unterminated string".into())
+        }
+        fn value(&mut self, path: &str) -> Result<(), String> {
+            self.ws();
+            let start = self.i;
+            match self.b.get(self.i) {
+                Some(b'{') => {
+                    self.i += 1;
+                    self.ws();
+                    if self.b.get(self.i) == Some(&b'}') {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                    loop {
+                        self.ws();
+                        let key = self.string()?;
+                        self.ws();
+                        if self.b.get(self.i) != Some(&b':') {
+                            return Err(format!("expected ':' at {}", self.i));
+                        }
+                        self.i += 1;
+                        let escaped = key.replace('~', "~0").replace('/', "~1");
+                        self.value(&format!("{path}/{escaped}"))?;
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b'}') => {
+                                self.i += 1;
+                                return Ok(());
+                            }
+                            _ => return Err(format!("expected ',' or '}}' at {}", self.i)),
+                        }
+                    }
+                }
+                Some(b'[') => {
+                    self.i += 1;
+                    self.ws();
+                    if self.b.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                        return Ok(());
+                    }
+                    let mut n = 0;
+                    loop {
+                        self.value(&format!("{path}/{n}"))?;
+                        n += 1;
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                return Ok(());
+                            }
+                            _ => return Err(format!("expected ',' or ']' at {}", self.i)),
+                        }
+                    }
+                }
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(_) => {
+                    while self.i < self.b.len()
+                        && !matches!(self.b[self.i], b',' | b'}' | b']')
+                        && !self.b[self.i].is_ascii_whitespace()
+                    {
+                        self.i += 1;
+                    }
+                    if self.i == start {
+                        return Err(format!("expected a value at {start}"));
+                    }
+                }
+                None => return Err("unexpected end".into()),
+            }
+            if self.pointers.contains(&path) {
+                self.found.push((path.to_string(), start, self.i));
+            }
+            Ok(())
+        }
+    }
+    let mut w = Walk {
+        b: text.as_bytes(),
+        i: 0,
+        pointers,
+        found: Vec::new(),
+    };
+    w.value("")?;
+    Ok(w.found)
+}
+
+/// `text` with the values at `pointers` replaced by `"<live>"`; every pointer must be found
+/// exactly once.
+fn mask(text: &str, pointers: &[&str]) -> Result<String, String> {
+    let spans = value_spans(text, pointers)?;
+    for p in pointers {
+        let n = spans.iter().filter(|(q, _, _)| q == p).count();
+        if n != 1 {
+            return Err(format!("live value {p} found {n} times"));
+        }
+    }
+    let mut out = text.to_string();
+    let mut spans = spans;
+    spans.sort_by_key(|s| std::cmp::Reverse(s.1));
+    for (_, start, end) in spans {
+        out.replace_range(start..end, "\"<live>\"");
+    }
+    Ok(out)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "real",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Paths where two JSON values differ (at most a few).
+fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    if out.len() >= 8 {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => differences(&format!("{path}/{k}"), p, q, out),
+                    (p, q) => out.push(format!(
+                        "{path}/{k}: got {}, Core {}",
+                        p.map_or("nothing".into(), |v| trim(&v.to_string())),
+                        q.map_or("nothing".into(), |v| trim(&v.to_string()))
+                    )),
+                }
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                differences(&format!("{path}/{i}"), p, q, out);
+            }
+        }
+        _ if a != b => out.push(format!(
+            "{path}: got {}, Core {}",
+            trim(&a.to_string()),
+            trim(&b.to_string())
+        )),
+        _ => {}
+    }
+}
+
+fn trim(s: &str) -> String {
+    if s.len() <= 300 {
+        return s.to_string();
+    }
+    let mut end = 300;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Compares one answer with its recording; `Err` describes every mismatch.
+fn compare(
+    name: &str,
+    want: &Recording,
+    status: u16,
+    ctype: Option<String>,
+    body: &str,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if status != want.status {
+        problems.push(format!("HTTP status {status}, Core {}", want.status));
+    }
+    if ctype != want.content_type {
+        problems.push(format!(
+            "Content-Type {ctype:?}, Core {:?}",
+            want.content_type
+        ));
+    }
+    let live: Vec<&str> = LIVE
+        .iter()
+        .filter(|(n, _, _)| *n == name)
+        .map(|(_, p, _)| *p)
+        .collect();
+    if want.body.is_empty() {
+        if !body.is_empty() {
+            problems.push(format!("body {:?}, Core sent none", trim(body)));
+        }
+        return if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        };
+    }
+    let parsed = (
+        serde_json::from_str::<Value>(body),
+        serde_json::from_str::<Value>(&want.body),
+    );
+    match parsed {
+        (Ok(mut got), Ok(mut core)) => {
+            for p in &live {
+                match (got.pointer_mut(p), core.pointer_mut(p)) {
+                    (Some(g), Some(c)) => {
+                        if kind(g) != kind(c) {
+                            problems.push(format!(
+                                "live {p}: got a {}, Core a {}",
+                                kind(g),
+                                kind(c)
+                            ));
+                        }
+                        *g = Value::Null;
+                        *c = Value::Null;
+                    }
+                    (g, c) => problems.push(format!(
+                        "live {p}: present in answer {}, in recording {}",
+                        g.is_some(),
+                        c.is_some()
+                    )),
+                }
+            }
+            let mut diffs = Vec::new();
+            differences("", &got, &core, &mut diffs);
+            if !diffs.is_empty() {
+                problems.push(format!("JSON differs: {}", diffs.join(" | ")));
+            } else {
+                // JSON-equal: now the text, live values masked (byte-exact when none).
+                match (mask(body, &live), mask(&want.body, &live)) {
+                    (Ok(a), Ok(b)) if a == b => {}
+                    (Ok(a), Ok(b)) => {
+                        let at = a
+                            .bytes()
+                            .zip(b.bytes())
+                            .position(|(x, y)| x != y)
+                            .unwrap_or(a.len().min(b.len()));
+                        let from = at.saturating_sub(60);
+                        problems.push(format!(
+                            "JSON-equal but text differs at byte {at}: got {:?}, Core {:?}",
+                            a.get(from..(at + 60).min(a.len())).unwrap_or(""),
+                            b.get(from..(at + 60).min(b.len())).unwrap_or("")
+                        ));
+                    }
+                    (a, b) => problems.push(format!("masking: {:?} / {:?}", a.err(), b.err())),
+                }
+            }
+        }
+        (Err(e), _) => problems.push(format!("answer is not JSON ({e}): {:?}", trim(body))),
+        (_, Err(e)) => problems.push(format!("recording is not JSON: {e}")),
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+fn spawn(node: Node, zmq: &[ferrumx_simnode::rpc::ZmqEndpoint]) -> SimNode {
+    SimNode::spawn(
+        node,
+        SimNodeOptions {
+            user_pass: Some((USER.to_string(), PASSWORD.to_string())),
+            zmq: zmq.to_vec(),
+            ..Default::default()
+        },
+    )
+    .expect("SimNode starts")
+}
+
+/// Runs `f` on its own thread and fails if it takes longer than `limit`.
+fn bounded(limit: Duration, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => {}
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("replay took longer than {limit:?}"),
+    }
+}
+
+#[test]
+fn every_recording_is_planned() {
+    let rpc = data_dir().join("rpc");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&rpc)
+        .expect("rpc dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .collect();
+    let planned: BTreeSet<String> = PLAN.iter().map(|(n, _, _)| n.to_string()).collect();
+    assert_eq!(PLAN.len(), planned.len(), "a recording is planned twice");
+    assert_eq!(
+        planned,
+        on_disk,
+        "PLAN must list exactly the recordings in {}",
+        rpc.display()
+    );
+    for (name, _, _) in LIVE {
+        assert!(
+            planned.contains(*name),
+            "LIVE names an unknown recording {name}"
+        );
+    }
+}
+
+#[test]
+fn every_recording_replays_like_core() {
+    bounded(TEST_LIMIT, replay_all);
+}
+
+fn replay_all() {
+    let dir = data_dir();
+    let rpc = dir.join("rpc");
+    let started = Instant::now();
+
+    let (final_node, zmq) = recorded::load(&dir).expect("recorded chain loads");
+    let (mut before, _) = recorded::load(&dir).expect("recorded chain loads");
+    let last: Vec<Txid> = LAST_TXS
+        .iter()
+        .map(|t| Txid::from_str(t).expect("txid"))
+        .collect();
+    for txid in &last {
+        assert!(
+            before.mempool.contains(txid),
+            "{txid} is not in the recorded mempool"
+        );
+    }
+    for txid in &last {
+        before.mempool.remove_with_descendants(txid);
+    }
+    assert_eq!(
+        before.mempool.len(),
+        9,
+        "mempool before the last transactions"
+    );
+    eprintln!("loaded the recording twice in {:?}", started.elapsed());
+
+    let fresh = spawn(Node::new(GenParams::fixture(0)), &zmq);
+    let before = spawn(before, &zmq);
+    let fin = spawn(final_node, &zmq);
+
+    let mut failures = Vec::new();
+    let mut report = Vec::new();
+    for (name, state, how) in PLAN {
+        let sim = match state {
+            Fresh => &fresh,
+            BeforeLastTxs => &before,
+            Final => &fin,
+        };
+        let want = recording(&rpc, name, *how);
+        match how {
+            Warmup(_) => {
+                let core: Value = serde_json::from_str(&want.body).expect("warm-up answer");
+                let msg = core["error"]["message"].as_str().expect("warm-up message");
+                sim.control().set_warmup(Some(msg));
+            }
+            Ready(_) => sim.control().set_warmup(None),
+            Plain | WrongPassword => {}
+        }
+        let password = match how {
+            WrongPassword => "not-the-password",
+            _ => PASSWORD,
+        };
+        let outcome = exchange(sim.addr(), USER, password, &want.request)
+            .and_then(|(status, ctype, body)| compare(name, &want, status, ctype, &body));
+        if let Warmup(_) = how {
+            sim.control().set_warmup(None);
+        }
+        let mode = if LIVE.iter().any(|(n, _, _)| n == name) {
+            "JSON-equal + text with live values masked"
+        } else if want.body.is_empty() {
+            "empty body"
+        } else {
+            "byte-exact"
+        };
+        report.push(format!("{name} [{state:?}]: {mode}"));
+        if let Err(e) = outcome {
+            failures.push(format!("{name}: {e}"));
+        }
+    }
+
+    // The state reached by replaying the last transactions is Core's final mempool, in
+    // Core's order.
+    let want = recording(&rpc, "getrawmempool_false", Plain);
+    if let Err(e) =
+        exchange(before.addr(), USER, PASSWORD, &want.request).and_then(|(status, ctype, body)| {
+            compare("getrawmempool_false", &want, status, ctype, &body)
+        })
+    {
+        failures.push(format!(
+            "getrawmempool_false after replaying the last transactions: {e}"
+        ));
+    }
+
+    eprintln!("{}", report.join("\n"));
+    fresh.shutdown();
+    before.shutdown();
+    fin.shutdown();
+    assert!(
+        failures.is_empty(),
+        "{} of {} recordings differ from Core 29.0:\n{}",
+        failures.len(),
+        PLAN.len(),
+        failures.join("\n")
+    );
+}
+
+/// Request params taken from a recording's `.req`.
+fn recorded_params(rpc: &Path, name: &str) -> Vec<Value> {
+    let req: Value =
+        serde_json::from_str(&read_text(&rpc.join(format!("{name}.req")))).expect("request");
+    req["params"].as_array().cloned().unwrap_or_default()
+}
+
+/// Answers that no recording shows, on the final state, as Core 29.0's source gives them
+/// (`rpc/mempool.cpp`, `rpc/util.cpp`, `validation.cpp`, `policy/rbf.cpp`); the inputs come
+/// from the recordings.
+#[test]
+fn unrecorded_answers_follow_core_source() {
+    bounded(TEST_LIMIT, || {
+        let dir = data_dir();
+        let rpc = dir.join("rpc");
+        let (node, zmq) = recorded::load(&dir).expect("recorded chain loads");
+        let sim = spawn(node, &zmq);
+        let in_mempool = recorded_params(&rpc, "sendrawtransaction_already_in_mempool");
+        let spent = recorded_params(&rpc, "sendrawtransaction_already_confirmed_outputs_spent");
+        let low_fee = recorded_params(&rpc, "sendrawtransaction_doublespend_mempool");
+        let package = recorded_params(&rpc, "submitpackage_already_in_mempool");
+        let block_111 = "035db03d4cd5898fa98acf12478994d98a4fc1c7784a0a1e0abe39c4a6876504";
+        let block_111_hex: Value =
+            serde_json::from_str::<Value>(&read_text(&rpc.join("getblock_verbosity_0.json")))
+                .expect("recorded getblock")["result"]
+                .clone();
+        let rbf_message = serde_json::from_str::<Value>(&read_text(
+            &rpc.join("sendrawtransaction_doublespend_mempool.json"),
+        ))
+        .expect("recorded rejection")["error"]["message"]
+            .as_str()
+            .expect("message")
+            .to_string();
+        let ok = |result: Value| (200u16, serde_json::json!({"result": result, "error": null}));
+        let fail = |status: u16, code: i64, message: &str| {
+            (
+                status,
+                serde_json::json!({"result": null, "error": {"code": code, "message": message}}),
+            )
+        };
+        let cases: Vec<(&str, Value, (u16, Value))> = vec![
+            (
+                // A transaction already in the mempool is refused by a test accept.
+                "testmempoolaccept",
+                serde_json::json!([[in_mempool[0]]]),
+                ok(serde_json::json!([{
+                    "txid": "4277d6c7d5ae82bfeea2c96ed68a6c5ba46c21532a1d6d8c0f15d7eb25d66620",
+                    "wtxid": "8ef3c4a47df02538255fbffd3bcad74281069141d1aeec70f0a9606b9f7d18ae",
+                    "allowed": false,
+                    "reject-reason": "txn-already-in-mempool",
+                    "reject-details": "txn-already-in-mempool",
+                }])),
+            ),
+            (
+                // TX_MISSING_INPUTS: "missing-inputs" and no details.
+                "testmempoolaccept",
+                serde_json::json!([[spent[0]]]),
+                ok(serde_json::json!([{
+                    "txid": testmempool_txid(&spent[0]),
+                    "wtxid": testmempool_wtxid(&spent[0]),
+                    "allowed": false,
+                    "reject-reason": "missing-inputs",
+                }])),
+            ),
+            (
+                // The same RBF rejection sendrawtransaction gave.
+                "testmempoolaccept",
+                serde_json::json!([[low_fee[0]]]),
+                ok(serde_json::json!([{
+                    "txid": testmempool_txid(&low_fee[0]),
+                    "wtxid": testmempool_wtxid(&low_fee[0]),
+                    "allowed": false,
+                    "reject-reason": "insufficient fee",
+                    "reject-details": rbf_message,
+                }])),
+            ),
+            (
+                // A package stops at its first failure; the rest is unevaluated.
+                "testmempoolaccept",
+                serde_json::json!([package[0]]),
+                ok(serde_json::json!([
+                    {
+                        "txid": "419fac80d09878d30a80b2cc2ce49a414cfb363d2bc9d7184cfdf8014e2df258",
+                        "wtxid": "4b6b044e5513467e644dcdc38d41f20432758188bbf96b80c8821432f28f6664",
+                        "allowed": false,
+                        "reject-reason": "txn-already-in-mempool",
+                        "reject-details": "txn-already-in-mempool",
+                    },
+                    {
+                        "txid": "607eb405b09e396c8261d2adf2315ea5f323b28de7b4811130fe16d19d1c1891",
+                        "wtxid": "c2a05219c5fb085fac457cd97a5e381548b1228690af4943014a0c7d54af9f85",
+                    },
+                ])),
+            ),
+            (
+                "sendrawtransaction",
+                serde_json::json!([in_mempool[0], 1]),
+                fail(
+                    500,
+                    -8,
+                    "Fee rates larger than or equal to 1BTC/kvB are not accepted",
+                ),
+            ),
+            (
+                "sendrawtransaction",
+                serde_json::json!([in_mempool[0], -0.1]),
+                fail(500, -3, "Amount out of range"),
+            ),
+            (
+                "getblockheader",
+                serde_json::json!(["abc"]),
+                fail(500, -8, "hash must be of length 64 (not 3, for 'abc')"),
+            ),
+            (
+                "getrawtransaction",
+                serde_json::json!(["abc"]),
+                fail(500, -8, "parameter 1 must be of length 64 (not 3, for 'abc')"),
+            ),
+            (
+                "getmempoolentry",
+                serde_json::json!([format!("{}zz", "0".repeat(62))]),
+                fail(
+                    500,
+                    -8,
+                    &format!(
+                        "parameter 1 must be hexadecimal string (not '{}zz')",
+                        "0".repeat(62)
+                    ),
+                ),
+            ),
+            (
+                "getblockhash",
+                serde_json::json!([null]),
+                fail(
+                    500,
+                    -3,
+                    "Wrong type passed:\n{\n    \"Position 1 (height)\": \"JSON value of type null is not of expected type number\"\n}",
+                ),
+            ),
+            (
+                "getblockhash",
+                serde_json::json!([1.5]),
+                fail(500, -1, "JSON integer out of range"),
+            ),
+            (
+                "getblock",
+                serde_json::json!([block_111, "1"]),
+                fail(
+                    500,
+                    -3,
+                    "JSON value of type string is not of expected type number",
+                ),
+            ),
+            (
+                // The `verbosity|verbose` alias.
+                "getblock",
+                serde_json::json!({"blockhash": block_111, "verbose": 0}),
+                ok(block_111_hex),
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (k, (method, params, (status, body))) in cases.into_iter().enumerate() {
+            let request = serde_json::json!({
+                "jsonrpc": "1.0",
+                "id": null,
+                "method": method,
+                "params": params,
+            });
+            let outcome = exchange(sim.addr(), USER, PASSWORD, &request.to_string());
+            let body =
+                serde_json::json!({"result": body["result"], "error": body["error"], "id": null});
+            match outcome {
+                Ok((got_status, _, text)) => {
+                    let got: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    if got_status != status || got != body {
+                        failures.push(format!(
+                            "case {k} ({method}): got {got_status} {}, want {status} {}",
+                            trim(&text),
+                            trim(&body.to_string())
+                        ));
+                    }
+                }
+                Err(e) => failures.push(format!("case {k} ({method}): {e}")),
+            }
+        }
+        sim.shutdown();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}
+
+fn decode_tx_param(hex: &Value) -> bitcoin::Transaction {
+    let hex = hex.as_str().expect("hex");
+    bitcoin::consensus::encode::deserialize_hex(hex).expect("recorded transaction decodes")
+}
+
+fn testmempool_txid(hex: &Value) -> String {
+    decode_tx_param(hex).compute_txid().to_string()
+}
+
+fn testmempool_wtxid(hex: &Value) -> String {
+    decode_tx_param(hex).compute_wtxid().to_string()
+}
