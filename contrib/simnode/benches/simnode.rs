@@ -163,7 +163,9 @@ fn main() {
         total_bytes as f64 / s / 1e6
     );
 
-    // ElectrumX-style batched getblockhash (its prefetcher asks for ranges).
+    // ElectrumX-style batched getblockhash (its prefetcher asks for ranges). A fresh
+    // connection: the first one sat idle past the server's 30 s timeout, as Core's would.
+    let mut c = Conn::new(addr);
     let t = Instant::now();
     let mut done = 0;
     for start in (0..=tip).step_by(100) {

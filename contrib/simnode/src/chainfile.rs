@@ -192,7 +192,7 @@ pub fn decode(data: &[u8]) -> Result<Node, ChainFileError> {
     for tx in &txs {
         let _ = node.accept_tx(tx, 0, false);
     }
-    node.resync_wallet();
+    // The wallet is derived on first use (mining, traffic, reorgs): see Node::wallet_ready.
     Ok(node)
 }
 

@@ -99,6 +99,8 @@ pub struct Generator {
     /// Coinbase coins by the height at which they mature.
     immature: VecDeque<(u32, Coin)>,
     tag: u32,
+    /// Kinds of a loaded chain's addresses not derived yet.
+    pending: Vec<Kind>,
 }
 
 const KIND_WEIGHTS: [(Kind, u32); 9] = [
@@ -136,6 +138,7 @@ impl Generator {
             pool_index: HashMap::new(),
             immature: VecDeque::new(),
             tag: 0,
+            pending: Vec::new(),
         };
         for i in 0..g.params.hot_addresses {
             g.new_address(HOT_KINDS[i as usize % HOT_KINDS.len()]);
@@ -143,19 +146,33 @@ impl Generator {
         g
     }
 
-    /// Re-derives the first `count` addresses (e.g. after loading a chain file), then reseeds
-    /// the RNG from the seed and `salt` so later generation is deterministic too.
+    /// Remembers the kinds of the addresses of a loaded chain (re-derived lazily by
+    /// [`Generator::derive_pending`]: a chain served only for syncing never needs its keys),
+    /// and reseeds the RNG from the seed and `salt` so later generation is deterministic too.
     pub fn restore_addresses(&mut self, kinds: &[Kind], salt: u64) {
-        while (self.addrs.len()) < kinds.len() {
-            let k = kinds[self.addrs.len()];
-            self.new_address(k);
-        }
+        self.pending = kinds.get(self.addrs.len()..).unwrap_or_default().to_vec();
         self.rng = ChaCha8Rng::seed_from_u64(self.params.seed ^ salt.rotate_left(17));
     }
 
-    /// Kinds of all derived addresses, in order (what a chain file stores).
+    /// Whether addresses of a loaded chain still wait to be derived.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Derives the addresses [`Generator::restore_addresses`] remembered.
+    pub fn derive_pending(&mut self) {
+        for k in std::mem::take(&mut self.pending) {
+            self.new_address(k);
+        }
+    }
+
+    /// Kinds of all addresses, in order (what a chain file stores).
     pub fn address_kinds(&self) -> Vec<Kind> {
-        self.addrs.iter().map(|a| a.kind).collect()
+        self.addrs
+            .iter()
+            .map(|a| a.kind)
+            .chain(self.pending.iter().copied())
+            .collect()
     }
 
     /// The address owning an output script, if it is ours.
@@ -268,8 +285,12 @@ impl Generator {
     }
 
     /// Records a block: its coinbase output matures later; coins maturing at `height` join
-    /// the pool.
+    /// the pool. Ignored while a loaded chain's wallet is not derived yet (the pool is
+    /// rebuilt from the UTXO set when it is).
     pub fn on_block(&mut self, height: u32, coinbase: &Transaction) {
+        if self.has_pending() {
+            return;
+        }
         let txid = coinbase.compute_txid();
         for (vout, out) in coinbase.output.iter().enumerate() {
             if let Some(addr) = self.owner_of(&out.script_pubkey) {
@@ -529,10 +550,30 @@ impl Generator {
             .iter()
             .filter_map(|c| self.addrs.get(c.addr as usize))
             .collect();
-        if owners.len() != coins.len()
-            || sign_transaction(&self.secp, &mut tx, &spent, &owners).is_err()
-        {
+        if owners.len() != coins.len() {
             return None;
+        }
+        // Sign; if the real size needs more fee than the estimate gave, take it from the
+        // largest output and sign again (signatures vary by a byte or two).
+        for _ in 0..4 {
+            if sign_transaction(&self.secp, &mut tx, &spent, &owners).is_err() {
+                return None;
+            }
+            let needed = feerate * tx.vsize() as u64;
+            if fee >= needed {
+                break;
+            }
+            let extra = needed - fee + 2 * tx.input.len() as u64;
+            let big = tx
+                .output
+                .iter_mut()
+                .filter(|o| !o.script_pubkey.is_op_return())
+                .max_by_key(|o| o.value)?;
+            if big.value.to_sat() < extra + MIN_OUTPUT {
+                return None;
+            }
+            big.value = Amount::from_sat(big.value.to_sat() - extra);
+            fee += extra;
         }
         let txid = tx.compute_txid();
         for (vout, (out, addr)) in tx.output.iter().zip(owners_out).enumerate() {

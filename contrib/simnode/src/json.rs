@@ -168,6 +168,15 @@ fn strip_zeros(s: &str) -> String {
 
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        // Fast path (hex blobs, hashes): nothing to escape.
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

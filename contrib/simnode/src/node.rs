@@ -157,6 +157,7 @@ impl Node {
         let min_txs = params.min_txs;
         let mut node = Node::new(params);
         let mut txs = 0u64;
+        let mut last_log = std::time::Instant::now();
         while node.tip_height() < target || txs < min_txs {
             let h = node.tip_height() + 1;
             let n = if h > COINBASE_MATURITY {
@@ -165,7 +166,13 @@ impl Node {
                 0
             };
             match node.mine_block(n) {
-                Ok(_) => txs += node.tip().map_or(0, |b| b.txids.len() as u64 - 1),
+                Ok(_) => {
+                    txs += node.tip().map_or(0, |b| b.txids.len() as u64 - 1);
+                    if last_log.elapsed() >= std::time::Duration::from_secs(30) {
+                        last_log = std::time::Instant::now();
+                        tracing::info!(height = h, transactions = txs, "generating");
+                    }
+                }
                 Err(e) => {
                     tracing::error!(height = h, error = %e, "generated block rejected");
                     break;
@@ -495,6 +502,7 @@ impl Node {
     /// weight limit allows, then `extra` freshly generated transactions when the whole mempool
     /// fitted. Returns the new block's hash.
     pub fn mine_block(&mut self, extra: u32) -> Result<BlockHash, BlockError> {
+        self.wallet_ready();
         let mut txs = Vec::new();
         let mut fees = 0u64;
         let mut weight = 4_000u64;
@@ -622,10 +630,28 @@ impl Node {
         Some(hash)
     }
 
+    /// A new signed transaction from the generator's wallet (not submitted), with its fee.
+    pub fn make_tx(&mut self) -> Option<(Transaction, u64)> {
+        self.wallet_ready();
+        let h = self.tip_height();
+        self.gen.make_tx(h)
+    }
+
+    /// Derives a loaded chain's wallet on first need (and rebuilds its coin pool).
+    pub fn wallet_ready(&mut self) {
+        if self.gen.has_pending() {
+            self.gen.derive_pending();
+            self.resync_wallet();
+        }
+    }
+
     /// Rebuilds the generator's coin pool from the UTXO set and the mempool (after a reorg,
     /// an eviction or loading a chain): confirmed mature coins and mempool outputs that
     /// nothing in the mempool spends, in a deterministic order.
     pub fn resync_wallet(&mut self) {
+        if self.gen.has_pending() {
+            self.gen.derive_pending();
+        }
         let tip = self.tip_height();
         let mut coins: Vec<(u32, OutPoint, TxOut, bool)> = self
             .coins

@@ -28,9 +28,20 @@ impl Node {
     /// Adds `n` generated transactions to the mempool (spending confirmed coins and, so
     /// forming chains, unconfirmed ones). Returns the accepted txids.
     pub fn add_traffic(&mut self, n: u32) -> Vec<Txid> {
+        self.wallet_ready();
         let mut out = Vec::new();
         let height = self.tip_height();
         for _ in 0..n {
+            // Now and then a wallet bumps the fee of one of its unconfirmed payments.
+            if !self.mempool.is_empty() && self.gen.chance(0.05) {
+                let txids = self.mempool.sorted_txids();
+                let pick = txids[self.gen.rand_below(txids.len())];
+                if let Ok(new) = self.rbf_replace(&pick) {
+                    out.retain(|t| self.mempool.contains(t));
+                    out.push(new);
+                    continue;
+                }
+            }
             let Some((tx, _fee)) = self.gen.make_tx(height) else {
                 break;
             };
@@ -45,6 +56,7 @@ impl Node {
     /// Replaces mempool transaction `txid` by one spending the same coins at a higher fee
     /// rate (BIP 125 / full RBF). Returns the replacement's txid.
     pub fn rbf_replace(&mut self, txid: &Txid) -> Result<Txid, OpError> {
+        self.wallet_ready();
         let entry = self
             .mempool
             .get(txid)
@@ -126,6 +138,7 @@ impl Node {
     /// Transactions of the old branch that are still valid, and the old mempool, are
     /// resubmitted to the mempool afterwards. Returns the new branch's hashes.
     pub fn reorg(&mut self, depth: u32, new_blocks: u32) -> Result<Vec<BlockHash>, OpError> {
+        self.wallet_ready();
         let tip = self.tip_height();
         if depth == 0 || depth >= tip {
             return Err(OpError::BadDepth { depth, tip });

@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use bitcoin::hashes::Hash;
+use bitcoin::hex::DisplayHex;
 use bitcoin::{BlockHash, OutPoint};
 
 use super::params::{err, Params, RPC_INVALID_ADDRESS_OR_KEY, RPC_INVALID_PARAMETER};
@@ -167,9 +168,7 @@ pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let b = find_block(&node, &hash)?;
     if verbosity <= 0 {
-        return Ok(Json::Str(
-            b.raw.iter().map(|x| format!("{x:02x}")).collect(),
-        ));
+        return Ok(Json::Str(b.raw.to_lower_hex_string()));
     }
     let block = b
         .block()

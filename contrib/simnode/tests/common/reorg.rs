@@ -11,7 +11,7 @@ use ferrumx_simnode::node::TxLocation;
 use ferrumx_simnode::SimNode;
 use serde_json::json;
 
-use super::{fee_of, ids, pool_view, rpc_error};
+use super::{ids, pool_view, rpc_error};
 
 /// What several reorganisations did to the old branches' transactions.
 #[derive(Default, Debug)]
@@ -149,11 +149,8 @@ pub fn check_reorg(sim: &SimNode, c: &Client, depth: u32, via_rpc: bool, tally: 
                     .iter()
                     .any(|i| pool_spends.contains_key(&i.previous_output));
                 let orphaned = tx.input.iter().any(|i| !alive(&i.previous_output.txid));
-                // The generator sometimes pays a little under 1 sat/vB (it estimates sizes
-                // low); such a transaction confirmed in a block cannot re-enter the mempool.
-                let below_relay_fee = || fee_of(n, tx) < tx.vsize() as u64;
                 assert!(
-                    confirmed_conflict || pool_conflict || orphaned || below_relay_fee(),
+                    confirmed_conflict || pool_conflict || orphaned,
                     "{txid} was dropped although it is still valid"
                 );
                 ds += usize::from(confirmed_conflict && old_h.is_some());
