@@ -1,10 +1,11 @@
 //! Saved chains: a generated chain written once and reused by benches, CI and demos.
 //!
 //! Layout (all integers little-endian):
-//! `b"FXSIMCH1"`, u32 format version, the [`GenParams`], u32 address count + one kind byte
-//! per address, u32 block count + (u32 length, consensus bytes) per block from height 1,
-//! u32 mempool count + (u32 length, bytes) per transaction, then the SHA-256 of everything
-//! before it. A file whose checksum, magic or version does not match is rejected whole.
+//! `b"FXSIMCH1"`, u32 format version, u32 generator version, the [`GenParams`], u32 address
+//! count + one kind byte per address, u32 block count + (u32 length, consensus bytes) per
+//! block from height 1, u32 mempool count + (u32 length, bytes) per transaction, then the
+//! SHA-256 of everything before it. A file whose checksum, magic or version does not match
+//! is rejected whole; a cached file from another generator version is regenerated.
 
 use std::fs;
 use std::io::{self, Write};
@@ -51,6 +52,7 @@ pub fn encode(node: &Node) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(MAGIC);
     put_u32(&mut v, VERSION);
+    put_u32(&mut v, crate::gen::GENERATOR_VERSION);
     let p = &node.gen.params;
     v.extend_from_slice(&p.seed.to_le_bytes());
     put_u32(&mut v, p.height);
@@ -128,6 +130,11 @@ impl<'a> Reader<'a> {
 
 /// Parameters stored in a chain file, without loading the chain.
 pub fn read_params(data: &[u8]) -> Result<GenParams, ChainFileError> {
+    read_header(data).map(|(p, _)| p)
+}
+
+/// Parameters and generator version stored in a chain file.
+pub fn read_header(data: &[u8]) -> Result<(GenParams, u32), ChainFileError> {
     let mut r = Reader { data, pos: 0 };
     if r.take(8)? != MAGIC {
         return Err(ChainFileError::Magic);
@@ -136,7 +143,8 @@ pub fn read_params(data: &[u8]) -> Result<GenParams, ChainFileError> {
     if version != VERSION {
         return Err(ChainFileError::Version(version));
     }
-    Ok(GenParams {
+    let generator = r.u32()?;
+    let params = GenParams {
         seed: r.u64()?,
         height: r.u32()?,
         txs_per_block: r.u32()?,
@@ -144,7 +152,8 @@ pub fn read_params(data: &[u8]) -> Result<GenParams, ChainFileError> {
         hot_addresses: r.u32()?,
         hot_share: f64::from_bits(r.u64()?),
         min_txs: r.u64()?,
-    })
+    };
+    Ok((params, generator))
 }
 
 /// Rebuilds a node from a chain file's bytes: every block is connected (and so validated)
@@ -160,7 +169,7 @@ pub fn decode(data: &[u8]) -> Result<Node, ChainFileError> {
     let params = read_params(body)?;
     let mut r = Reader {
         data: body,
-        pos: 8 + 4 + 8 + 4 * 4 + 8 + 8,
+        pos: 8 + 4 + 4 + 8 + 4 * 4 + 8 + 8,
     };
     let n_kinds = r.u32()? as usize;
     let kinds: Vec<Kind> = r
@@ -205,7 +214,9 @@ pub fn load(path: &Path) -> Result<Node, ChainFileError> {
 /// it there. Returns the node and whether it was loaded from the cache.
 pub fn load_or_generate(params: &GenParams, path: &Path) -> Result<(Node, bool), ChainFileError> {
     if let Ok(data) = fs::read(path) {
-        if read_params(&data).ok().as_ref() == Some(params) {
+        let current = read_header(&data)
+            .is_ok_and(|(p, g)| p == *params && g == crate::gen::GENERATOR_VERSION);
+        if current {
             if let Ok(node) = decode(&data) {
                 return Ok((node, true));
             }

@@ -19,10 +19,14 @@ use rand_chacha::ChaCha8Rng;
 use crate::blockbuild::COINBASE_MATURITY;
 use crate::wallet::{sign_transaction, Address, Kind};
 
+/// Bumped whenever the generator's output for given parameters changes, so cached chain
+/// files made by an older generator are regenerated rather than reused.
+pub const GENERATOR_VERSION: u32 = 1;
+
 /// Smallest output value the generator creates (above every dust limit).
 pub const MIN_OUTPUT: u64 = 1_000;
 /// Smallest payment the generator makes (change may be smaller, down to [`MIN_OUTPUT`]).
-pub const MIN_PAYMENT: u64 = 20_000;
+pub const MIN_PAYMENT: u64 = 10_000;
 
 /// What chain to generate.
 #[derive(Clone, Debug, PartialEq)]
@@ -349,22 +353,17 @@ impl Generator {
             return 1;
         }
         let r: f64 = self.rng.gen();
+        // Roughly mainnet: ~60 % one input, ~20 % two, a tail up to consolidations.
         let base = if r < 0.002 {
             self.rng.gen_range(50..=300)
-        } else if r < 0.04 {
+        } else if r < 0.05 {
             self.rng.gen_range(5..=20)
-        } else if r < 0.12 {
+        } else if r < 0.17 {
             self.rng.gen_range(3..=4)
-        } else if r < 0.32 {
+        } else if r < 0.37 {
             2
         } else {
             1
-        };
-        // Consolidate when the pool is large.
-        let base = if n > target * 4 && self.rng.gen_bool(0.2) {
-            base + 2
-        } else {
-            base
         };
         base.min(n).max(1)
     }
@@ -412,7 +411,7 @@ impl Generator {
         }
         // Too poor for a typical fee? Add coins (consolidating dust), as wallets do.
         let mut value: u64 = coins.iter().map(|c| c.txout.value.to_sat()).sum();
-        while value < 200_000 && !self.pool.is_empty() && coins.len() < 60 {
+        while value < 20_000 && !self.pool.is_empty() && coins.len() < 60 {
             let i = self.rng.gen_range(0..self.pool.len());
             let c = self.pool_take(i);
             value += c.txout.value.to_sat();
@@ -455,6 +454,11 @@ impl Generator {
             return None;
         }
         let spendable = total_in - fee;
+        // No more outputs than the value can fill with real payments.
+        let affordable = (spendable / (2 * MIN_PAYMENT)).max(1) as usize;
+        if n_out > affordable {
+            n_out = affordable;
+        }
         // Payments are log-uniform between MIN_PAYMENT and about twice a fair share; the
         // last output (change) takes the rest, so value does not dribble away into dust.
         let mut values: Vec<u64> = Vec::with_capacity(n_out);
@@ -473,7 +477,15 @@ impl Generator {
             }
         }
         let paid: u64 = values.iter().sum();
-        values.push(spendable.saturating_sub(paid).max(MIN_OUTPUT));
+        let change = spendable.saturating_sub(paid);
+        match values.last_mut() {
+            // Dust-sized change goes to the last payee instead, as wallets do.
+            Some(last) if change < MIN_PAYMENT / 2 => {
+                *last += change;
+                n_out -= 1;
+            }
+            _ => values.push(change.max(MIN_OUTPUT)),
+        }
         if values.iter().sum::<u64>() > spendable {
             // Could not fit: one output with everything.
             values = vec![spendable];
@@ -586,6 +598,19 @@ impl Generator {
             }
         }
         Some((tx, fee))
+    }
+
+    /// Takes the most valuable pool coin that `eligible` accepts (e.g. a confirmed one, to
+    /// top up a replacement).
+    pub fn take_best_coin(&mut self, eligible: impl Fn(&OutPoint) -> bool) -> Option<Coin> {
+        let i = self
+            .pool
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| eligible(&c.outpoint))
+            .max_by_key(|(i, c)| (c.txout.value, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)?;
+        Some(self.pool_take(i))
     }
 
     /// Takes specific coins out of the pool (for a replacement or a double spend).

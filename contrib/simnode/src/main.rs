@@ -25,6 +25,13 @@ struct Cli {
 enum Command {
     /// Serve a chain over JSON-RPC (the default).
     Serve(ServeArgs),
+    /// Print what a chain file holds: counts, input/output shapes, script types, the
+    /// longest histories.
+    Stats {
+        /// The chain file.
+        #[arg(long)]
+        chain_file: PathBuf,
+    },
     /// Generate a chain, write it to a file and report the generation speed.
     Generate {
         #[command(flatten)]
@@ -154,6 +161,92 @@ fn report(node: &Node, took: Duration) {
     );
 }
 
+fn bucket(n: usize) -> &'static str {
+    match n {
+        0..=1 => "1",
+        2 => "2",
+        3..=4 => "3-4",
+        5..=20 => "5-20",
+        21..=99 => "21-99",
+        _ => "100+",
+    }
+}
+
+fn script_kind(s: &bitcoin::Script) -> &'static str {
+    if s.is_op_return() {
+        "op_return"
+    } else if s.is_p2pk() {
+        "p2pk"
+    } else if s.is_p2pkh() {
+        "p2pkh"
+    } else if s.is_p2sh() {
+        "p2sh"
+    } else if s.is_p2wpkh() {
+        "p2wpkh"
+    } else if s.is_p2wsh() {
+        "p2wsh"
+    } else if s.is_p2tr() {
+        "p2tr"
+    } else if s.is_multisig() {
+        "bare_multisig"
+    } else {
+        "nonstandard"
+    }
+}
+
+fn print_stats(node: &Node) {
+    use std::collections::BTreeMap;
+    let mut txs = 0u64;
+    let mut ins: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut outs: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut n_out = 0u64;
+    for h in 1..=node.tip_height() {
+        let Some(block) = node.block_at(h).and_then(|b| b.block()) else {
+            continue;
+        };
+        for tx in block.txdata.iter().skip(1) {
+            txs += 1;
+            *ins.entry(bucket(tx.input.len())).or_default() += 1;
+            *outs.entry(bucket(tx.output.len())).or_default() += 1;
+            for o in &tx.output {
+                *kinds.entry(script_kind(&o.script_pubkey)).or_default() += 1;
+                n_out += 1;
+            }
+        }
+    }
+    let pct = |n: u64, of: u64| 100.0 * n as f64 / of.max(1) as f64;
+    println!(
+        "height {}, {txs} transactions (coinbases excluded), {n_out} outputs",
+        node.tip_height()
+    );
+    for (name, map, of) in [("inputs", &ins, txs), ("outputs", &outs, txs)] {
+        let parts: Vec<String> = ["1", "2", "3-4", "5-20", "21-99", "100+"]
+            .iter()
+            .map(|b| format!("{b}: {:.1}%", pct(map.get(b).copied().unwrap_or(0), of)))
+            .collect();
+        println!("{name} per transaction: {}", parts.join(", "));
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|(k, n)| format!("{k}: {:.1}%", pct(*n, n_out)))
+        .collect();
+    println!("output types: {}", parts.join(", "));
+    let mut lens: Vec<usize> = node
+        .truth
+        .script_hashes()
+        .map(|sh| node.truth.history_len(sh))
+        .collect();
+    lens.sort_unstable_by(|a, b| b.cmp(a));
+    let single = lens.iter().filter(|l| **l <= 2).count();
+    println!(
+        "script hashes: {}, {:.1}% with at most 2 history entries; longest histories: {:?}",
+        lens.len(),
+        pct(single as u64, lens.len() as u64),
+        &lens[..lens.len().min(8)]
+    );
+}
+
 fn serve(args: ServeArgs) -> Result<(), String> {
     let mut node = load_node(&args)?;
     node.txindex = !args.no_txindex;
@@ -247,6 +340,9 @@ fn main() -> ExitCode {
             chainfile::save(&node, &out).map_err(|e| format!("{}: {e}", out.display()))
         }
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Stats { chain_file }) => chainfile::load(&chain_file)
+            .map(|node| print_stats(&node))
+            .map_err(|e| format!("{}: {e}", chain_file.display())),
         None => serve(cli.serve),
     };
     match result {

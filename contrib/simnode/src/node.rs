@@ -303,6 +303,13 @@ impl Node {
         self.coins.get(outpoint)
     }
 
+    /// Takes the wallet's most valuable confirmed coin that the mempool does not spend.
+    pub fn take_confirmed_wallet_coin(&mut self) -> Option<crate::gen::Coin> {
+        let (coins, mempool) = (&self.coins, &self.mempool);
+        self.gen
+            .take_best_coin(|op| coins.contains_key(op) && mempool.spender(op).is_none())
+    }
+
     /// Number of coins in the UTXO set.
     pub fn coin_count(&self) -> usize {
         self.coins.len()

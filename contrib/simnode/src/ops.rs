@@ -79,13 +79,23 @@ impl Node {
         let mut rate = (feerate(entry.fee, entry.vsize) / 1000 + 2).max(2);
         let tip = self.tip_height();
         let mut last_err = String::from("the replacement's fee stayed too low");
-        for _ in 0..8 {
+        for _ in 0..12 {
             let Some((tx, fee)) = self.gen.build_spend(coins.clone(), tip, Some(rate)) else {
                 // `build_spend` put the coins back in the wallet's pool although the mempool
                 // still spends them (and earlier attempts added outputs of transactions that
-                // were never accepted): rebuild the pool from the UTXO set and the mempool.
+                // were never accepted): rebuild the pool from the UTXO set and the mempool,
+                // then add a confirmed coin (BIP 125 allows new confirmed inputs).
                 self.resync_wallet();
-                return Err(OpError::Replacement("wallet could not pay the fee".into()));
+                match self.take_confirmed_wallet_coin() {
+                    Some(c) => {
+                        coins.push(c);
+                        continue;
+                    }
+                    None => {
+                        self.resync_wallet();
+                        return Err(OpError::Replacement("wallet could not pay the fee".into()));
+                    }
+                }
             };
             let vsize = tx.vsize() as u64;
             if fee > replaced_fees + vsize {

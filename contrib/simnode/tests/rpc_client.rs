@@ -770,7 +770,19 @@ fn rbf_and_eviction() {
                 .map(|i| i.previous_output)
                 .collect::<BTreeSet<_>>()
         };
-        assert_eq!(spent(&new_tx), spent(&view[&old].tx), "same coins");
+        // The same coins, plus confirmed ones when the original's could not pay for
+        // everything replaced (BIP 125 allows new confirmed inputs, never unconfirmed ones).
+        let (new_in, old_in) = (spent(&new_tx), spent(&view[&old].tx));
+        assert!(
+            old_in.is_subset(&new_in),
+            "the replacement spends the same coins"
+        );
+        for extra in new_in.difference(&old_in) {
+            assert!(
+                sim.with_node(|n| n.coin(extra).is_some()),
+                "{extra} is confirmed"
+            );
+        }
         let new_fee = sim.with_node(|n| fee_of(n, &new_tx));
         let entry = c.get_mempool_entry(&new).unwrap();
         assert_eq!(entry.fees.base, Amount::from_sat(new_fee));
