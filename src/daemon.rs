@@ -1,0 +1,1 @@
+//! The bitcoind JSON-RPC client (being written).
