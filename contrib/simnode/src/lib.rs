@@ -106,8 +106,10 @@ impl SimNode {
             });
         }
         let handler: Arc<dyn http::Handler> = Arc::new(rpc.clone());
-        let server =
-            runtime.block_on(http::RpcServer::start(options.addr, auth, handler, control))?;
+        let start = http::RpcServer::start(options.addr, auth, handler, control);
+        // From a helper thread: `spawn` may itself be called inside a tokio runtime.
+        let server = std::thread::scope(|s| s.spawn(|| runtime.block_on(start)).join())
+            .map_err(|_| io::Error::other("stand-in start-up panicked"))??;
         let addr = server.local_addr();
         Ok(SimNode {
             rpc,
@@ -156,22 +158,27 @@ impl SimNode {
         &self.rpc.control
     }
 
-    /// Refuses connections until [`SimNode::come_up`].
-    pub fn go_down(&self) {
-        if let Some(rt) = &self.runtime {
-            rt.block_on(self.rpc.control.go_down());
-        }
+    /// Runs `fut` to completion on the stand-in's runtime, from a helper thread so that this
+    /// also works when the caller is itself inside a tokio runtime (async tests).
+    fn run<T: Send>(&self, fut: impl std::future::Future<Output = T> + Send) -> Option<T> {
+        let rt = self.runtime.as_ref()?;
+        std::thread::scope(|s| s.spawn(|| rt.block_on(fut)).join().ok())
     }
 
-    /// Listens again on the same port.
+    /// Refuses connections until [`SimNode::come_up`]. Callable from sync or async code.
+    pub fn go_down(&self) {
+        let control = self.rpc.control.clone();
+        self.run(async move { control.go_down().await });
+    }
+
+    /// Listens again on the same port. Callable from sync or async code.
     ///
     /// # Errors
     /// The port could not be bound again.
     pub fn come_up(&self) -> io::Result<()> {
-        match &self.runtime {
-            Some(rt) => rt.block_on(self.rpc.control.come_up()),
-            None => Ok(()),
-        }
+        let control = self.rpc.control.clone();
+        self.run(async move { control.come_up().await })
+            .unwrap_or(Ok(()))
     }
 
     /// Stops the server and its runtime.
@@ -180,8 +187,8 @@ impl SimNode {
     }
 
     fn stop(&mut self) {
-        if let (Some(rt), Some(server)) = (self.runtime.as_ref(), self.server.take()) {
-            rt.block_on(server.shutdown());
+        if let Some(server) = self.server.take() {
+            self.run(server.shutdown());
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();

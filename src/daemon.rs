@@ -1,1 +1,0 @@
-//! The bitcoind JSON-RPC client (being written).

@@ -1,0 +1,201 @@
+//! The retry loop: backoff, round-robin failover across endpoints, outage logging (one warn
+//! when an outage starts, one info when the daemon answers again), shutdown.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bitcoincore_rpc::Client;
+
+use super::error::Error;
+use super::rpc::Failure;
+use super::Daemon;
+
+/// Whether the daemon is in an outage, shared by every call so that an outage is logged once
+/// however many calls are waiting through it.
+#[derive(Default)]
+pub(crate) struct Health {
+    in_outage: AtomicBool,
+    outage: Mutex<Option<Outage>>,
+    pub(crate) outages: AtomicU64,
+    pub(crate) retries: AtomicU64,
+    pub(crate) failovers: AtomicU64,
+    pub(crate) requests: AtomicU64,
+}
+
+struct Outage {
+    since: Instant,
+    warming_up: bool,
+}
+
+impl Health {
+    /// An attempt at `url` failed with a retryable `failure`; `next` is the endpoint we
+    /// failed over to, if we did. Warns when this starts an outage.
+    fn failed(&self, url: &str, failure: &Failure, next: Option<&str>) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+        let warming_up = matches!(failure, Failure::WarmingUp(_));
+        let reason = failure.reason();
+        let then = match next {
+            Some(next) => format!("failing over to {next}"),
+            None => "retrying".to_string(),
+        };
+        let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+        match outage.as_mut() {
+            None => {
+                *outage = Some(Outage {
+                    since: Instant::now(),
+                    warming_up,
+                });
+                self.in_outage.store(true, Ordering::Release);
+                self.outages.fetch_add(1, Ordering::Relaxed);
+                if warming_up {
+                    tracing::warn!("daemon at {url} is warming up: {reason}, {then}");
+                } else {
+                    tracing::warn!("daemon at {url} unreachable: {reason}, {then}");
+                }
+            }
+            Some(o) if o.warming_up != warming_up => {
+                o.warming_up = warming_up;
+                if warming_up {
+                    tracing::info!("daemon at {url} is warming up: {reason}, {then}");
+                } else {
+                    tracing::info!("daemon at {url} unreachable: {reason}, {then}");
+                }
+            }
+            Some(_) => tracing::debug!("daemon at {url}: {reason}, {then}"),
+        }
+    }
+
+    /// `url` answered an attempt started at `started`. Ends the outage, unless the attempt
+    /// began before it (an answer from before the failure proves nothing).
+    fn answered(&self, url: &str, started: Instant) {
+        if !self.in_outage.load(Ordering::Acquire) {
+            return;
+        }
+        let mut outage = self.outage.lock().unwrap_or_else(PoisonError::into_inner);
+        if outage.as_ref().is_some_and(|o| o.since <= started) {
+            if let Some(o) = outage.take() {
+                self.in_outage.store(false, Ordering::Release);
+                let secs = o.since.elapsed().as_secs_f64();
+                tracing::info!("daemon at {url} is answering again (after {secs:.1} s)");
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// Runs `job` until it gets an answer: retrying transport failures and warm-up with
+    /// exponential backoff, failing over to the next endpoint after each failure, and
+    /// stopping on shutdown or after [`Daemon::give_up_after`].
+    pub(crate) async fn run<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        let n = inner.endpoints.len();
+        if n == 0 {
+            return Err(Error::Unreachable {
+                url: "(none)".to_string(),
+                reason: "no daemon endpoint configured".to_string(),
+            });
+        }
+        let job = Arc::new(job);
+        let first = Instant::now();
+        let mut delay = inner.options.retry_base;
+        let mut failures = 0usize;
+        loop {
+            if inner.shutdown.is_cancelled() {
+                return Err(Error::Shutdown);
+            }
+            let idx = inner.current.load(Ordering::Acquire) % n;
+            let url = inner.endpoints[idx].url.as_str();
+            let started = Instant::now();
+            let failure = match self.attempt(idx, Arc::clone(&job)).await {
+                Ok(v) => {
+                    inner.health.answered(url, started);
+                    return Ok(v);
+                }
+                Err(Failure::Answer(Error::Shutdown)) => return Err(Error::Shutdown),
+                Err(Failure::Answer(e)) => {
+                    inner.health.answered(url, started);
+                    return Err(e);
+                }
+                Err(f) => f,
+            };
+            let next = self.fail_over(idx);
+            let next_url = next.map(|i| inner.endpoints[i].url.as_str());
+            inner.health.failed(url, &failure, next_url);
+            let mut pause = Duration::ZERO;
+            failures += 1;
+            if failures % n == 0 {
+                pause = delay;
+                delay = (delay * 2).min(inner.options.retry_cap);
+            }
+            if let Some(limit) = self.give_up_after {
+                let left = limit.saturating_sub(first.elapsed());
+                if left.is_zero() {
+                    return Err(Error::Unreachable {
+                        url: url.to_string(),
+                        reason: failure.reason(),
+                    });
+                }
+                pause = pause.min(left);
+            }
+            if !pause.is_zero() {
+                tokio::select! {
+                    biased;
+                    _ = inner.shutdown.cancelled() => return Err(Error::Shutdown),
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+
+    /// Moves from endpoint `failed` to the next one, unless another call already moved.
+    fn fail_over(&self, failed: usize) -> Option<usize> {
+        let inner = &self.inner;
+        let n = inner.endpoints.len();
+        if n < 2 {
+            return None;
+        }
+        let next = (failed + 1) % n;
+        let moved = inner
+            .current
+            .compare_exchange(failed, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        moved.then(|| {
+            inner.health.failovers.fetch_add(1, Ordering::Relaxed);
+            next
+        })
+    }
+
+    /// One attempt on endpoint `idx`, on a blocking thread. Returns at once on shutdown (the
+    /// blocking exchange then finishes on its own, within the socket timeout).
+    async fn attempt<T, F>(&self, idx: usize, job: Arc<F>) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+    {
+        let inner = &self.inner;
+        let permits = Arc::clone(&inner.permits);
+        let permit = tokio::select! {
+            biased;
+            _ = inner.shutdown.cancelled() => return Err(Error::Shutdown.into()),
+            p = permits.acquire_owned() => p.map_err(|_| Failure::Answer(Error::Shutdown))?,
+        };
+        let endpoint = Arc::clone(&inner.endpoints[idx]);
+        inner.health.requests.fetch_add(1, Ordering::Relaxed);
+        let task = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            endpoint.run(|client| job(client))
+        });
+        tokio::select! {
+            biased;
+            _ = inner.shutdown.cancelled() => Err(Error::Shutdown.into()),
+            joined = task => joined.unwrap_or_else(|e| {
+                Err(Error::bad(format!("daemon task failed: {e}")).into())
+            }),
+        }
+    }
+}
