@@ -1,0 +1,70 @@
+//! Rolling flushed blocks back with their undo data.
+
+use rocksdb::WriteBatch;
+
+use super::schema::{height_key, tx_num_bytes, txprefix_key, Cf, Undo};
+use super::store::Store;
+use super::IndexError;
+
+/// Adds to `batch` everything that undoes the flushed blocks `to + 1..=tip`, newest first:
+/// their history keys and created outputs go, the outputs they spent come back, and their
+/// headers, tx counts, tx rows and undo rows go. `counts` are the flushed cumulative tx
+/// counts (index = height).
+///
+/// Later operations on a key win within a batch, so an output created in one rolled-back
+/// block and spent in a later one is restored by the later block's undo, then removed by the
+/// earlier block's: gone, as it should be.
+///
+/// Reads everything first: on error, `batch` may hold part of the rollback and must be
+/// dropped.
+pub(crate) fn rollback(
+    store: &Store,
+    batch: &mut WriteBatch,
+    counts: &[u64],
+    tip: u32,
+    to: u32,
+) -> Result<(), IndexError> {
+    let undo_cf = store.cf(Cf::Undo)?;
+    let history = store.cf(Cf::History)?;
+    let utxos = store.cf(Cf::Utxos)?;
+    let outpoints = store.cf(Cf::Outpoints)?;
+    let txids = store.cf(Cf::TxIds)?;
+    let txprefix = store.cf(Cf::TxPrefix)?;
+    let headers = store.cf(Cf::Headers)?;
+    let txcounts = store.cf(Cf::TxCounts)?;
+    for h in (to + 1..=tip).rev() {
+        let raw = store
+            .db()
+            .get_pinned_cf(undo_cf, height_key(h))?
+            .ok_or(IndexError::UndoMissing { height: h })?;
+        let undo = Undo::decode(&raw)
+            .map_err(|e| IndexError::Corrupt(format!("undo data of block {h}: {e}")))?;
+        for k in &undo.history {
+            batch.delete_cf(history, k);
+        }
+        for r in &undo.spent {
+            batch.put_cf(utxos, r.utxo_key(), r.utxo_value());
+            batch.put_cf(outpoints, r.outpoint_key(), r.outpoint_value());
+        }
+        for r in &undo.created {
+            batch.delete_cf(utxos, r.utxo_key());
+            batch.delete_cf(outpoints, r.outpoint_key());
+        }
+        let (first, end) = match (h.checked_sub(1), counts.get(h as usize)) {
+            (Some(p), Some(&end)) => (counts.get(p as usize).copied().unwrap_or(end), end),
+            _ => return Err(IndexError::Corrupt(format!("no tx count for block {h}"))),
+        };
+        for n in first..end {
+            let txid = store
+                .txid(n)?
+                .ok_or_else(|| IndexError::Corrupt(format!("no txid for tx number {n}")))?;
+            batch.delete_cf(txids, tx_num_bytes(n));
+            batch.delete_cf(txprefix, txprefix_key(&txid, n));
+        }
+        let key = height_key(h);
+        batch.delete_cf(headers, key);
+        batch.delete_cf(txcounts, key);
+        batch.delete_cf(undo_cf, key);
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! What the block processor has done since the last flush, held in memory and bounded by
+//! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
+//! tx counts and undo data. [`Cache::write_to`] turns it into the rows of one flush.
+
+use std::collections::{HashMap, VecDeque};
+use std::mem::size_of;
+
+use bitcoin::block::Header;
+use bitcoin::consensus::serialize;
+use bitcoin::hashes::Hash;
+use bitcoin::{OutPoint, Txid};
+use rocksdb::WriteBatch;
+
+use super::schema::{
+    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HISTORY_KEY_LEN,
+};
+use super::store::Store;
+use super::IndexError;
+
+/// An unflushed unspent output (the outpoint is the map key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CachedUtxo {
+    pub tx_num: TxNum,
+    pub hashx: HashX,
+    pub value: u64,
+}
+
+impl CachedUtxo {
+    pub(crate) fn row(&self, op: &OutPoint) -> UtxoRow {
+        UtxoRow {
+            txid_prefix: txid_prefix(&op.txid),
+            vout: op.vout,
+            tx_num: self.tx_num,
+            hashx: self.hashx,
+            value: self.value,
+        }
+    }
+}
+
+/// Unflushed changes. Blocks `first_height..=first_height + headers.len() - 1` are in it,
+/// with tx numbers from `first_tx_num`.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    /// Outputs created since the flush and still unspent.
+    pub adds: HashMap<OutPoint, CachedUtxo>,
+    /// Flushed outputs spent since the flush (their rows are deleted at the flush).
+    pub db_spends: Vec<UtxoRow>,
+    /// New `history` keys.
+    pub history: Vec<[u8; HISTORY_KEY_LEN]>,
+    /// Txids of the new tx numbers, in order.
+    pub txids: Vec<Txid>,
+    /// Headers of the new blocks, in order.
+    pub headers: Vec<Header>,
+    /// Cumulative tx counts of the new blocks.
+    pub counts: Vec<u64>,
+    /// Encoded undo data of the most recent blocks, oldest first (only those the next flush
+    /// may still keep: at most REORG_LIMIT of them).
+    pub undo: VecDeque<(u32, Vec<u8>)>,
+    undo_bytes: usize,
+}
+
+/// Estimated bytes of one `adds` slot (entry plus hashbrown's control byte).
+const ADD_SLOT_BYTES: usize = size_of::<(OutPoint, CachedUtxo)>() + 1;
+
+impl Cache {
+    /// Estimated heap bytes held (allocated capacity, not just length).
+    pub(crate) fn bytes(&self) -> usize {
+        self.adds.capacity() * ADD_SLOT_BYTES
+            + self.db_spends.capacity() * size_of::<UtxoRow>()
+            + self.history.capacity() * HISTORY_KEY_LEN
+            + self.txids.capacity() * size_of::<Txid>()
+            + self.headers.capacity() * size_of::<Header>()
+            + self.counts.capacity() * size_of::<u64>()
+            + self.undo.capacity() * size_of::<(u32, Vec<u8>)>()
+            + self.undo_bytes
+    }
+
+    /// Number of blocks held.
+    pub(crate) fn blocks(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// Adds a block's undo data and drops any that the next flush would not keep anyway
+    /// (blocks below `keep_from`).
+    pub(crate) fn push_undo(&mut self, height: u32, undo: Vec<u8>, keep_from: u32) {
+        self.undo_bytes += undo.capacity();
+        self.undo.push_back((height, undo));
+        while self.undo.front().is_some_and(|(h, _)| *h < keep_from) {
+            if let Some((_, u)) = self.undo.pop_front() {
+                self.undo_bytes -= u.capacity();
+            }
+        }
+    }
+
+    /// Forgets everything (after a successful flush), releasing the memory.
+    pub(crate) fn clear(&mut self) {
+        *self = Cache::default();
+    }
+
+    /// Adds the cache's rows to `batch`: blocks `first_height..` with tx numbers from
+    /// `first_tx_num`; undo data of blocks below `keep_undo_from` is left out.
+    pub(crate) fn write_to(
+        &self,
+        store: &Store,
+        batch: &mut WriteBatch,
+        first_height: u32,
+        first_tx_num: TxNum,
+        keep_undo_from: u32,
+    ) -> Result<(), IndexError> {
+        let headers = store.cf(Cf::Headers)?;
+        let counts = store.cf(Cf::TxCounts)?;
+        for (i, (h, c)) in self.headers.iter().zip(&self.counts).enumerate() {
+            let key = height_key(first_height + i as u32);
+            batch.put_cf(headers, key, serialize(h));
+            batch.put_cf(counts, key, tx_num_bytes(*c));
+        }
+        let txids = store.cf(Cf::TxIds)?;
+        let txprefix = store.cf(Cf::TxPrefix)?;
+        for (i, txid) in self.txids.iter().enumerate() {
+            let n = first_tx_num + i as u64;
+            batch.put_cf(txids, tx_num_bytes(n), txid.as_byte_array());
+            batch.put_cf(txprefix, txprefix_key(txid, n), []);
+        }
+        let history = store.cf(Cf::History)?;
+        for k in &self.history {
+            batch.put_cf(history, k, []);
+        }
+        let utxos = store.cf(Cf::Utxos)?;
+        let outpoints = store.cf(Cf::Outpoints)?;
+        for (op, u) in &self.adds {
+            let row = u.row(op);
+            batch.put_cf(utxos, row.utxo_key(), row.utxo_value());
+            batch.put_cf(outpoints, row.outpoint_key(), row.outpoint_value());
+        }
+        for row in &self.db_spends {
+            batch.delete_cf(utxos, row.utxo_key());
+            batch.delete_cf(outpoints, row.outpoint_key());
+        }
+        let undo = store.cf(Cf::Undo)?;
+        for (h, u) in &self.undo {
+            if *h >= keep_undo_from {
+                batch.put_cf(undo, height_key(*h), u);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_is_bounded_and_counted() {
+        let mut c = Cache::default();
+        let empty = c.bytes();
+        for h in 0..20u32 {
+            c.push_undo(h, vec![0u8; 100], h.saturating_sub(4));
+        }
+        assert_eq!(c.undo.len(), 5);
+        assert_eq!(c.undo.front().map(|u| u.0), Some(15));
+        assert!(c.bytes() >= empty + 500);
+        c.clear();
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn bytes_grow_with_adds() {
+        let mut c = Cache::default();
+        for i in 0..1000u32 {
+            c.adds.insert(
+                OutPoint::new(Txid::from_byte_array([7; 32]), i),
+                CachedUtxo {
+                    tx_num: 1,
+                    hashx: HashX([0; 11]),
+                    value: 5,
+                },
+            );
+        }
+        assert!(c.bytes() >= 1000 * ADD_SLOT_BYTES);
+    }
+}

@@ -1,0 +1,511 @@
+//! The index: the confirmed chain in RocksDB, in the shape Electrum queries need.
+//!
+//! [`Index`] is the writer, owned by the one block-processor task: it parses raw blocks
+//! ([`Index::advance`]), keeps what they change in a cache bounded by bytes, writes the cache
+//! in one atomic, synced batch together with the state record ([`Index::flush`]) and rolls
+//! blocks back with their undo data ([`Index::backup`]). [`IndexReader`] (cheap to clone,
+//! `Send + Sync`) answers queries from other threads, from flushed and consistent state
+//! only.
+//!
+//! What is stored, and why, is in `docs/storage.md`; the key layout is in `schema`.
+//!
+//! Layout: `schema` (keys, values, state record, undo encoding), `store` (RocksDB, column
+//! families, synced batches, digest), `cache` (unflushed changes, bounded by bytes),
+//! `processor` (block → cache), `backup` (undo), `query` (the read API), `error`.
+
+mod backup;
+mod cache;
+mod error;
+mod processor;
+mod query;
+mod schema;
+mod store;
+
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use bitcoin::block::Header;
+use bitcoin::blockdata::constants::genesis_block;
+use bitcoin::consensus::serialize;
+use bitcoin::{BlockHash, Network};
+use rocksdb::WriteBatch;
+
+pub use error::IndexError;
+pub use query::{HistoryEntry, IndexReader, TxPosition, Utxo};
+pub use schema::{is_unspendable, HashX, TxNum, DB_VERSION, HASHX_LEN, TXID_PREFIX_LEN};
+pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
+
+use cache::Cache;
+use schema::{height_key, Cf, StateRecord, STATE_KEY};
+use store::Store;
+
+/// What one block did, for logs and notifications.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockSummary {
+    pub height: u32,
+    pub hash: BlockHash,
+    /// Transactions in the block.
+    pub txs: usize,
+    /// The hashXs whose history the block extended (sorted, each once). Readers see them
+    /// only after the flush that writes the block: notify after it.
+    pub touched: Vec<HashX>,
+}
+
+/// What a flush wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushStats {
+    /// The flushed height afterwards.
+    pub height: u32,
+    /// Blocks written.
+    pub blocks: usize,
+    /// Transactions written.
+    pub txs: usize,
+    /// UTXOs added and flushed UTXOs removed.
+    pub utxo_adds: usize,
+    pub utxo_spends: usize,
+    /// History entries added.
+    pub history: usize,
+    /// Bytes of the write batch.
+    pub batch_bytes: usize,
+    /// Time taken, write and fsync included.
+    pub elapsed: Duration,
+}
+
+/// Sizes of the unflushed cache, for progress logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Estimated bytes held (compared with the budget).
+    pub bytes: usize,
+    pub blocks: usize,
+    pub txs: usize,
+    pub utxo_adds: usize,
+    pub utxo_spends: usize,
+    pub history: usize,
+}
+
+/// The flushed state, as readers see it: every read takes a RocksDB snapshot and a copy of
+/// this under the same lock, and flushes replace both under that lock.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct View {
+    pub tip: Option<(u32, BlockHash)>,
+    pub tx_count: u64,
+    /// Cumulative tx counts; index = height.
+    pub counts: Arc<Vec<u64>>,
+}
+
+impl View {
+    /// Height of the block holding tx number `n`.
+    pub(crate) fn height_of(&self, n: TxNum) -> Option<u32> {
+        if n >= self.tx_count {
+            return None;
+        }
+        Some(self.counts.partition_point(|&c| c <= n) as u32)
+    }
+
+    /// First tx number and tx count of the block at `height`.
+    pub(crate) fn block_range(&self, height: u32) -> Option<(TxNum, u64)> {
+        let end = *self.counts.get(height as usize)?;
+        let first = match height.checked_sub(1) {
+            Some(p) => *self.counts.get(p as usize)?,
+            None => 0,
+        };
+        Some((first, end - first))
+    }
+}
+
+pub(crate) struct Shared {
+    store: Store,
+    view: RwLock<View>,
+}
+
+impl Shared {
+    fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
+        // A view is always replaced whole, so a panic elsewhere cannot leave it half-made.
+        self.view.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The index writer. One per database, used by one task; see the module docs.
+pub struct Index {
+    shared: Arc<Shared>,
+    network: Network,
+    genesis: BlockHash,
+    reorg_limit: u32,
+    cache_budget: usize,
+    /// Tip including unflushed blocks.
+    tip: Option<(u32, BlockHash)>,
+    /// Transactions including unflushed blocks.
+    tx_count: u64,
+    /// The writer's copy of the flushed view.
+    flushed: View,
+    cache: Cache,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("path", &self.shared.store.path())
+            .field("network", &self.network)
+            .field("tip", &self.tip)
+            .field("flushed", &self.flushed.tip)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// Opens the index at `dir`, creating it (with the genesis block of `network` indexed and
+    /// flushed) if the directory holds none. The cache is flushed when it holds more than
+    /// `cache_bytes` (see [`Index::needs_flush`]); undo data is kept for the last
+    /// `reorg_limit` blocks.
+    ///
+    /// # Errors
+    /// The database cannot be opened (e.g. another process holds it), its state record is
+    /// missing while it has data, corrupt, of another [`DB_VERSION`] or of another network,
+    /// or its tx counts or tip header disagree with the state record.
+    pub fn open(
+        dir: &Path,
+        network: Network,
+        cache_bytes: usize,
+        reorg_limit: u32,
+    ) -> Result<Index, IndexError> {
+        let store = Store::open(dir)?;
+        let genesis = genesis_block(network);
+        let genesis_hash = genesis.block_hash();
+        let view = match store.read_state()? {
+            Some(state) => {
+                if state.version != DB_VERSION {
+                    return Err(IndexError::Version {
+                        found: state.version,
+                        expected: DB_VERSION,
+                    });
+                }
+                if state.genesis != genesis_hash {
+                    return Err(IndexError::WrongNetwork {
+                        network,
+                        found: state.genesis,
+                        expected: genesis_hash,
+                    });
+                }
+                let counts = store.load_counts(&state)?;
+                let header = store.header(state.height)?.ok_or_else(|| {
+                    IndexError::Corrupt(format!("no header at the tip height {}", state.height))
+                })?;
+                if header.block_hash() != state.tip {
+                    return Err(IndexError::Corrupt(format!(
+                        "the header at height {} is not the state record's tip {}",
+                        state.height, state.tip
+                    )));
+                }
+                View {
+                    tip: Some((state.height, state.tip)),
+                    tx_count: state.tx_count,
+                    counts: Arc::new(counts),
+                }
+            }
+            None if !store.is_empty()? => {
+                return Err(IndexError::Corrupt(
+                    "the database has data but no state record".to_string(),
+                ))
+            }
+            None => View::default(),
+        };
+        let mut index = Index {
+            shared: Arc::new(Shared {
+                store,
+                view: RwLock::new(view.clone()),
+            }),
+            network,
+            genesis: genesis_hash,
+            reorg_limit,
+            cache_budget: cache_bytes,
+            tip: view.tip,
+            tx_count: view.tx_count,
+            flushed: view,
+            cache: Cache::default(),
+        };
+        if index.tip.is_none() {
+            index.advance(&serialize(&genesis))?;
+            index.flush()?;
+        }
+        Ok(index)
+    }
+
+    /// The network the index belongs to.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// Blocks whose undo data is kept.
+    pub fn reorg_limit(&self) -> u32 {
+        self.reorg_limit
+    }
+
+    /// Height and hash of the last block applied, flushed or not (`Some` once opened).
+    pub fn tip(&self) -> Option<(u32, BlockHash)> {
+        self.tip
+    }
+
+    /// Height and hash of the last flushed block: where a restart resumes.
+    pub fn flushed_tip(&self) -> Option<(u32, BlockHash)> {
+        self.flushed.tip
+    }
+
+    /// Transactions indexed, flushed or not.
+    pub fn tx_count(&self) -> u64 {
+        self.tx_count
+    }
+
+    /// Applies the next block (raw, as `getblock <hash> 0` gives it) to the cache.
+    ///
+    /// # Errors
+    /// [`IndexError::NotOnTip`] if its parent is not the tip (nothing changes: back up or
+    /// fetch the right block); [`IndexError::BadBlock`] if it does not parse or its merkle
+    /// root is wrong; [`IndexError::MissingUtxo`] if it spends an unknown output. After any
+    /// error the index is as it was before the call.
+    pub fn advance(&mut self, raw_block: &[u8]) -> Result<BlockSummary, IndexError> {
+        let height = self.tip.map_or(0, |(h, _)| h + 1);
+        let parsed = processor::parse_block(raw_block, height)?;
+        let hash = parsed.block.block_hash();
+        match self.tip {
+            Some((h, tip)) if parsed.block.header.prev_blockhash != tip => {
+                return Err(IndexError::NotOnTip {
+                    height: h,
+                    tip,
+                    block: hash,
+                    prev: parsed.block.header.prev_blockhash,
+                })
+            }
+            None if hash != self.genesis => {
+                return Err(IndexError::BadBlock {
+                    height,
+                    reason: format!("{hash} is not the genesis block of {}", self.network),
+                })
+            }
+            _ => {}
+        }
+        let keep_undo_from = self.undo_floor(height);
+        let touched = processor::process_block(
+            &self.shared.store,
+            &mut self.cache,
+            &parsed,
+            height,
+            self.tx_count,
+            keep_undo_from,
+        )?;
+        self.tx_count += parsed.txids.len() as u64;
+        self.tip = Some((height, hash));
+        Ok(BlockSummary {
+            height,
+            hash,
+            txs: parsed.txids.len(),
+            touched,
+        })
+    }
+
+    /// Lowest height whose undo data is kept when the tip is at `tip`.
+    fn undo_floor(&self, tip: u32) -> u32 {
+        (tip + 1).saturating_sub(self.reorg_limit)
+    }
+
+    /// Whether the cache holds more than its budget.
+    pub fn needs_flush(&self) -> bool {
+        self.cache.bytes() >= self.cache_budget
+    }
+
+    /// Estimated bytes the cache holds.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Sizes of the cache, for progress logs.
+    pub fn cache_stats(&self) -> CacheStats {
+        CacheStats {
+            bytes: self.cache.bytes(),
+            blocks: self.cache.blocks(),
+            txs: self.cache.txids.len(),
+            utxo_adds: self.cache.adds.len(),
+            utxo_spends: self.cache.db_spends.len(),
+            history: self.cache.history.len(),
+        }
+    }
+
+    /// Writes every unflushed block, with the new state record, in one synced atomic batch;
+    /// readers see the new state from then on. A no-op when nothing is unflushed.
+    ///
+    /// # Errors
+    /// The write failed; the cache is kept, so the flush can be retried.
+    pub fn flush(&mut self) -> Result<FlushStats, IndexError> {
+        let start = Instant::now();
+        let Some((height, tip)) = self.tip else {
+            return Ok(FlushStats::default());
+        };
+        if self.tip == self.flushed.tip {
+            return Ok(FlushStats {
+                height,
+                ..FlushStats::default()
+            });
+        }
+        let store = &self.shared.store;
+        let first_height = self.flushed.tip.map_or(0, |(h, _)| h + 1);
+        let keep_from = self.undo_floor(height);
+        let mut batch = WriteBatch::default();
+        self.cache.write_to(
+            store,
+            &mut batch,
+            first_height,
+            self.flushed.tx_count,
+            keep_from,
+        )?;
+        if let Some((old, _)) = self.flushed.tip {
+            // Undo rows that fell out of the window (at most REORG_LIMIT of them).
+            let undo = store.cf(Cf::Undo)?;
+            for h in self.undo_floor(old)..keep_from.min(old + 1) {
+                batch.delete_cf(undo, height_key(h));
+            }
+        }
+        let mut counts = Vec::with_capacity(self.flushed.counts.len() + self.cache.counts.len());
+        counts.extend_from_slice(&self.flushed.counts);
+        counts.extend_from_slice(&self.cache.counts);
+        let view = View {
+            tip: Some((height, tip)),
+            tx_count: self.tx_count,
+            counts: Arc::new(counts),
+        };
+        let stats = FlushStats {
+            height,
+            blocks: self.cache.blocks(),
+            txs: self.cache.txids.len(),
+            utxo_adds: self.cache.adds.len(),
+            utxo_spends: self.cache.db_spends.len(),
+            history: self.cache.history.len(),
+            batch_bytes: 0,
+            elapsed: Duration::ZERO,
+        };
+        let batch_bytes = self.commit(batch, view)?;
+        self.cache.clear();
+        Ok(FlushStats {
+            batch_bytes,
+            elapsed: start.elapsed(),
+            ..stats
+        })
+    }
+
+    /// Writes `batch` plus the state record of `view`, and publishes `view` to readers
+    /// under the view lock (so a reader's snapshot and view always agree).
+    fn commit(&mut self, mut batch: WriteBatch, view: View) -> Result<usize, IndexError> {
+        let store = &self.shared.store;
+        let Some((height, tip)) = view.tip else {
+            return Err(IndexError::Corrupt("commit without a tip".to_string()));
+        };
+        let state = StateRecord {
+            version: DB_VERSION,
+            genesis: self.genesis,
+            height,
+            tip,
+            tx_count: view.tx_count,
+        };
+        batch.put_cf(store.cf(Cf::Meta)?, STATE_KEY, state.encode());
+        let bytes = batch.size_in_bytes();
+        {
+            let mut shared = self.shared.view_mut();
+            store.write_synced(batch)?;
+            *shared = view.clone();
+        }
+        self.flushed = view;
+        Ok(bytes)
+    }
+
+    /// Rolls the index back so that `to_height` is the tip, flushing first; then blocks of
+    /// the new branch can be applied from `to_height + 1`. One atomic batch.
+    ///
+    /// # Errors
+    /// [`IndexError::ReorgTooDeep`] if more than `reorg_limit` blocks would go (nothing
+    /// changes); [`IndexError::BadBackupTarget`] if `to_height` is above the tip; errors of
+    /// [`Index::flush`]; [`IndexError::UndoMissing`] or corruption if undo data is missing
+    /// or bad (nothing is rolled back then).
+    pub fn backup(&mut self, to_height: u32) -> Result<(), IndexError> {
+        let Some((tip, _)) = self.tip else {
+            return Err(IndexError::BadBackupTarget {
+                tip: 0,
+                to: to_height,
+            });
+        };
+        if to_height > tip {
+            return Err(IndexError::BadBackupTarget { tip, to: to_height });
+        }
+        if to_height == tip {
+            return Ok(());
+        }
+        if tip - to_height > self.reorg_limit {
+            return Err(IndexError::ReorgTooDeep {
+                tip,
+                to: to_height,
+                limit: self.reorg_limit,
+            });
+        }
+        self.flush()?;
+        let store = &self.shared.store;
+        let mut batch = WriteBatch::default();
+        backup::rollback(store, &mut batch, &self.flushed.counts, tip, to_height)?;
+        let header = store
+            .header(to_height)?
+            .ok_or_else(|| IndexError::Corrupt(format!("no header at height {to_height}")))?;
+        let counts: Vec<u64> = self
+            .flushed
+            .counts
+            .get(..=to_height as usize)
+            .ok_or_else(|| IndexError::Corrupt(format!("no tx count at height {to_height}")))?
+            .to_vec();
+        let tx_count = counts.last().copied().unwrap_or(0);
+        let new_tip = (to_height, header.block_hash());
+        let view = View {
+            tip: Some(new_tip),
+            tx_count,
+            counts: Arc::new(counts),
+        };
+        self.commit(batch, view)?;
+        self.tip = Some(new_tip);
+        self.tx_count = tx_count;
+        Ok(())
+    }
+
+    /// The header at `height`, flushed or not.
+    ///
+    /// # Errors
+    /// Reading or decoding the flushed header failed.
+    pub fn header(&self, height: u32) -> Result<Option<Header>, IndexError> {
+        let first_unflushed = self.flushed.tip.map_or(0, |(h, _)| h + 1);
+        if height < first_unflushed {
+            return self.shared.store.header(height);
+        }
+        Ok(self
+            .cache
+            .headers
+            .get((height - first_unflushed) as usize)
+            .copied())
+    }
+
+    /// The hash of the block at `height`, flushed or not (e.g. to find a fork point).
+    ///
+    /// # Errors
+    /// As [`Index::header`].
+    pub fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, IndexError> {
+        Ok(self.header(height)?.map(|h| h.block_hash()))
+    }
+
+    /// A reader of the flushed state, for other threads.
+    pub fn reader(&self) -> IndexReader {
+        IndexReader::new(self.shared.clone())
+    }
+
+    /// SHA-256 over the whole flushed database (every column family, every key and value, in
+    /// order): equal digests mean equal databases. For tests and consistency checks; it
+    /// reads everything.
+    ///
+    /// # Errors
+    /// A read failed.
+    pub fn content_digest(&self) -> Result<[u8; 32], IndexError> {
+        self.shared.store.digest()
+    }
+}

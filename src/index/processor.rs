@@ -1,0 +1,149 @@
+//! The block processor: parses a raw block, checks it against its header, assigns tx numbers,
+//! spends and creates UTXOs, records history and the block's undo data — all into the
+//! [`Cache`], all or nothing.
+
+use std::collections::HashMap;
+
+use bitcoin::consensus::deserialize;
+use bitcoin::{merkle_tree, Block, OutPoint, Txid};
+
+use super::cache::{Cache, CachedUtxo};
+use super::schema::{
+    history_key, is_unspendable, read_history_key, HashX, TxNum, Undo, TX_NUM_LIMIT,
+};
+use super::store::Store;
+use super::IndexError;
+
+/// A block parsed and checked against its header's merkle root.
+pub(crate) struct ParsedBlock {
+    pub block: Block,
+    pub txids: Vec<Txid>,
+}
+
+/// Parses `raw` (the whole of it) and checks the merkle root.
+pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock, IndexError> {
+    let bad = |reason: String| IndexError::BadBlock { height, reason };
+    let block: Block = deserialize(raw).map_err(|e| bad(format!("does not parse: {e}")))?;
+    let txids: Vec<Txid> = block.txdata.iter().map(|tx| tx.compute_txid()).collect();
+    let root = merkle_tree::calculate_root(txids.iter().map(|t| t.to_raw_hash()))
+        .ok_or_else(|| bad("has no transactions".to_string()))?;
+    if root != block.header.merkle_root.to_raw_hash() {
+        return Err(bad(format!(
+            "merkle root {} does not match the header's {}",
+            root, block.header.merkle_root
+        )));
+    }
+    if !block.txdata[0].is_coinbase() {
+        return Err(bad("first transaction is not a coinbase".to_string()));
+    }
+    Ok(ParsedBlock { block, txids })
+}
+
+/// Applies the block at `height`, whose first transaction gets `first_tx_num`, to `cache`.
+/// Nothing in the cache changes unless the whole block is applied. Returns the hashXs the
+/// block touched (sorted, each once).
+///
+/// The genesis block (height 0) gets its tx number and rows but its outputs are not indexed
+/// (its coinbase cannot be spent), as ElectrumX does.
+pub(crate) fn process_block(
+    store: &Store,
+    cache: &mut Cache,
+    parsed: &ParsedBlock,
+    height: u32,
+    first_tx_num: TxNum,
+    keep_undo_from: u32,
+) -> Result<Vec<HashX>, IndexError> {
+    let txs = &parsed.block.txdata;
+    let end_tx_num = first_tx_num + txs.len() as u64;
+    if end_tx_num >= TX_NUM_LIMIT {
+        return Err(IndexError::TxNumOverflow);
+    }
+    // Outputs created in this block and not (yet) spent in it.
+    let mut local: HashMap<OutPoint, CachedUtxo> = HashMap::new();
+    let mut cache_spent: Vec<OutPoint> = Vec::new();
+    let mut db_spent = Vec::new();
+    let mut undo = Undo::default();
+    let mut finder = store.utxo_finder()?;
+    let mut hashxs: Vec<HashX> = Vec::new();
+    let indexed = if height == 0 { &[][..] } else { &txs[..] };
+    for (i, (tx, txid)) in indexed.iter().zip(&parsed.txids).enumerate() {
+        let tx_num = first_tx_num + i as u64;
+        hashxs.clear();
+        if !tx.is_coinbase() {
+            for input in &tx.input {
+                let op = input.previous_output;
+                if let Some(u) = local.remove(&op) {
+                    // Created and spent in this block: undoing the creation is enough.
+                    hashxs.push(u.hashx);
+                    continue;
+                }
+                let row = if let Some(u) = cache.adds.get(&op) {
+                    cache_spent.push(op);
+                    u.row(&op)
+                } else {
+                    let row = finder.find(&op, false)?.ok_or(IndexError::MissingUtxo {
+                        height,
+                        outpoint: op,
+                    })?;
+                    db_spent.push(row);
+                    row
+                };
+                hashxs.push(row.hashx);
+                undo.spent.push(row);
+            }
+        }
+        for (vout, out) in tx.output.iter().enumerate() {
+            if is_unspendable(&out.script_pubkey) {
+                continue;
+            }
+            let hashx = HashX::of_script(&out.script_pubkey);
+            let op = OutPoint::new(*txid, vout as u32);
+            if i == 0 {
+                // BIP 30: a coinbase repeating an earlier coinbase's txid (mainnet blocks
+                // 91842 and 91880) replaces its unspent outputs, as in Bitcoin Core; the
+                // same database results whatever the flush schedule.
+                let old = match cache.adds.get(&op) {
+                    Some(u) => {
+                        cache_spent.push(op);
+                        Some(u.row(&op))
+                    }
+                    _ => finder.find(&op, true)?.inspect(|r| db_spent.push(*r)),
+                };
+                undo.spent.extend(old);
+            }
+            let u = CachedUtxo {
+                tx_num,
+                hashx,
+                value: out.value.to_sat(),
+            };
+            undo.created.push(u.row(&op));
+            local.insert(op, u);
+            hashxs.push(hashx);
+        }
+        hashxs.sort_unstable();
+        hashxs.dedup();
+        undo.history
+            .extend(hashxs.iter().map(|x| history_key(x, tx_num)));
+    }
+    drop(finder);
+
+    // Commit: from here on nothing fails.
+    for op in &cache_spent {
+        cache.adds.remove(op);
+    }
+    cache.adds.extend(local);
+    cache.db_spends.extend(db_spent);
+    cache.history.extend_from_slice(&undo.history);
+    cache.txids.extend_from_slice(&parsed.txids);
+    cache.headers.push(parsed.block.header);
+    cache.counts.push(end_tx_num);
+    let mut touched: Vec<HashX> = undo
+        .history
+        .iter()
+        .filter_map(|k| read_history_key(k).ok().map(|(x, _)| x))
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    cache.push_undo(height, undo.encode(), keep_undo_from);
+    Ok(touched)
+}

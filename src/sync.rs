@@ -1,0 +1,331 @@
+//! The block processor's driver: takes blocks from the [`prefetch`](crate::prefetch)er,
+//! applies them to the index, flushes (by cache size during initial sync, after every block
+//! once caught up), detects reorgs by prev-hash mismatch and rolls back to the fork point,
+//! logs progress like ElectrumX, and stops cleanly on shutdown.
+//!
+//! The index is reached through the narrow [`Chain`] trait, so the driver can be tested with
+//! a fake and the index knows nothing of the daemon.
+
+use std::time::{Duration, Instant};
+
+use bitcoin::BlockHash;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::{self, Daemon};
+use crate::prefetch::{self, Fetched};
+
+/// Why a block could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum AdvanceError {
+    /// Its previous-block hash is not our tip: a reorg.
+    #[error("block does not connect to the tip")]
+    NotOnTip,
+    /// Anything else (corrupt block, storage failure): fatal.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// Figures of one flush, for the logs.
+#[derive(Clone, Debug, Default)]
+pub struct FlushInfo {
+    pub height: u32,
+    pub tx_count: u64,
+    pub bytes: usize,
+    pub took: Duration,
+}
+
+/// What the driver needs from the index (one writer).
+pub trait Chain: Send {
+    /// Height and hash of the last applied block (flushed or not).
+    fn tip(&self) -> Option<(u32, BlockHash)>;
+    /// Our hash at `height` on our chain.
+    fn block_hash(&self, height: u32) -> Option<BlockHash>;
+    /// Applies the next block.
+    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError>;
+    /// Whether the caches are over budget.
+    fn needs_flush(&self) -> bool;
+    /// Bytes held by the caches.
+    fn cache_bytes(&self) -> usize;
+    /// Transactions indexed so far (flushed or not).
+    fn tx_count(&self) -> u64;
+    /// Writes everything to disk atomically.
+    fn flush(&mut self) -> Result<FlushInfo, String>;
+    /// Rolls back to `height` (the fork point) with undo data.
+    fn backup(&mut self, height: u32) -> Result<(), String>;
+}
+
+/// Why syncing stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("daemon: {0}")]
+    Daemon(#[from] daemon::Error),
+    #[error("index: {0}")]
+    Index(String),
+    #[error("reorg of {depth} blocks at height {tip} is deeper than REORG_LIMIT {limit}; refusing to guess (re-sync or raise REORG_LIMIT)")]
+    ReorgTooDeep { depth: u32, tip: u32, limit: u32 },
+    #[error("the prefetcher stopped")]
+    PrefetcherGone,
+}
+
+/// Events the rest of the server may want (new tip → notifications).
+#[derive(Clone, Debug)]
+pub enum SyncEvent {
+    /// Caught up with the daemon for the first time (client services may start).
+    CaughtUp { height: u32 },
+    /// A new tip was applied and flushed once caught up.
+    NewTip { height: u32, hash: BlockHash },
+}
+
+/// Settings of the driver.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub prefetch_bytes: usize,
+    pub poll: Duration,
+    pub reorg_limit: u32,
+    pub progress_every: Duration,
+}
+
+/// Runs the driver on the current thread (call it from `spawn_blocking`) until `shutdown`,
+/// then flushes and returns. `events` is called after each flushed tip once caught up.
+pub fn run<C: Chain>(
+    chain: &mut C,
+    daemon: &Daemon,
+    rt: &Handle,
+    opts: &SyncOptions,
+    shutdown: &CancellationToken,
+    mut events: impl FnMut(SyncEvent),
+) -> Result<(), SyncError> {
+    let next = chain.tip().map_or(0, |(h, _)| h + 1);
+    let mut handle = {
+        let _guard = rt.enter();
+        prefetch::spawn(
+            daemon.clone(),
+            next,
+            opts.prefetch_bytes,
+            opts.poll,
+            shutdown.child_token(),
+        )
+    };
+    let mut generation = 0u64;
+    let mut caught_up = false;
+    let mut progress = Progress::new(chain, opts.progress_every);
+    loop {
+        let msg = match handle.rx.blocking_recv() {
+            Some(m) => m,
+            None if shutdown.is_cancelled() => break,
+            None => return Err(SyncError::PrefetcherGone),
+        };
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match msg {
+            Fetched::Failed(e) => return Err(SyncError::Daemon(e)),
+            Fetched::CaughtUp {
+                daemon_height,
+                generation: g,
+            } if g == generation => {
+                let info = chain.flush().map_err(SyncError::Index)?;
+                if !caught_up {
+                    caught_up = true;
+                    progress.caught_up(chain, daemon_height, &info);
+                    let height = chain.tip().map_or(0, |t| t.0);
+                    events(SyncEvent::CaughtUp { height });
+                }
+            }
+            Fetched::CaughtUp { .. } => {}
+            Fetched::Block(b) if b.generation != generation => {}
+            Fetched::Block(b) => match chain.advance(&b.raw) {
+                Ok(()) => {
+                    if caught_up {
+                        chain.flush().map_err(SyncError::Index)?;
+                        tracing::info!(height = b.height, hash = %b.hash, "new block");
+                        events(SyncEvent::NewTip {
+                            height: b.height,
+                            hash: b.hash,
+                        });
+                    } else if chain.needs_flush() {
+                        let info = chain.flush().map_err(SyncError::Index)?;
+                        progress.flushed(&info);
+                    }
+                    progress.tick(chain, b.height, b.daemon_height);
+                }
+                Err(AdvanceError::NotOnTip) => {
+                    let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
+                    let tip = chain.tip().map_or(0, |t| t.0);
+                    tracing::warn!(
+                        tip,
+                        fork,
+                        depth = tip - fork,
+                        "chain reorganisation: rolling back to the fork point"
+                    );
+                    chain.flush().map_err(SyncError::Index)?;
+                    chain.backup(fork).map_err(SyncError::Index)?;
+                    generation = handle.reset(fork + 1);
+                }
+                Err(AdvanceError::Fatal(e)) => return Err(SyncError::Index(e)),
+            },
+        }
+    }
+    // Shutdown: the current block is done; make it durable.
+    let info = chain.flush().map_err(SyncError::Index)?;
+    tracing::info!(height = info.height, "flushed on shutdown");
+    handle.rx.close();
+    Ok(())
+}
+
+/// Walks back from our tip until our hash equals the daemon's: that height is the fork.
+fn find_fork<C: Chain>(
+    chain: &C,
+    daemon: &Daemon,
+    rt: &Handle,
+    limit: u32,
+) -> Result<u32, SyncError> {
+    let tip = chain.tip().map_or(0, |t| t.0);
+    let mut h = tip;
+    loop {
+        let ours = chain.block_hash(h);
+        let theirs = match rt.block_on(daemon.block_hash(h)) {
+            Ok(x) => Some(x),
+            // Beyond the daemon's (shorter) chain.
+            Err(e) if e.rpc_code() == Some(-8) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if ours.is_some() && ours == theirs {
+            return Ok(h);
+        }
+        if tip - h >= limit || h == 0 {
+            return Err(SyncError::ReorgTooDeep {
+                depth: tip - h + 1,
+                tip,
+                limit,
+            });
+        }
+        h -= 1;
+    }
+}
+
+/// ElectrumX-style progress logging.
+struct Progress {
+    every: Duration,
+    start_height: u32,
+    started: Instant,
+    start_txs: u64,
+    last_log: Instant,
+    last_flush: Instant,
+    flush_txs: u64,
+}
+
+impl Progress {
+    fn new<C: Chain>(chain: &C, every: Duration) -> Progress {
+        Progress {
+            every,
+            start_height: chain.tip().map_or(0, |t| t.0),
+            started: Instant::now(),
+            start_txs: chain.tx_count(),
+            last_log: Instant::now(),
+            last_flush: Instant::now(),
+            flush_txs: chain.tx_count(),
+        }
+    }
+
+    fn tick<C: Chain>(&mut self, chain: &C, height: u32, daemon_height: u32) {
+        if self.last_log.elapsed() < self.every {
+            return;
+        }
+        self.last_log = Instant::now();
+        let txs = chain.tx_count();
+        let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
+        let rate = (txs - self.start_txs) as f64 / elapsed;
+        let recent =
+            (txs - self.flush_txs) as f64 / self.last_flush.elapsed().as_secs_f64().max(1e-3);
+        let blocks_per_sec = f64::from(height.saturating_sub(self.start_height)) / elapsed;
+        let eta = if blocks_per_sec > 0.0 {
+            format!(
+                "{:.0}s",
+                f64::from(daemon_height.saturating_sub(height)) / blocks_per_sec
+            )
+        } else {
+            "unknown".to_string()
+        };
+        tracing::info!(
+            height,
+            daemon_height,
+            tx_count = txs,
+            cache_mb = chain.cache_bytes() >> 20,
+            tx_per_sec = rate as u64,
+            tx_per_sec_since_flush = recent as u64,
+            eta,
+            "syncing"
+        );
+    }
+
+    fn flushed(&mut self, info: &FlushInfo) {
+        tracing::info!(
+            height = info.height,
+            tx_count = info.tx_count,
+            mb = info.bytes >> 20,
+            ms = info.took.as_millis() as u64,
+            "flushed caches"
+        );
+        self.last_flush = Instant::now();
+        self.flush_txs = info.tx_count;
+    }
+
+    fn caught_up<C: Chain>(&mut self, chain: &C, daemon_height: u32, info: &FlushInfo) {
+        let txs = chain.tx_count() - self.start_txs;
+        let secs = self.started.elapsed().as_secs_f64();
+        tracing::info!(
+            height = info.height,
+            daemon_height,
+            tx_indexed = txs,
+            seconds = format!("{secs:.1}"),
+            tx_per_sec = (txs as f64 / secs.max(1e-3)) as u64,
+            "caught up with the daemon"
+        );
+    }
+}
+
+impl Chain for crate::index::Index {
+    fn tip(&self) -> Option<(u32, BlockHash)> {
+        crate::index::Index::tip(self)
+    }
+
+    fn block_hash(&self, height: u32) -> Option<BlockHash> {
+        crate::index::Index::block_hash(self, height).ok().flatten()
+    }
+
+    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError> {
+        match crate::index::Index::advance(self, raw) {
+            Ok(_) => Ok(()),
+            Err(crate::index::IndexError::NotOnTip { .. }) => Err(AdvanceError::NotOnTip),
+            Err(e) => Err(AdvanceError::Fatal(e.to_string())),
+        }
+    }
+
+    fn needs_flush(&self) -> bool {
+        crate::index::Index::needs_flush(self)
+    }
+
+    fn cache_bytes(&self) -> usize {
+        crate::index::Index::cache_bytes(self)
+    }
+
+    fn tx_count(&self) -> u64 {
+        crate::index::Index::tx_count(self)
+    }
+
+    fn flush(&mut self) -> Result<FlushInfo, String> {
+        let stats = crate::index::Index::flush(self).map_err(|e| e.to_string())?;
+        Ok(FlushInfo {
+            height: stats.height,
+            tx_count: crate::index::Index::tx_count(self),
+            bytes: stats.batch_bytes,
+            took: stats.elapsed,
+        })
+    }
+
+    fn backup(&mut self, height: u32) -> Result<(), String> {
+        crate::index::Index::backup(self, height).map_err(|e| e.to_string())
+    }
+}

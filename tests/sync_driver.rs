@@ -1,0 +1,177 @@
+//! The prefetcher and the sync driver against the bitcoind stand-in, with a fake in-memory
+//! chain: catching up, following new blocks, reorgs (rolled back to the fork point), the
+//! REORG_LIMIT refusal and a clean stop.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bitcoin::consensus::deserialize;
+use bitcoin::hashes::Hash;
+use bitcoin::{Block, BlockHash, Network};
+use ferrumx::config::{DaemonAuth, DaemonEndpoint, Secret};
+use ferrumx::daemon::Daemon;
+use ferrumx::sync::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
+use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Default)]
+struct FakeChain {
+    hashes: Vec<BlockHash>,
+    txs: Vec<u64>,
+    flushes: usize,
+    backups: Vec<u32>,
+}
+
+impl Chain for FakeChain {
+    fn tip(&self) -> Option<(u32, BlockHash)> {
+        let h = self.hashes.len().checked_sub(1)?;
+        Some((h as u32, self.hashes[h]))
+    }
+    fn block_hash(&self, height: u32) -> Option<BlockHash> {
+        self.hashes.get(height as usize).copied()
+    }
+    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError> {
+        let block: Block = deserialize(raw).map_err(|e| AdvanceError::Fatal(e.to_string()))?;
+        let expected = self.tip().map_or(BlockHash::all_zeros(), |t| t.1);
+        if block.header.prev_blockhash != expected {
+            return Err(AdvanceError::NotOnTip);
+        }
+        self.hashes.push(block.block_hash());
+        self.txs.push(block.txdata.len() as u64);
+        Ok(())
+    }
+    fn needs_flush(&self) -> bool {
+        self.hashes.len() % 50 == 0
+    }
+    fn cache_bytes(&self) -> usize {
+        0
+    }
+    fn tx_count(&self) -> u64 {
+        self.txs.iter().sum()
+    }
+    fn flush(&mut self) -> Result<FlushInfo, String> {
+        self.flushes += 1;
+        Ok(FlushInfo {
+            height: self.tip().map_or(0, |t| t.0),
+            tx_count: self.tx_count(),
+            ..Default::default()
+        })
+    }
+    fn backup(&mut self, height: u32) -> Result<(), String> {
+        self.backups.push(height);
+        self.hashes.truncate(height as usize + 1);
+        self.txs.truncate(height as usize + 1);
+        Ok(())
+    }
+}
+
+fn daemon_for(sim: &SimNode) -> Daemon {
+    let (user, password) = sim.user_pass().expect("password auth");
+    Daemon::new(
+        vec![DaemonEndpoint {
+            host: "127.0.0.1".into(),
+            port: sim.addr().port(),
+            auth: DaemonAuth::UserPass {
+                user,
+                password: Secret(password),
+            },
+        }],
+        Network::Regtest,
+    )
+}
+
+fn opts(reorg_limit: u32) -> SyncOptions {
+    SyncOptions {
+        prefetch_bytes: 4 << 20,
+        poll: Duration::from_millis(50),
+        reorg_limit,
+        progress_every: Duration::from_secs(1),
+    }
+}
+
+fn wait_for(rx: &mpsc::Receiver<SyncEvent>, pred: impl Fn(&SyncEvent) -> bool) {
+    loop {
+        let e = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sync event in time");
+        if pred(&e) {
+            return;
+        }
+    }
+}
+
+fn node_hashes(sim: &SimNode) -> Vec<BlockHash> {
+    sim.with_node(|n| (0..=n.tip_height()).filter_map(|h| n.hash_at(h)).collect())
+}
+
+#[test]
+fn catches_up_follows_and_reorgs_then_stops_cleanly() {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let sim = SimNode::spawn(
+        Node::generate(GenParams::fixture(11)),
+        SimNodeOptions::default(),
+    )
+    .expect("stand-in");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let daemon = daemon_for(&sim);
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = mpsc::channel();
+    let handle = rt.handle().clone();
+    let stop = shutdown.clone();
+    let worker = std::thread::spawn(move || {
+        let mut chain = FakeChain::default();
+        let r = sync::run(&mut chain, &daemon, &handle, &opts(10), &stop, |e| {
+            let _ = tx.send(e);
+        });
+        (r, chain)
+    });
+    wait_for(&rx, |e| matches!(e, SyncEvent::CaughtUp { height: 150 }));
+    // New blocks are followed.
+    sim.with_node(|n| {
+        n.add_traffic(5);
+        n.mine(2)
+    })
+    .expect("mine");
+    wait_for(&rx, |e| matches!(e, SyncEvent::NewTip { height: 152, .. }));
+    // A reorg of depth 3 onto 4 new blocks.
+    sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
+    wait_for(&rx, |e| matches!(e, SyncEvent::NewTip { height: 153, .. }));
+    shutdown.cancel();
+    let (result, chain) = worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&sim));
+    assert_eq!(chain.backups, vec![149], "rolled back to the fork point");
+    assert!(
+        chain.flushes >= 4,
+        "flushed after each block once caught up"
+    );
+}
+
+#[test]
+fn refuses_reorgs_deeper_than_the_limit() {
+    let sim = SimNode::spawn(
+        Node::generate(GenParams::fixture(12)),
+        SimNodeOptions::default(),
+    )
+    .expect("stand-in");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let daemon = daemon_for(&sim);
+    let shutdown = CancellationToken::new();
+    let (tx, rx) = mpsc::channel();
+    let handle = rt.handle().clone();
+    let stop = shutdown.clone();
+    let worker = std::thread::spawn(move || {
+        let mut chain = FakeChain::default();
+        sync::run(&mut chain, &daemon, &handle, &opts(4), &stop, |e| {
+            let _ = tx.send(e);
+        })
+    });
+    wait_for(&rx, |e| matches!(e, SyncEvent::CaughtUp { .. }));
+    sim.with_node(|n| n.reorg(6, 7)).expect("reorg");
+    let result = worker.join().expect("worker");
+    match result {
+        Err(SyncError::ReorgTooDeep { limit: 4, .. }) => {}
+        other => panic!("expected ReorgTooDeep, got {other:?}"),
+    }
+    shutdown.cancel();
+}
