@@ -148,7 +148,9 @@ pub fn run<C: Chain>(
                         let info = chain.flush().map_err(SyncError::Index)?;
                         progress.flushed(&info);
                     }
-                    progress.tick(chain, b.height, b.daemon_height);
+                    if !caught_up {
+                        progress.tick(chain, b.height, b.daemon_height);
+                    }
                 }
                 Err(AdvanceError::NotOnTip) => {
                     let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
