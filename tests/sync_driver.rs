@@ -104,42 +104,75 @@ fn node_hashes(sim: &SimNode) -> Vec<BlockHash> {
     sim.with_node(|n| (0..=n.tip_height()).filter_map(|h| n.hash_at(h)).collect())
 }
 
-#[test]
-fn catches_up_follows_and_reorgs_then_stops_cleanly() {
-    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+/// A running driver over a fake chain, fed by a stand-in serving the fixture of `seed`.
+struct Harness {
+    sim: SimNode,
+    _rt: tokio::runtime::Runtime,
+    shutdown: CancellationToken,
+    events: mpsc::Receiver<SyncEvent>,
+    worker: std::thread::JoinHandle<(Result<(), SyncError>, FakeChain)>,
+}
+
+fn start(seed: u64, reorg_limit: u32) -> Harness {
     let sim = SimNode::spawn(
-        Node::generate(GenParams::fixture(11)),
+        Node::generate(GenParams::fixture(seed)),
         SimNodeOptions::default(),
     )
     .expect("stand-in");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let daemon = daemon_for(&sim);
     let shutdown = CancellationToken::new();
-    let (tx, rx) = mpsc::channel();
+    let (tx, events) = mpsc::channel();
     let handle = rt.handle().clone();
     let stop = shutdown.clone();
     let worker = std::thread::spawn(move || {
         let mut chain = FakeChain::default();
-        let r = sync::run(&mut chain, &daemon, &handle, &opts(10), &stop, |e| {
-            let _ = tx.send(e);
-        });
+        let r = sync::run(
+            &mut chain,
+            &daemon,
+            &handle,
+            &opts(reorg_limit),
+            &stop,
+            |e| {
+                let _ = tx.send(e);
+            },
+        );
         (r, chain)
     });
-    wait_for(&rx, |e| matches!(e, SyncEvent::CaughtUp { height: 150 }));
+    Harness {
+        sim,
+        _rt: rt,
+        shutdown,
+        events,
+        worker,
+    }
+}
+
+#[test]
+fn catches_up_follows_and_reorgs_then_stops_cleanly() {
+    let h = start(11, 10);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
     // New blocks are followed.
-    sim.with_node(|n| {
-        n.add_traffic(5);
-        n.mine(2)
-    })
-    .expect("mine");
-    wait_for(&rx, |e| matches!(e, SyncEvent::NewTip { height: 152, .. }));
+    h.sim
+        .with_node(|n| {
+            n.add_traffic(5);
+            n.mine(2)
+        })
+        .expect("mine");
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::NewTip { height: 152, .. })
+    });
     // A reorg of depth 3 onto 4 new blocks.
-    sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
-    wait_for(&rx, |e| matches!(e, SyncEvent::NewTip { height: 153, .. }));
-    shutdown.cancel();
-    let (result, chain) = worker.join().expect("worker");
+    h.sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::NewTip { height: 153, .. })
+    });
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
     result.expect("clean stop");
-    assert_eq!(chain.hashes, node_hashes(&sim));
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
     assert_eq!(chain.backups, vec![149], "rolled back to the fork point");
     assert!(
         chain.flushes >= 4,
@@ -149,29 +182,13 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
 
 #[test]
 fn refuses_reorgs_deeper_than_the_limit() {
-    let sim = SimNode::spawn(
-        Node::generate(GenParams::fixture(12)),
-        SimNodeOptions::default(),
-    )
-    .expect("stand-in");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let daemon = daemon_for(&sim);
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = mpsc::channel();
-    let handle = rt.handle().clone();
-    let stop = shutdown.clone();
-    let worker = std::thread::spawn(move || {
-        let mut chain = FakeChain::default();
-        sync::run(&mut chain, &daemon, &handle, &opts(4), &stop, |e| {
-            let _ = tx.send(e);
-        })
-    });
-    wait_for(&rx, |e| matches!(e, SyncEvent::CaughtUp { .. }));
-    sim.with_node(|n| n.reorg(6, 7)).expect("reorg");
-    let result = worker.join().expect("worker");
+    let h = start(12, 4);
+    wait_for(&h.events, |e| matches!(e, SyncEvent::CaughtUp { .. }));
+    h.sim.with_node(|n| n.reorg(6, 7)).expect("reorg");
+    let (result, _) = h.worker.join().expect("worker");
     match result {
         Err(SyncError::ReorgTooDeep { limit: 4, .. }) => {}
         other => panic!("expected ReorgTooDeep, got {other:?}"),
     }
-    shutdown.cancel();
+    h.shutdown.cancel();
 }

@@ -259,19 +259,10 @@ pub fn higher_rate(a: (u64, u64), b: (u64, u64)) -> bool {
     u128::from(a.0) * u128::from(b.1) > u128::from(b.0) * u128::from(a.1)
 }
 
-/// Core's `GetDifficulty` for compact `bits`.
+/// Difficulty of compact `bits`, computed by the `bitcoin` crate (independently of the
+/// stand-in's own `corejson::difficulty`).
 pub fn difficulty(bits: u32) -> f64 {
-    let mut shift = (bits >> 24) & 0xff;
-    let mut diff = f64::from(0x0000_ffff) / f64::from(bits & 0x00ff_ffff);
-    while shift < 29 {
-        diff *= 256.0;
-        shift += 1;
-    }
-    while shift > 29 {
-        diff /= 256.0;
-        shift -= 1;
-    }
-    diff
+    bitcoin::Target::from_compact(bitcoin::CompactTarget::from_consensus(bits)).difficulty_float()
 }
 
 /// Median time past of the block at `height` in `blocks` (itself and the ten before it).
