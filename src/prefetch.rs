@@ -19,6 +19,8 @@ use crate::daemon::{self, Daemon};
 const BATCH_BYTES: usize = 16 << 20;
 /// Most blocks in one batch.
 const MAX_BATCH: u32 = 500;
+/// Blocks in the first batch, while their size is unknown (ElectrumX also starts with 10).
+const FIRST_BATCH: usize = 10;
 
 /// A block fetched for the processor. Dropping it returns its bytes to the budget.
 #[derive(Debug)]
@@ -91,7 +93,10 @@ async fn run(
     let budget_kib = (budget_bytes / 1024).clamp(1024, Semaphore::MAX_PERMITS);
     let permits = Arc::new(Semaphore::new(budget_kib));
     let (mut generation, mut next) = *reset.borrow_and_update();
-    let mut avg_block = 1_000usize;
+    // Until a batch has shown the real block size, assume big blocks: guessing small ones
+    // made the first batch MAX_BATCH blocks, all fetched before the processor got any (and,
+    // resuming a mainnet sync, ~1.5 GB of hex: over the HTTP client's 1 GiB answer limit).
+    let mut avg_block = BATCH_BYTES / FIRST_BATCH;
     let mut reported: Option<(u64, u32)> = None;
     loop {
         if shutdown.is_cancelled() {

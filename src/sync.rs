@@ -238,9 +238,10 @@ impl Progress {
         self.last_log = Instant::now();
         let txs = chain.tx_count();
         let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = (txs - self.start_txs) as f64 / elapsed;
-        let recent =
-            (txs - self.flush_txs) as f64 / self.last_flush.elapsed().as_secs_f64().max(1e-3);
+        // Saturating: a rollback (reorg) can leave fewer transactions than at the start.
+        let rate = txs.saturating_sub(self.start_txs) as f64 / elapsed;
+        let recent = txs.saturating_sub(self.flush_txs) as f64
+            / self.last_flush.elapsed().as_secs_f64().max(1e-3);
         let blocks_per_sec = f64::from(height.saturating_sub(self.start_height)) / elapsed;
         let eta = if blocks_per_sec > 0.0 {
             format!(
@@ -275,7 +276,8 @@ impl Progress {
     }
 
     fn caught_up<C: Chain>(&mut self, chain: &C, daemon_height: u32, info: &FlushInfo) {
-        let txs = chain.tx_count() - self.start_txs;
+        // Saturating: a reorg before the first catch-up can lower the count below the start.
+        let txs = chain.tx_count().saturating_sub(self.start_txs);
         let secs = self.started.elapsed().as_secs_f64();
         tracing::info!(
             height = info.height,

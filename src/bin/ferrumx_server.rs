@@ -17,7 +17,11 @@ fn main() -> ExitCode {
         eprintln!("ferrumx_server: {e}");
         return ExitCode::FAILURE;
     }
+    // Colours only on a terminal: log files and journald get plain text, as from ElectrumX.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
+        .with_ansi(ansi)
         .with_env_filter(tracing_subscriber::EnvFilter::new(format!(
             "{},ferrumx={}",
             config.log_level.as_directive(),
