@@ -39,9 +39,12 @@ pub struct FetchedBlock {
 #[derive(Debug)]
 pub enum Fetched {
     Block(FetchedBlock),
-    /// Everything up to the daemon's height (`daemon_height`) has been sent.
+    /// Everything up to the daemon's height (`daemon_height`) has been sent; `best_hash` is
+    /// the daemon's block at that height (sent again when it changes at the same height, so
+    /// the processor can notice an equal-height reorg).
     CaughtUp {
         daemon_height: u32,
+        best_hash: Option<BlockHash>,
         generation: u64,
     },
     /// The daemon failed in a way retries cannot fix (e.g. a bad answer).
@@ -97,7 +100,7 @@ async fn run(
     // made the first batch MAX_BATCH blocks, all fetched before the processor got any (and,
     // resuming a mainnet sync, ~1.5 GB of hex: over the HTTP client's 1 GiB answer limit).
     let mut avg_block = BATCH_BYTES / FIRST_BATCH;
-    let mut reported: Option<(u64, u32)> = None;
+    let mut reported: Option<(u64, u32, Option<BlockHash>)> = None;
     loop {
         if shutdown.is_cancelled() {
             return;
@@ -118,10 +121,16 @@ async fn run(
             }
         };
         if next > daemon_height {
-            if reported != Some((generation, daemon_height)) {
-                reported = Some((generation, daemon_height));
+            let best_hash = match daemon.block_hash(daemon_height).await {
+                Ok(h) => Some(h),
+                Err(daemon::Error::Shutdown) => return,
+                Err(_) => None,
+            };
+            if reported != Some((generation, daemon_height, best_hash)) {
+                reported = Some((generation, daemon_height, best_hash));
                 let msg = Fetched::CaughtUp {
                     daemon_height,
+                    best_hash,
                     generation,
                 };
                 if tx.send(msg).await.is_err() {

@@ -123,8 +123,18 @@ pub fn run<C: Chain>(
             Fetched::Failed(e) => return Err(SyncError::Daemon(e)),
             Fetched::CaughtUp {
                 daemon_height,
+                best_hash,
                 generation: g,
             } if g == generation => {
+                // Same height, another block: an equal-height reorg (a shorter daemon chain
+                // is left alone: it may be a lagging failover daemon).
+                let tip = chain.tip();
+                if best_hash.is_some()
+                    && tip.is_some_and(|(h, ours)| h == daemon_height && Some(ours) != best_hash)
+                {
+                    generation = rollback(chain, daemon, rt, opts, &handle)?;
+                    continue;
+                }
                 let info = chain.flush().map_err(SyncError::Index)?;
                 if !caught_up {
                     caught_up = true;
@@ -153,17 +163,7 @@ pub fn run<C: Chain>(
                     }
                 }
                 Err(AdvanceError::NotOnTip) => {
-                    let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
-                    let tip = chain.tip().map_or(0, |t| t.0);
-                    tracing::warn!(
-                        tip,
-                        fork,
-                        depth = tip - fork,
-                        "chain reorganisation: rolling back to the fork point"
-                    );
-                    chain.flush().map_err(SyncError::Index)?;
-                    chain.backup(fork).map_err(SyncError::Index)?;
-                    generation = handle.reset(fork + 1);
+                    generation = rollback(chain, daemon, rt, opts, &handle)?;
                 }
                 Err(AdvanceError::Fatal(e)) => return Err(SyncError::Index(e)),
             },
@@ -174,6 +174,28 @@ pub fn run<C: Chain>(
     tracing::info!(height = info.height, "flushed on shutdown");
     handle.rx.close();
     Ok(())
+}
+
+/// A reorg: finds the fork point, rolls back to it and restarts the prefetcher after it.
+/// Returns the prefetcher's new generation.
+fn rollback<C: Chain>(
+    chain: &mut C,
+    daemon: &Daemon,
+    rt: &Handle,
+    opts: &SyncOptions,
+    handle: &prefetch::PrefetchHandle,
+) -> Result<u64, SyncError> {
+    let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
+    let tip = chain.tip().map_or(0, |t| t.0);
+    tracing::warn!(
+        tip,
+        fork,
+        depth = tip - fork,
+        "chain reorganisation: rolling back to the fork point"
+    );
+    chain.flush().map_err(SyncError::Index)?;
+    chain.backup(fork).map_err(SyncError::Index)?;
+    Ok(handle.reset(fork + 1))
 }
 
 /// Walks back from our tip until our hash equals the daemon's: that height is the fork.

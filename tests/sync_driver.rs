@@ -192,3 +192,25 @@ fn refuses_reorgs_deeper_than_the_limit() {
     }
     h.shutdown.cancel();
 }
+
+#[test]
+fn notices_an_equal_height_reorg() {
+    let h = start(13, 10);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
+    let old_tip = node_hashes(&h.sim)[150];
+    // Two blocks replaced by two others: the daemon's height does not move.
+    h.sim.with_node(|n| n.reorg(2, 2)).expect("reorg");
+    let new_tip = node_hashes(&h.sim)[150];
+    assert_ne!(old_tip, new_tip);
+    wait_for(
+        &h.events,
+        |e| matches!(e, SyncEvent::NewTip { height: 150, hash } if *hash == new_tip),
+    );
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
+    assert_eq!(chain.backups, vec![148]);
+}
