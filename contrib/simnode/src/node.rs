@@ -42,6 +42,8 @@ pub struct StoredBlock {
     pub undo: Vec<CoinEntry>,
     /// Fee of each transaction (0 for the coinbase).
     pub fees: Vec<u64>,
+    /// Virtual size of each transaction.
+    pub vsizes: Vec<u32>,
     /// Status reported by `getchaintips` when this block is a stale tip.
     pub stale_status: &'static str,
 }
@@ -216,6 +218,7 @@ impl Node {
             raw,
             tx_ranges,
             txids: block.txdata.iter().map(|t| t.compute_txid()).collect(),
+            vsizes: block.txdata.iter().map(|t| t.vsize() as u32).collect(),
             chainwork: prev_work + header_work(&block.header),
             median_time,
             undo,
@@ -385,54 +388,13 @@ impl Node {
         }
         let height = self.tip_height() + 1;
         // Validate and compute the coin changes without touching state.
-        let mut created: HashMap<OutPoint, CoinEntry> = HashMap::new();
-        let mut spent_in_block: Vec<OutPoint> = Vec::new();
-        let mut undo = Vec::new();
-        let mut fees = vec![0u64];
-        let mut total_fees = 0u64;
-        let mut spent_set = std::collections::HashSet::new();
-        for (i, tx) in block.txdata.iter().enumerate() {
-            let txid = tx.compute_txid();
-            if i > 0 {
-                let mut value_in = 0u64;
-                for input in &tx.input {
-                    let op = input.previous_output;
-                    if !spent_set.insert(op) {
-                        return Err(BlockError::MissingInputs(txid));
-                    }
-                    let coin = created
-                        .get(&op)
-                        .or_else(|| self.coins.get(&op))
-                        .cloned()
-                        .ok_or(BlockError::MissingInputs(txid))?;
-                    if coin.coinbase && height - coin.height < COINBASE_MATURITY {
-                        return Err(BlockError::PrematureCoinbase(txid));
-                    }
-                    value_in += coin.txout.value.to_sat();
-                    undo.push(coin);
-                    spent_in_block.push(op);
-                }
-                let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-                if value_in < value_out {
-                    return Err(BlockError::ValueOut(txid));
-                }
-                fees.push(value_in - value_out);
-                total_fees += value_in - value_out;
-            }
-            for (vout, out) in tx.output.iter().enumerate() {
-                if crate::truth::is_unspendable(&out.script_pubkey) {
-                    continue;
-                }
-                created.insert(
-                    OutPoint::new(txid, vout as u32),
-                    CoinEntry {
-                        txout: out.clone(),
-                        height,
-                        coinbase: i == 0,
-                    },
-                );
-            }
-        }
+        let BlockSpends {
+            undo,
+            fees,
+            mut created,
+            spent,
+        } = resolve_spends(&block, height, |op| self.coins.get(op).cloned())?;
+        let total_fees: u64 = fees.iter().sum();
         let cb_out: u64 = block.txdata[0]
             .output
             .iter()
@@ -442,7 +404,7 @@ impl Node {
             return Err(BlockError::CoinbaseAmount);
         }
         // Apply.
-        for op in &spent_in_block {
+        for op in &spent {
             if self.coins.remove(op).is_none() {
                 created.remove(op);
             }
@@ -581,41 +543,6 @@ impl Node {
         (0..n).map(|_| self.mine_block(0)).collect()
     }
 
-    /// Undo data and fees of a block that is not connected, from the transaction index.
-    fn stale_undo(&self, block: &Block, height: u32) -> Option<(Vec<CoinEntry>, Vec<u64>)> {
-        let mut in_block: HashMap<OutPoint, CoinEntry> = HashMap::new();
-        let mut undo = Vec::new();
-        let mut fees = vec![0u64];
-        for (i, tx) in block.txdata.iter().enumerate() {
-            let txid = tx.compute_txid();
-            if i > 0 {
-                let mut value_in = 0u64;
-                for input in &tx.input {
-                    let op = input.previous_output;
-                    let coin = in_block
-                        .get(&op)
-                        .cloned()
-                        .or_else(|| self.prevout_lookup(&op))?;
-                    value_in += coin.txout.value.to_sat();
-                    undo.push(coin);
-                }
-                let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
-                fees.push(value_in.saturating_sub(value_out));
-            }
-            for (vout, out) in tx.output.iter().enumerate() {
-                in_block.insert(
-                    OutPoint::new(txid, vout as u32),
-                    CoinEntry {
-                        txout: out.clone(),
-                        height,
-                        coinbase: i == 0,
-                    },
-                );
-            }
-        }
-        Some((undo, fees))
-    }
-
     /// Adds a block that is not on the active chain (e.g. a recorded stale block); its
     /// transactions are indexed unless the index already knows them.
     pub fn add_stale_block(&mut self, block: &Block, status: &'static str) -> Option<BlockHash> {
@@ -624,9 +551,10 @@ impl Node {
         let prev_work = parent.chainwork;
         // Undo data as Core kept it when it connected the block: each spent output, found
         // earlier in the block or through the creating transaction.
-        let (undo, fees) = self
-            .stale_undo(block, height)
-            .unwrap_or_else(|| (Vec::new(), vec![0; block.txdata.len()]));
+        let (undo, fees) = match resolve_spends(block, height, |op| self.prevout_lookup(op)) {
+            Ok(s) => (s.undo, s.fees),
+            Err(_) => (Vec::new(), vec![0; block.txdata.len()]),
+        };
         let mut stored = self.store(block, height, prev_work, undo, fees);
         stored.stale_status = status;
         let hash = stored.hash;
@@ -698,11 +626,8 @@ impl Node {
         let tip = self.tip_height();
         for h in tip.saturating_sub(n.saturating_sub(1))..=tip {
             let Some(b) = self.block_at(h) else { continue };
-            let Some(block) = b.block() else { continue };
-            for (i, tx) in block.txdata.iter().enumerate().skip(1) {
-                let vsize = tx.vsize() as u64;
-                if let Some(rate) = (b.fees.get(i).copied().unwrap_or(0) * 1000).checked_div(vsize)
-                {
+            for (fee, vsize) in b.fees.iter().zip(&b.vsizes).skip(1) {
+                if let Some(rate) = (fee * 1000).checked_div(u64::from(*vsize)) {
                     out.push(rate);
                 }
             }
@@ -734,4 +659,75 @@ impl Node {
         let _ = tx.consensus_encode(&mut v);
         v.len()
     }
+}
+
+/// What a block spends and creates, resolved input by input.
+struct BlockSpends {
+    /// Spent coins in input order (coinbase excluded): Core's undo data.
+    undo: Vec<CoinEntry>,
+    /// Fee of each transaction (0 for the coinbase).
+    fees: Vec<u64>,
+    /// Spendable outputs the block creates (spent ones included).
+    created: HashMap<OutPoint, CoinEntry>,
+    /// Outpoints the block spends, in input order.
+    spent: Vec<OutPoint>,
+}
+
+/// Resolves every input of `block` at `height`: outputs created earlier in the block first,
+/// then `lookup`. Checks that each output is spent once, exists, is mature, and that no
+/// transaction creates value.
+fn resolve_spends(
+    block: &Block,
+    height: u32,
+    lookup: impl Fn(&OutPoint) -> Option<CoinEntry>,
+) -> Result<BlockSpends, BlockError> {
+    let mut out = BlockSpends {
+        undo: Vec::new(),
+        fees: vec![0],
+        created: HashMap::new(),
+        spent: Vec::new(),
+    };
+    let mut spent_set = std::collections::HashSet::new();
+    for (i, tx) in block.txdata.iter().enumerate() {
+        let txid = tx.compute_txid();
+        if i > 0 {
+            let mut value_in = 0u64;
+            for input in &tx.input {
+                let op = input.previous_output;
+                if !spent_set.insert(op) {
+                    return Err(BlockError::MissingInputs(txid));
+                }
+                let coin = out
+                    .created
+                    .get(&op)
+                    .cloned()
+                    .or_else(|| lookup(&op))
+                    .ok_or(BlockError::MissingInputs(txid))?;
+                if coin.coinbase && height - coin.height < COINBASE_MATURITY {
+                    return Err(BlockError::PrematureCoinbase(txid));
+                }
+                value_in += coin.txout.value.to_sat();
+                out.undo.push(coin);
+                out.spent.push(op);
+            }
+            let value_out: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+            if value_in < value_out {
+                return Err(BlockError::ValueOut(txid));
+            }
+            out.fees.push(value_in - value_out);
+        }
+        for (vout, o) in tx.output.iter().enumerate() {
+            if !crate::truth::is_unspendable(&o.script_pubkey) {
+                out.created.insert(
+                    OutPoint::new(txid, vout as u32),
+                    CoinEntry {
+                        txout: o.clone(),
+                        height,
+                        coinbase: i == 0,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
 }
