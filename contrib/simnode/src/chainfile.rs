@@ -20,7 +20,7 @@ use crate::node::Node;
 use crate::wallet::Kind;
 
 const MAGIC: &[u8; 8] = b"FXSIMCH1";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 /// Why a chain file could not be read.
 #[derive(Debug, thiserror::Error)]

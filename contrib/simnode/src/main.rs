@@ -172,28 +172,6 @@ fn bucket(n: usize) -> &'static str {
     }
 }
 
-fn script_kind(s: &bitcoin::Script) -> &'static str {
-    if s.is_op_return() {
-        "op_return"
-    } else if s.is_p2pk() {
-        "p2pk"
-    } else if s.is_p2pkh() {
-        "p2pkh"
-    } else if s.is_p2sh() {
-        "p2sh"
-    } else if s.is_p2wpkh() {
-        "p2wpkh"
-    } else if s.is_p2wsh() {
-        "p2wsh"
-    } else if s.is_p2tr() {
-        "p2tr"
-    } else if s.is_multisig() {
-        "bare_multisig"
-    } else {
-        "nonstandard"
-    }
-}
-
 fn print_stats(node: &Node) {
     use std::collections::BTreeMap;
     let mut txs = 0u64;
@@ -210,7 +188,9 @@ fn print_stats(node: &Node) {
             *ins.entry(bucket(tx.input.len())).or_default() += 1;
             *outs.entry(bucket(tx.output.len())).or_default() += 1;
             for o in &tx.output {
-                *kinds.entry(script_kind(&o.script_pubkey)).or_default() += 1;
+                // Core's output type names (`scriptPubKey.type`).
+                let kind = ferrumx_simnode::corejson::output_type(o.script_pubkey.as_bytes());
+                *kinds.entry(kind.name()).or_default() += 1;
                 n_out += 1;
             }
         }
