@@ -109,6 +109,7 @@ pub fn run<C: Chain>(
     };
     let mut generation = 0u64;
     let mut caught_up = false;
+    let mut daemon_behind_warned = false;
     let mut progress = Progress::new(chain, opts.progress_every);
     loop {
         let msg = match handle.rx.blocking_recv() {
@@ -126,14 +127,22 @@ pub fn run<C: Chain>(
                 best_hash,
                 generation: g,
             } if g == generation => {
-                // Same height, another block: an equal-height reorg (a shorter daemon chain
-                // is left alone: it may be a lagging failover daemon).
-                let tip = chain.tip();
-                if best_hash.is_some()
-                    && tip.is_some_and(|(h, ours)| h == daemon_height && Some(ours) != best_hash)
-                {
-                    generation = rollback(chain, daemon, rt, opts, &handle)?;
-                    continue;
+                match tip_vs_daemon(chain, daemon_height, best_hash) {
+                    TipVsDaemon::Forked => {
+                        generation = rollback(chain, daemon, rt, opts, &handle)?;
+                        continue;
+                    }
+                    TipVsDaemon::Behind { ours } if !daemon_behind_warned => {
+                        daemon_behind_warned = true;
+                        tracing::warn!(
+                            daemon_height,
+                            height = ours,
+                            "the daemon's chain is shorter than ours but on it (a lagging \
+                             daemon, or a tip being invalidated): waiting for it"
+                        );
+                    }
+                    TipVsDaemon::Behind { .. } => {}
+                    TipVsDaemon::Level => daemon_behind_warned = false,
                 }
                 let info = chain.flush().map_err(SyncError::Index)?;
                 if !caught_up {
@@ -174,6 +183,41 @@ pub fn run<C: Chain>(
     tracing::info!(height = info.height, "flushed on shutdown");
     handle.rx.close();
     Ok(())
+}
+
+/// How our tip relates to the daemon's best block once we have everything it offered.
+enum TipVsDaemon {
+    /// The daemon's best block is not ours at its height: a reorg (at the same height, or
+    /// onto a shorter chain).
+    Forked,
+    /// The daemon's chain is a prefix of ours: it lags (a failover daemon catching up) or
+    /// our tip was invalidated without a replacement yet. Rolling back on this would throw
+    /// away good blocks whenever a lagging daemon answers, so we wait: a replacement block
+    /// arrives as a fork the prefetcher notices.
+    Behind { ours: u32 },
+    /// Same tip (or nothing to compare).
+    Level,
+}
+
+fn tip_vs_daemon<C: Chain>(
+    chain: &C,
+    daemon_height: u32,
+    best_hash: Option<BlockHash>,
+) -> TipVsDaemon {
+    let (Some(best), Some((ours, tip_hash))) = (best_hash, chain.tip()) else {
+        return TipVsDaemon::Level;
+    };
+    let ours_there = match daemon_height.cmp(&ours) {
+        std::cmp::Ordering::Equal => Some(tip_hash),
+        std::cmp::Ordering::Less => chain.block_hash(daemon_height),
+        // Cannot happen once caught up; the next message settles it.
+        std::cmp::Ordering::Greater => return TipVsDaemon::Level,
+    };
+    match ours_there {
+        Some(h) if h != best => TipVsDaemon::Forked,
+        _ if daemon_height < ours => TipVsDaemon::Behind { ours },
+        _ => TipVsDaemon::Level,
+    }
 }
 
 /// A reorg: finds the fork point, rolls back to it and restarts the prefetcher after it.

@@ -214,3 +214,51 @@ fn notices_an_equal_height_reorg() {
     assert_eq!(chain.hashes, node_hashes(&h.sim));
     assert_eq!(chain.backups, vec![148]);
 }
+
+#[test]
+fn a_shorter_daemon_chain_on_another_branch_is_a_reorg() {
+    let h = start(14, 10);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
+    // Three blocks replaced by one: the daemon's tip (148) is not our block 148.
+    h.sim.with_node(|n| n.reorg(3, 1)).expect("reorg");
+    let new_tip = node_hashes(&h.sim)[148];
+    wait_for(
+        &h.events,
+        |e| matches!(e, SyncEvent::NewTip { height: 148, hash } if *hash == new_tip),
+    );
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
+    assert_eq!(chain.backups, vec![147], "rolled back to the fork point");
+}
+
+#[test]
+fn a_lagging_daemon_on_our_chain_is_waited_for_not_rolled_back() {
+    let h = start(15, 10);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
+    // The daemon loses its tip (as `invalidateblock` does): its chain is a prefix of ours.
+    h.sim
+        .with_node(|n| n.disconnect_tip().map(|_| ()))
+        .expect("disconnect");
+    std::thread::sleep(Duration::from_millis(400));
+    // Two new blocks on the shorter chain: now a fork at 149.
+    let mined = h.sim.with_node(|n| n.mine(2)).expect("mine");
+    wait_for(
+        &h.events,
+        |e| matches!(e, SyncEvent::NewTip { height: 151, hash } if *hash == mined[1]),
+    );
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
+    assert_eq!(
+        chain.backups,
+        vec![149],
+        "no rollback while the daemon only lagged; one at the real fork"
+    );
+}
