@@ -5,12 +5,16 @@
 //! - [`daemon`]: the bitcoind JSON-RPC client (batches, retries, warm-up, failover, cookie).
 //! - [`index`]: the RocksDB index (storage schema, block processor, undo/reorg, atomic
 //!   flushes) and its read API.
+//! - [`electrum`]: the Electrum protocol: transports, JSON-RPC, methods, notifications.
+//! - [`mempool`]: the daemon's mempool, per script hash, and the fee histogram.
 //!
-//! Still to come (issues 3–6): `mempool`, `electrum`, `admin`, `peers`.
+//! Still to come: `admin`, `peers`.
 
 pub mod config;
 pub mod daemon;
+pub mod electrum;
 pub mod index;
+pub mod mempool;
 pub mod prefetch;
 pub mod server;
 pub mod sync;

@@ -13,6 +13,7 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, Daemon};
+use crate::index::HashX;
 use crate::prefetch::{self, Fetched};
 
 /// Why a block could not be applied.
@@ -41,8 +42,8 @@ pub trait Chain: Send {
     fn tip(&self) -> Option<(u32, BlockHash)>;
     /// Our hash at `height` on our chain.
     fn block_hash(&self, height: u32) -> Option<BlockHash>;
-    /// Applies the next block.
-    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError>;
+    /// Applies the next block; returns the script-hash keys whose history it extended.
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError>;
     /// Whether the caches are over budget.
     fn needs_flush(&self) -> bool;
     /// Bytes held by the caches.
@@ -51,8 +52,9 @@ pub trait Chain: Send {
     fn tx_count(&self) -> u64;
     /// Writes everything to disk atomically.
     fn flush(&mut self) -> Result<FlushInfo, String>;
-    /// Rolls back to `height` (the fork point) with undo data.
-    fn backup(&mut self, height: u32) -> Result<(), String>;
+    /// Rolls back to `height` (the fork point) with undo data; returns the script-hash keys
+    /// whose history the removed blocks had extended.
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String>;
 }
 
 /// Why syncing stopped.
@@ -73,8 +75,14 @@ pub enum SyncError {
 pub enum SyncEvent {
     /// Caught up with the daemon for the first time (client services may start).
     CaughtUp { height: u32 },
-    /// A new tip was applied and flushed once caught up.
-    NewTip { height: u32, hash: BlockHash },
+    /// A new tip was applied and flushed once caught up. `touched`: the script-hash keys
+    /// whose history changed since the previous event (this block's, and those of blocks a
+    /// reorg removed on the way), sorted, each once.
+    NewTip {
+        height: u32,
+        hash: BlockHash,
+        touched: Vec<HashX>,
+    },
 }
 
 /// Settings of the driver.
@@ -110,6 +118,8 @@ pub fn run<C: Chain>(
     let mut generation = 0u64;
     let mut caught_up = false;
     let mut daemon_behind_warned = false;
+    // Touched by rollbacks since the last NewTip (once caught up).
+    let mut rolled_back: Vec<HashX> = Vec::new();
     let mut progress = Progress::new(chain, opts.progress_every);
     loop {
         let msg = match handle.rx.blocking_recv() {
@@ -129,7 +139,11 @@ pub fn run<C: Chain>(
             } if g == generation => {
                 match tip_vs_daemon(chain, daemon_height, best_hash) {
                     TipVsDaemon::Forked => {
-                        generation = rollback(chain, daemon, rt, opts, &handle)?;
+                        let (g, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                        generation = g;
+                        if caught_up {
+                            rolled_back.extend(touched);
+                        }
                         continue;
                     }
                     TipVsDaemon::Behind { ours } if !daemon_behind_warned => {
@@ -155,13 +169,20 @@ pub fn run<C: Chain>(
             Fetched::CaughtUp { .. } => {}
             Fetched::Block(b) if b.generation != generation => {}
             Fetched::Block(b) => match chain.advance(&b.raw) {
-                Ok(()) => {
+                Ok(touched) => {
                     if caught_up {
                         chain.flush().map_err(SyncError::Index)?;
                         tracing::info!(height = b.height, hash = %b.hash, "new block");
+                        let mut touched = touched;
+                        if !rolled_back.is_empty() {
+                            touched.append(&mut rolled_back);
+                            touched.sort_unstable();
+                            touched.dedup();
+                        }
                         events(SyncEvent::NewTip {
                             height: b.height,
                             hash: b.hash,
+                            touched,
                         });
                     } else if chain.needs_flush() {
                         let info = chain.flush().map_err(SyncError::Index)?;
@@ -172,7 +193,11 @@ pub fn run<C: Chain>(
                     }
                 }
                 Err(AdvanceError::NotOnTip) => {
-                    generation = rollback(chain, daemon, rt, opts, &handle)?;
+                    let (g, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                    generation = g;
+                    if caught_up {
+                        rolled_back.extend(touched);
+                    }
                 }
                 Err(AdvanceError::Fatal(e)) => return Err(SyncError::Index(e)),
             },
@@ -221,14 +246,14 @@ fn tip_vs_daemon<C: Chain>(
 }
 
 /// A reorg: finds the fork point, rolls back to it and restarts the prefetcher after it.
-/// Returns the prefetcher's new generation.
+/// Returns the prefetcher's new generation and the keys the removed blocks had touched.
 fn rollback<C: Chain>(
     chain: &mut C,
     daemon: &Daemon,
     rt: &Handle,
     opts: &SyncOptions,
     handle: &prefetch::PrefetchHandle,
-) -> Result<u64, SyncError> {
+) -> Result<(u64, Vec<HashX>), SyncError> {
     let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
     let tip = chain.tip().map_or(0, |t| t.0);
     tracing::warn!(
@@ -238,8 +263,8 @@ fn rollback<C: Chain>(
         "chain reorganisation: rolling back to the fork point"
     );
     chain.flush().map_err(SyncError::Index)?;
-    chain.backup(fork).map_err(SyncError::Index)?;
-    Ok(handle.reset(fork + 1))
+    let touched = chain.backup(fork).map_err(SyncError::Index)?;
+    Ok((handle.reset(fork + 1), touched))
 }
 
 /// Walks back from our tip until our hash equals the daemon's: that height is the fork.
@@ -365,9 +390,9 @@ impl Chain for crate::index::Index {
         crate::index::Index::block_hash(self, height).ok().flatten()
     }
 
-    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError> {
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError> {
         match crate::index::Index::advance(self, raw) {
-            Ok(_) => Ok(()),
+            Ok(summary) => Ok(summary.touched),
             Err(crate::index::IndexError::NotOnTip { .. }) => Err(AdvanceError::NotOnTip),
             Err(e) => Err(AdvanceError::Fatal(e.to_string())),
         }
@@ -395,7 +420,7 @@ impl Chain for crate::index::Index {
         })
     }
 
-    fn backup(&mut self, height: u32) -> Result<(), String> {
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String> {
         crate::index::Index::backup(self, height).map_err(|e| e.to_string())
     }
 }

@@ -10,9 +10,26 @@ use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash, Network};
 use ferrumx::config::{DaemonAuth, DaemonEndpoint, Secret};
 use ferrumx::daemon::Daemon;
+use ferrumx::index::{HashX, HASHX_LEN};
 use ferrumx::sync::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
 use tokio_util::sync::CancellationToken;
+
+/// What the fake reports a rollback touched (the real index's rollbacks are tested in
+/// tests/index and tests/server.rs).
+const ROLLED_BACK: HashX = HashX([0xee; HASHX_LEN]);
+
+/// The keys of a block's outputs (the fake does not resolve inputs).
+fn block_touched(block: &Block) -> Vec<HashX> {
+    let mut v: Vec<HashX> = block
+        .txdata
+        .iter()
+        .flat_map(|tx| tx.output.iter().map(|o| HashX::of_script(&o.script_pubkey)))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
 
 #[derive(Default)]
 struct FakeChain {
@@ -30,7 +47,7 @@ impl Chain for FakeChain {
     fn block_hash(&self, height: u32) -> Option<BlockHash> {
         self.hashes.get(height as usize).copied()
     }
-    fn advance(&mut self, raw: &[u8]) -> Result<(), AdvanceError> {
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError> {
         let block: Block = deserialize(raw).map_err(|e| AdvanceError::Fatal(e.to_string()))?;
         let expected = self.tip().map_or(BlockHash::all_zeros(), |t| t.1);
         if block.header.prev_blockhash != expected {
@@ -38,7 +55,7 @@ impl Chain for FakeChain {
         }
         self.hashes.push(block.block_hash());
         self.txs.push(block.txdata.len() as u64);
-        Ok(())
+        Ok(block_touched(&block))
     }
     fn needs_flush(&self) -> bool {
         self.hashes.len() % 50 == 0
@@ -57,11 +74,11 @@ impl Chain for FakeChain {
             ..Default::default()
         })
     }
-    fn backup(&mut self, height: u32) -> Result<(), String> {
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String> {
         self.backups.push(height);
         self.hashes.truncate(height as usize + 1);
         self.txs.truncate(height as usize + 1);
-        Ok(())
+        Ok(vec![ROLLED_BACK])
     }
 }
 
@@ -89,7 +106,7 @@ fn opts(reorg_limit: u32) -> SyncOptions {
     }
 }
 
-fn wait_for(rx: &mpsc::Receiver<SyncEvent>, pred: impl Fn(&SyncEvent) -> bool) {
+fn wait_for(rx: &mpsc::Receiver<SyncEvent>, mut pred: impl FnMut(&SyncEvent) -> bool) {
     loop {
         let e = rx
             .recv_timeout(Duration::from_secs(30))
@@ -164,11 +181,31 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
     wait_for(&h.events, |e| {
         matches!(e, SyncEvent::NewTip { height: 152, .. })
     });
-    // A reorg of depth 3 onto 4 new blocks.
+    // A reorg of depth 3 onto 4 new blocks: the first new tip after it carries what the
+    // rollback touched, later ones only their own block's keys.
     h.sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
+    let mut after_reorg = Vec::new();
     wait_for(&h.events, |e| {
+        if let SyncEvent::NewTip { height, touched, .. } = e {
+            after_reorg.push((*height, touched.clone()));
+        }
         matches!(e, SyncEvent::NewTip { height: 153, .. })
     });
+    let blocks = h.sim.with_node(|n| {
+        (150..=153)
+            .map(|height| n.block_at(height).and_then(|b| b.block()).expect("block"))
+            .collect::<Vec<_>>()
+    });
+    let heights: Vec<u32> = after_reorg.iter().map(|(height, _)| *height).collect();
+    assert_eq!(heights, vec![150, 151, 152, 153]);
+    for (i, (height, touched)) in after_reorg.iter().enumerate() {
+        let mut expected = block_touched(&blocks[i]);
+        if i == 0 {
+            expected.push(ROLLED_BACK);
+            expected.sort_unstable();
+        }
+        assert_eq!(touched, &expected, "touched keys of the new tip {height}");
+    }
     h.shutdown.cancel();
     let (result, chain) = h.worker.join().expect("worker");
     result.expect("clean stop");
@@ -206,7 +243,7 @@ fn notices_an_equal_height_reorg() {
     assert_ne!(old_tip, new_tip);
     wait_for(
         &h.events,
-        |e| matches!(e, SyncEvent::NewTip { height: 150, hash } if *hash == new_tip),
+        |e| matches!(e, SyncEvent::NewTip { height: 150, hash, .. } if *hash == new_tip),
     );
     h.shutdown.cancel();
     let (result, chain) = h.worker.join().expect("worker");
@@ -226,7 +263,7 @@ fn a_shorter_daemon_chain_on_another_branch_is_a_reorg() {
     let new_tip = node_hashes(&h.sim)[148];
     wait_for(
         &h.events,
-        |e| matches!(e, SyncEvent::NewTip { height: 148, hash } if *hash == new_tip),
+        |e| matches!(e, SyncEvent::NewTip { height: 148, hash, .. } if *hash == new_tip),
     );
     h.shutdown.cancel();
     let (result, chain) = h.worker.join().expect("worker");
@@ -250,7 +287,7 @@ fn a_lagging_daemon_on_our_chain_is_waited_for_not_rolled_back() {
     let mined = h.sim.with_node(|n| n.mine(2)).expect("mine");
     wait_for(
         &h.events,
-        |e| matches!(e, SyncEvent::NewTip { height: 151, hash } if *hash == mined[1]),
+        |e| matches!(e, SyncEvent::NewTip { height: 151, hash, .. } if *hash == mined[1]),
     );
     h.shutdown.cancel();
     let (result, chain) = h.worker.join().expect("worker");

@@ -2,7 +2,7 @@
 
 use rocksdb::WriteBatch;
 
-use super::schema::{height_key, tx_num_bytes, txprefix_key, Cf, Undo};
+use super::schema::{height_key, read_history_key, tx_num_bytes, txprefix_key, Cf, HashX, Undo};
 use super::store::Store;
 use super::IndexError;
 
@@ -16,14 +16,16 @@ use super::IndexError;
 /// earlier block's: gone, as it should be.
 ///
 /// Reads everything first: on error, `batch` may hold part of the rollback and must be
-/// dropped.
+/// dropped. Returns the hashXs whose history the rolled-back blocks had extended (sorted,
+/// each once), for notifications.
 pub(crate) fn rollback(
     store: &Store,
     batch: &mut WriteBatch,
     counts: &[u64],
     tip: u32,
     to: u32,
-) -> Result<(), IndexError> {
+) -> Result<Vec<HashX>, IndexError> {
+    let mut touched = Vec::new();
     let undo_cf = store.cf(Cf::Undo)?;
     let history = store.cf(Cf::History)?;
     let utxos = store.cf(Cf::Utxos)?;
@@ -41,6 +43,7 @@ pub(crate) fn rollback(
             .map_err(|e| IndexError::Corrupt(format!("undo data of block {h}: {e}")))?;
         for k in &undo.history {
             batch.delete_cf(history, k);
+            touched.push(read_history_key(k)?.0);
         }
         for r in &undo.spent {
             batch.put_cf(utxos, r.utxo_key(), r.utxo_value());
@@ -66,5 +69,7 @@ pub(crate) fn rollback(
         batch.delete_cf(txcounts, key);
         batch.delete_cf(undo_cf, key);
     }
-    Ok(())
+    touched.sort_unstable();
+    touched.dedup();
+    Ok(touched)
 }

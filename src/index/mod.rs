@@ -424,7 +424,7 @@ impl Index {
     /// changes); [`IndexError::BadBackupTarget`] if `to_height` is above the tip; errors of
     /// [`Index::flush`]; [`IndexError::UndoMissing`] or corruption if undo data is missing
     /// or bad (nothing is rolled back then).
-    pub fn backup(&mut self, to_height: u32) -> Result<(), IndexError> {
+    pub fn backup(&mut self, to_height: u32) -> Result<Vec<HashX>, IndexError> {
         let Some((tip, _)) = self.tip else {
             return Err(IndexError::BadBackupTarget {
                 tip: 0,
@@ -435,7 +435,7 @@ impl Index {
             return Err(IndexError::BadBackupTarget { tip, to: to_height });
         }
         if to_height == tip {
-            return Ok(());
+            return Ok(Vec::new());
         }
         if tip - to_height > self.reorg_limit {
             return Err(IndexError::ReorgTooDeep {
@@ -447,7 +447,7 @@ impl Index {
         self.flush()?;
         let store = &self.shared.store;
         let mut batch = WriteBatch::default();
-        backup::rollback(store, &mut batch, &self.flushed.counts, tip, to_height)?;
+        let touched = backup::rollback(store, &mut batch, &self.flushed.counts, tip, to_height)?;
         let header = store
             .header(to_height)?
             .ok_or_else(|| IndexError::Corrupt(format!("no header at height {to_height}")))?;
@@ -467,7 +467,7 @@ impl Index {
         self.commit(batch, view)?;
         self.tip = Some(new_tip);
         self.tx_count = tx_count;
-        Ok(())
+        Ok(touched)
     }
 
     /// The header at `height`, flushed or not.

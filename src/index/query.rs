@@ -8,12 +8,12 @@
 use std::sync::Arc;
 
 use bitcoin::block::Header;
-use bitcoin::{BlockHash, Txid};
+use bitcoin::{BlockHash, OutPoint, Txid};
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use super::schema::{
-    height_key, read_height_key, read_history_key, read_tx_num, read_txid, read_utxo_key,
-    read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum,
+    height_key, outpoint_prefix, read_height_key, read_history_key, read_tx_num, read_txid, read_utxo_key,
+    read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
 };
 use super::store::{decode_header, Store};
 use super::{IndexError, Shared, View};
@@ -449,5 +449,43 @@ impl IndexReader {
     /// The height of the block holding tx number `n`, if flushed.
     pub fn tx_height(&self, n: TxNum) -> Option<u32> {
         self.view().height_of(n)
+    }
+
+    /// The flushed unspent outputs at `outpoints` (for the mempool: what a transaction's
+    /// confirmed inputs spend), each as (script-hash key, value), or `None` where the output
+    /// is spent or never existed; all read from one snapshot, whose tip height is returned
+    /// with them.
+    ///
+    /// # Errors
+    /// A read failed or met corrupt data.
+    pub fn unspent_outputs(
+        &self,
+        outpoints: &[OutPoint],
+    ) -> Result<(Option<u32>, Vec<Option<(HashX, u64)>>), IndexError> {
+        self.with(|s, v| {
+            let mut it = s.iter(Cf::Outpoints, true)?;
+            let mut out = Vec::with_capacity(outpoints.len());
+            for op in outpoints {
+                let prefix = outpoint_prefix(&op.txid, op.vout);
+                let mut candidates = Vec::new();
+                it.seek(prefix);
+                while let Some((k, val)) = it.item() {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    candidates.push(UtxoRow::from_outpoint_row(k, val)?);
+                    it.next();
+                }
+                it.status()?;
+                let nums: Vec<TxNum> = candidates.iter().map(|c| c.tx_num).collect();
+                let found = candidates
+                    .iter()
+                    .zip(s.txids(&nums)?)
+                    .find(|(_, t)| *t == op.txid)
+                    .map(|(c, _)| (c.hashx, c.value));
+                out.push(found);
+            }
+            Ok((v.tip.map(|t| t.0), out))
+        })
     }
 }

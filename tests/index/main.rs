@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Network, Txid};
-use ferrumx::index::{Index, IndexError, IndexReader};
+use ferrumx::index::{HashX, Index, IndexError, IndexReader};
 use ferrumx_simnode::{GenParams, Node};
 
 const REORG_LIMIT: u32 = 8;
@@ -198,13 +198,28 @@ fn fixture_sync_matches_truth() {
     check_against_truth(&index.reader(), &node);
 }
 
+/// The keys of script hashes with history above `fork` in the node's current chain: what a
+/// rollback to `fork` touches.
+fn touched_above(node: &Node, fork: u32) -> Vec<HashX> {
+    let mut v: Vec<HashX> = node
+        .truth
+        .script_hashes()
+        .filter(|sh| node.truth.history(sh, None).iter().any(|h| h.height > fork))
+        .map(|sh| HashX::from_script_hash(&sh.0))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// Finds the fork point by comparing block hashes, backs up to it and applies the new branch.
-fn follow_reorg(index: &mut Index, node: &Node) -> u32 {
+/// `touched` is what the removed blocks touched (computed from the old chain's truth).
+fn follow_reorg(index: &mut Index, node: &Node, touched: &[HashX]) -> u32 {
     let (mut h, _) = index.tip().unwrap();
     while index.block_hash(h).unwrap() != node.hash_at(h) {
         h -= 1;
     }
-    index.backup(h).expect("backup");
+    assert_eq!(index.backup(h).expect("backup"), touched, "touched by the rollback");
     assert_eq!(index.tip(), Some((h, node.hash_at(h).unwrap())));
     assert_eq!(index.flushed_tip(), index.tip());
     sync_to(index, node, node.tip_height());
@@ -224,8 +239,9 @@ fn reorgs_equal_a_fresh_index() {
         node.mine(1).expect("mine");
         sync_to(&mut index, &node, node.tip_height());
         let old_tip = node.tip_height();
+        let touched = touched_above(&node, old_tip - depth);
         node.reorg(depth, depth + 1).expect("reorg");
-        let fork = follow_reorg(&mut index, &node);
+        let fork = follow_reorg(&mut index, &node, &touched);
         assert_eq!(fork, old_tip - depth, "depth {depth}");
         check_against_truth(&index.reader(), &node);
         assert_eq!(

@@ -1,0 +1,11 @@
+//! The `electrum` room: the Electrum protocol (1.4–1.6) as ElectrumX 1.20 serves it —
+//! transports (TCP, SSL, WS, WSS), JSON-RPC framing, version negotiation, parameter checks,
+//! the methods, status hashes and notifications.
+//!
+//! Only this room knows the wire protocol.
+
+pub mod jsonrpc;
+pub mod merkle;
+pub mod params;
+pub mod transport;
+pub mod version;
