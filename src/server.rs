@@ -1,14 +1,19 @@
 //! The server's top level: `run(config, shutdown)` wires the rooms together — daemon check,
-//! index, block processor — and returns when the shutdown token fires (SIGINT/SIGTERM) or a
+//! index, block processor, mempool, client services and notifications — and returns when the shutdown token fires (SIGINT/SIGTERM) or a
 //! fatal error stops the block processor.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon::{Daemon, DaemonOptions};
+use crate::electrum::manager::{accept_loop, bind_services, notify_loop, ChainEvent, Registry};
+use crate::electrum::shared::{Settings, Shared};
 use crate::index::Index;
+use crate::mempool::Mempool;
 use crate::sync::{self, SyncEvent, SyncOptions};
 
 /// Why the server stopped with an error.
@@ -20,6 +25,8 @@ pub enum ServerError {
     Index(#[from] crate::index::IndexError),
     #[error("{0}")]
     Sync(#[from] sync::SyncError),
+    #[error("services: {0}")]
+    Services(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -68,9 +75,32 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         reorg_limit,
         progress_every: Duration::from_secs(10),
     };
+
+    // The protocol side: shared state, the notifier's events, and the services task that
+    // starts listening once the index has caught up and the mempool is synchronized.
+    let mempool = Arc::new(Mempool::new());
+    let shared = Arc::new(Shared::new(
+        Settings::from_config(&config),
+        index.reader(),
+        daemon.clone(),
+        mempool.clone(),
+    ));
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (caught_up_tx, caught_up_rx) = oneshot::channel::<()>();
+    let services = tokio::spawn(services(
+        config.clone(),
+        shared.clone(),
+        events_tx.clone(),
+        events_rx,
+        caught_up_rx,
+        shutdown.clone(),
+    ));
+
     let rt = tokio::runtime::Handle::current();
     let stop = shutdown.clone();
+    let notify_shared = shared.clone();
     let processor = tokio::task::spawn_blocking(move || {
+        let mut caught_up_tx = Some(caught_up_tx);
         sync::run(
             &mut index,
             &daemon,
@@ -79,9 +109,20 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
             &stop,
             |event| match event {
                 SyncEvent::CaughtUp { height } => {
-                    tracing::info!(height, "index caught up; client services may start");
+                    tracing::info!(height, "index caught up; starting client services");
+                    if let Some(tx) = caught_up_tx.take() {
+                        let _ = tx.send(());
+                    }
                 }
-                SyncEvent::NewTip { .. } => {}
+                SyncEvent::Reorg { fork } => notify_shared.on_reorg(fork),
+                SyncEvent::NewTip {
+                    height, touched, ..
+                } => {
+                    // Before anyone is notified: forget what the block changed.
+                    notify_shared.histories.invalidate(&touched);
+                    // WAKE
+                    let _ = events_tx.send(ChainEvent::Block { height, touched });
+                }
             },
         )
     });
@@ -89,5 +130,62 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?;
     shutdown.cancel();
-    result.map_err(ServerError::from)
+    let services = services
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    result?;
+    services
+}
+
+/// Starts the client services once the index has caught up (`caught_up`) and the mempool
+/// has been synchronized, then runs the notifier until shutdown.
+async fn services(
+    config: Config,
+    shared: Arc<Shared>,
+    events_tx: mpsc::UnboundedSender<ChainEvent>,
+    events_rx: mpsc::UnboundedReceiver<ChainEvent>,
+    caught_up: oneshot::Receiver<()>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        r = caught_up => if r.is_err() { return Ok(()) },
+    }
+    shared.refresh_hsub();
+    let (synced_tx, synced_rx) = oneshot::channel::<()>();
+    let mut synced_tx = Some(synced_tx);
+    tokio::spawn(shared.mempool.clone().run(
+        shared.daemon.clone(),
+        shared.index.clone(),
+        config.daemon_poll_interval_mempool,
+        shutdown.clone(),
+        move |touched, height| {
+            if let Some(tx) = synced_tx.take() {
+                let _ = tx.send(());
+            }
+            let _ = events_tx.send(ChainEvent::Mempool { height, touched });
+        },
+    ));
+    tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        r = synced_rx => if r.is_err() { return Ok(()) },
+    }
+    let listeners = match bind_services(&config).await {
+        Ok(l) => l,
+        Err(e) => {
+            shutdown.cancel();
+            return Err(ServerError::Services(e));
+        }
+    };
+    let registry = Arc::new(Registry::default());
+    for l in listeners {
+        tokio::spawn(accept_loop(
+            l,
+            shared.clone(),
+            registry.clone(),
+            shutdown.clone(),
+        ));
+    }
+    notify_loop(shared, registry, events_rx, shutdown).await;
+    Ok(())
 }

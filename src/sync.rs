@@ -75,6 +75,8 @@ pub enum SyncError {
 pub enum SyncEvent {
     /// Caught up with the daemon for the first time (client services may start).
     CaughtUp { height: u32 },
+    /// Blocks above `fork` were rolled back (and flushed); the new branch follows.
+    Reorg { fork: u32 },
     /// A new tip was applied and flushed once caught up. `touched`: the script-hash keys
     /// whose history changed since the previous event (this block's, and those of blocks a
     /// reorg removed on the way), sorted, each once.
@@ -139,11 +141,12 @@ pub fn run<C: Chain>(
             } if g == generation => {
                 match tip_vs_daemon(chain, daemon_height, best_hash) {
                     TipVsDaemon::Forked => {
-                        let (g, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                        let (g, fork, touched) = rollback(chain, daemon, rt, opts, &handle)?;
                         generation = g;
                         if caught_up {
                             rolled_back.extend(touched);
                         }
+                        events(SyncEvent::Reorg { fork });
                         continue;
                     }
                     TipVsDaemon::Behind { ours } if !daemon_behind_warned => {
@@ -193,11 +196,12 @@ pub fn run<C: Chain>(
                     }
                 }
                 Err(AdvanceError::NotOnTip) => {
-                    let (g, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                    let (g, fork, touched) = rollback(chain, daemon, rt, opts, &handle)?;
                     generation = g;
                     if caught_up {
                         rolled_back.extend(touched);
                     }
+                    events(SyncEvent::Reorg { fork });
                 }
                 Err(AdvanceError::Fatal(e)) => return Err(SyncError::Index(e)),
             },
@@ -246,14 +250,15 @@ fn tip_vs_daemon<C: Chain>(
 }
 
 /// A reorg: finds the fork point, rolls back to it and restarts the prefetcher after it.
-/// Returns the prefetcher's new generation and the keys the removed blocks had touched.
+/// Returns the prefetcher's new generation, the fork height and the keys the removed blocks
+/// had touched.
 fn rollback<C: Chain>(
     chain: &mut C,
     daemon: &Daemon,
     rt: &Handle,
     opts: &SyncOptions,
     handle: &prefetch::PrefetchHandle,
-) -> Result<(u64, Vec<HashX>), SyncError> {
+) -> Result<(u64, u32, Vec<HashX>), SyncError> {
     let fork = find_fork(chain, daemon, rt, opts.reorg_limit)?;
     let tip = chain.tip().map_or(0, |t| t.0);
     tracing::warn!(
@@ -264,7 +269,7 @@ fn rollback<C: Chain>(
     );
     chain.flush().map_err(SyncError::Index)?;
     let touched = chain.backup(fork).map_err(SyncError::Index)?;
-    Ok((handle.reset(fork + 1), touched))
+    Ok((handle.reset(fork + 1), fork, touched))
 }
 
 /// Walks back from our tip until our hash equals the daemon's: that height is the fork.

@@ -185,9 +185,16 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
     // rollback touched, later ones only their own block's keys.
     h.sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
     let mut after_reorg = Vec::new();
+    let mut reorgs = Vec::new();
     wait_for(&h.events, |e| {
-        if let SyncEvent::NewTip { height, touched, .. } = e {
+        if let SyncEvent::NewTip {
+            height, touched, ..
+        } = e
+        {
             after_reorg.push((*height, touched.clone()));
+        }
+        if let SyncEvent::Reorg { fork } = e {
+            reorgs.push(*fork);
         }
         matches!(e, SyncEvent::NewTip { height: 153, .. })
     });
@@ -197,6 +204,10 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
             .collect::<Vec<_>>()
     });
     let heights: Vec<u32> = after_reorg.iter().map(|(height, _)| *height).collect();
+    assert!(
+        reorgs.contains(&149),
+        "a Reorg event at the fork: {reorgs:?}"
+    );
     assert_eq!(heights, vec![150, 151, 152, 153]);
     for (i, (height, touched)) in after_reorg.iter().enumerate() {
         let mut expected = block_touched(&blocks[i]);

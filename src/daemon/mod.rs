@@ -395,6 +395,23 @@ impl Daemon {
         .await
     }
 
+    /// Any method whose answer the protocol layer passes on to clients as the daemon wrote
+    /// it (fee rates, `getmempoolinfo` fields, `getnetworkinfo`): the JSON value, `null` for
+    /// an empty result.
+    pub async fn call_json(
+        &self,
+        method: &'static str,
+        params: Vec<Value>,
+    ) -> Result<Value, Error> {
+        self.call(method, params, move |r| match r {
+            None => Ok(Value::Null),
+            Some(raw) => {
+                serde_json::from_str(raw.get()).map_err(|e| Error::bad(format!("{method}: {e}")))
+            }
+        })
+        .await
+    }
+
     /// `getchaintips`.
     pub async fn chain_tips(&self) -> Result<Vec<ChainTip>, Error> {
         self.call("getchaintips", vec![], decode::chain_tips).await

@@ -4,8 +4,13 @@
 //!
 //! Only this room knows the wire protocol.
 
+pub mod history;
 pub mod jsonrpc;
+pub mod manager;
 pub mod merkle;
+pub mod methods;
 pub mod params;
+pub mod session;
+pub mod shared;
 pub mod transport;
 pub mod version;

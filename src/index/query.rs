@@ -12,8 +12,8 @@ use bitcoin::{BlockHash, OutPoint, Txid};
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use super::schema::{
-    height_key, outpoint_prefix, read_height_key, read_history_key, read_tx_num, read_txid, read_utxo_key,
-    read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
+    height_key, outpoint_prefix, read_height_key, read_history_key, read_tx_num, read_txid,
+    read_utxo_key, read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
 };
 use super::store::{decode_header, Store};
 use super::{IndexError, Shared, View};
@@ -46,6 +46,10 @@ pub struct TxPosition {
     /// Index in its block.
     pub pos: u32,
 }
+
+/// [`IndexReader::unspent_outputs`]' answer: the snapshot's tip height, and per outpoint its
+/// (script-hash key, value) if unspent.
+pub type UnspentOutputs = (Option<u32>, Vec<Option<(HashX, u64)>>);
 
 /// Reads the flushed index. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
@@ -458,10 +462,7 @@ impl IndexReader {
     ///
     /// # Errors
     /// A read failed or met corrupt data.
-    pub fn unspent_outputs(
-        &self,
-        outpoints: &[OutPoint],
-    ) -> Result<(Option<u32>, Vec<Option<(HashX, u64)>>), IndexError> {
+    pub fn unspent_outputs(&self, outpoints: &[OutPoint]) -> Result<UnspentOutputs, IndexError> {
         self.with(|s, v| {
             let mut it = s.iter(Cf::Outpoints, true)?;
             let mut out = Vec::with_capacity(outpoints.len());

@@ -1,1 +1,344 @@
-//! (being written)
+//! The daemon's mempool, per script hash, and the fee histogram: ElectrumX 1.20's
+//! `server/mempool.py`, reimplemented.
+//!
+//! [`Mempool`] is shared as `Arc<Mempool>`. One task ([`Mempool::run`]) polls the daemon
+//! and keeps it in step; the Electrum sessions query it ([`Mempool::summaries`],
+//! [`Mempool::balance_delta`], [`Mempool::utxos`], [`Mempool::potential_spends`],
+//! [`Mempool::fee_histogram`]), each query holding a read lock for microseconds.
+//!
+//! What ElectrumX does, and so FerrumX:
+//! - A refresh takes the daemon's height before and after `getrawmempool` and goes on only
+//!   when both agree and equal the index's flushed height; otherwise the index is "not
+//!   synced" (ElectrumX's `DBSyncError`) and the caller tries again later. Script hashes
+//!   touched meanwhile are kept and reported by the next successful refresh.
+//! - Transactions that left are dropped; only new ones are fetched. Each input is resolved
+//!   from the confirmed UTXO set (the index) or from a mempool parent; a transaction whose
+//!   parent is missing is deferred until a pass accepts nothing more, then dropped (logged
+//!   as `N txs dropped`) and fetched again on the next refresh.
+//! - Per transaction: prevouts, (hashX, value) of inputs and outputs, fee
+//!   (`max(0, in − out)`) and vsize. Every output counts, `OP_RETURN` ones included, and so
+//!   does every spent input's script hash.
+//! - `has_unconfirmed_inputs` is decided at query time: some input spends a transaction that
+//!   is in the mempool now.
+//! - The fee histogram ([`histogram`]) is recomputed after a successful refresh at most every
+//!   [`HISTOGRAM_REFRESH`] (Bitcoin's `MEMPOOL_HISTOGRAM_REFRESH_SECS`) and cached.
+//! - Logs: "beginning processing of daemon mempool", "synced in …s", then every
+//!   [`LOG_STATUS_INTERVAL`] "N txs X.XX MB touching K addresses".
+//!
+//! Deliberate differences:
+//! - New transactions are accepted once all batches are fetched (ElectrumX accepts each
+//!   batch as it arrives and finishes the deferred ones at the end); the accepted set is the
+//!   same. If the index moves during a refresh, FerrumX inserts nothing new (ElectrumX may
+//!   have inserted some batches already); the removals already made are kept and their
+//!   script hashes reported by the next successful refresh.
+//! - Prevouts are looked up in one index snapshot per batch, and that snapshot's height is
+//!   checked too (ElectrumX reads the UTXO DB without a snapshot).
+//! - A raw transaction that does not parse is skipped with a warning (ElectrumX's task
+//!   would die on the exception). Daemon errors other than "not found" fail the refresh,
+//!   retried next round (ElectrumX replaces every per-transaction error by "missing").
+//! - [`Mempool::utxos`] is sorted (txid in displayed order, then output index); ElectrumX's
+//!   `unordered_UTXOs` iterates a Python `set` of tx hashes, an order that changes from run
+//!   to run (hash randomisation), with each transaction's outputs in index order.
+
+pub mod histogram;
+mod refresh;
+mod state;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use bitcoin::{OutPoint, Txid};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::daemon::{self, Daemon};
+use crate::index::{HashX, IndexError, IndexReader};
+
+pub use refresh::{FETCH_BATCH, FETCH_CONCURRENCY};
+
+use state::State;
+
+/// Bitcoin's `MEMPOOL_HISTOGRAM_REFRESH_SECS` in ElectrumX: the fee histogram is recomputed
+/// at most this often.
+pub const HISTOGRAM_REFRESH: Duration = Duration::from_secs(120);
+
+/// ElectrumX's `log_status_secs`: how often the mempool's size is logged.
+pub const LOG_STATUS_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A mempool transaction touching a script hash (ElectrumX's `MemPoolTxSummary`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TxSummary {
+    pub txid: Txid,
+    /// Satoshis.
+    pub fee: u64,
+    /// Some input spends a transaction that is in the mempool (height -1 in Electrum).
+    pub has_unconfirmed_inputs: bool,
+}
+
+/// A mempool output paying a script hash (spent by another mempool transaction or not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MempoolUtxo {
+    pub txid: Txid,
+    pub vout: u32,
+    /// Satoshis.
+    pub value: u64,
+}
+
+/// Sizes, for logs and the admin RPC.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MempoolStats {
+    /// Transactions held.
+    pub txs: usize,
+    /// Sum of their virtual sizes.
+    pub vbytes: u64,
+    /// Distinct script-hash keys they touch.
+    pub hashxs: usize,
+}
+
+/// Why a refresh did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The index's flushed height is not the daemon's (ElectrumX's `DBSyncError`): try again
+    /// once the block processor has caught up. Touched script hashes are kept.
+    #[error("the index (height {index:?}) is not at the daemon's height {daemon}")]
+    IndexNotSynced { index: Option<u32>, daemon: u32 },
+    /// A daemon call failed (after the client's own retries).
+    #[error("daemon: {0}")]
+    Daemon(#[from] daemon::Error),
+    /// An index read failed.
+    #[error("index: {0}")]
+    Index(#[from] IndexError),
+    /// A worker task panicked or was cancelled.
+    #[error("mempool task failed: {0}")]
+    Task(String),
+}
+
+/// The daemon's mempool, as the Electrum methods need it. See the module docs.
+#[derive(Debug, Default)]
+pub struct Mempool {
+    /// Shared with the blocking threads of a refresh or a histogram update.
+    state: Arc<RwLock<State>>,
+    histogram: RwLock<Arc<Vec<(f64, u64)>>>,
+    /// Touched since the last successful refresh.
+    touched: Mutex<HashSet<HashX>>,
+    /// Refreshes run one at a time (only they write the state).
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Mempool {
+    /// An empty mempool.
+    pub fn new() -> Mempool {
+        Mempool::default()
+    }
+
+    /// One refresh against the daemon (see the module docs). Returns the script-hash keys
+    /// touched since the previous successful refresh: those of every transaction added or
+    /// removed since.
+    ///
+    /// # Errors
+    /// [`RefreshError::IndexNotSynced`] when the index is not at the daemon's height (the
+    /// touched set is kept for the next call); daemon and index failures.
+    pub async fn refresh(
+        &self,
+        daemon: &Daemon,
+        index: &IndexReader,
+    ) -> Result<HashSet<HashX>, RefreshError> {
+        self.refresh_at(daemon, index).await.map(|(t, _)| t)
+    }
+
+    /// Keeps the mempool in step until `shutdown`: a refresh every `interval` (ElectrumX's
+    /// `DAEMON_POLL_INTERVAL_MEMPOOL`), `on_touched(touched, daemon_height)` after each
+    /// successful one (with an empty set too: the mempool is then synchronized at that
+    /// height), the fee histogram recomputed at most every [`HISTOGRAM_REFRESH`], sizes
+    /// logged every [`LOG_STATUS_INTERVAL`]. Failed refreshes are retried next round; the
+    /// first of a run of failures is logged at warn, the rest at debug.
+    pub async fn run(
+        self: Arc<Self>,
+        daemon: Daemon,
+        index: IndexReader,
+        interval: Duration,
+        shutdown: CancellationToken,
+        mut on_touched: impl FnMut(HashSet<HashX>, u32) + Send + 'static,
+    ) {
+        info!("beginning processing of daemon mempool.  This can take some time...");
+        let start = Instant::now();
+        let mut synced = false;
+        let mut failing = false;
+        let mut last_histogram: Option<Instant> = None;
+        let mut last_status: Option<Instant> = None;
+        loop {
+            let result = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = self.refresh_at(&daemon, &index) => r,
+            };
+            match result {
+                Ok((touched, height)) => {
+                    if failing {
+                        info!("mempool refreshes work again");
+                        failing = false;
+                    }
+                    if !synced {
+                        info!("synced in {:.2}s", start.elapsed().as_secs_f64());
+                        synced = true;
+                    }
+                    on_touched(touched, height);
+                    if last_histogram.is_none_or(|t| t.elapsed() >= HISTOGRAM_REFRESH) {
+                        let compact = tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            c = self.update_fee_histogram() => c,
+                        };
+                        info!("compact fee histogram: {compact:?}");
+                        last_histogram = Some(Instant::now());
+                    }
+                    if last_status.is_none_or(|t| t.elapsed() >= LOG_STATUS_INTERVAL) {
+                        let s = self.stats();
+                        info!(
+                            "{} txs {:.2} MB touching {} addresses",
+                            group_thousands(s.txs as u64),
+                            s.vbytes as f64 / 1_000_000.0,
+                            group_thousands(s.hashxs as u64)
+                        );
+                        last_status = Some(Instant::now());
+                    }
+                }
+                Err(RefreshError::IndexNotSynced { index, daemon }) => {
+                    debug!(?index, daemon, "waiting for DB to sync");
+                }
+                Err(RefreshError::Daemon(daemon::Error::Shutdown)) => break,
+                Err(e) if !failing => {
+                    warn!(error = %e, "mempool refresh failed; retrying every {interval:?}");
+                    failing = true;
+                }
+                Err(e) => debug!(error = %e, "mempool refresh failed again"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+        debug!("mempool task stopped");
+    }
+
+    /// Recomputes the compact fee histogram (on a blocking thread), caches it for
+    /// [`Mempool::fee_histogram`] and returns it. [`Mempool::run`] calls it on its schedule.
+    pub async fn update_fee_histogram(&self) -> Vec<(f64, u64)> {
+        let state = Arc::clone(&self.state);
+        let computed = tokio::task::spawn_blocking(move || {
+            let pairs = state
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .fees_and_sizes();
+            histogram::compact_histogram(pairs, histogram::BIN_SIZE)
+        })
+        .await;
+        match computed {
+            Ok(compact) => {
+                *self.histogram.write().unwrap_or_else(|e| e.into_inner()) =
+                    Arc::new(compact.clone());
+                compact
+            }
+            Err(e) => {
+                warn!(error = %e, "fee histogram computation failed");
+                self.fee_histogram()
+            }
+        }
+    }
+
+    /// ElectrumX's `transaction_summaries`: the mempool transactions touching `x`, sorted by
+    /// (has unconfirmed inputs, txid in displayed byte order), as the protocol wants them.
+    pub fn summaries(&self, x: &HashX) -> Vec<TxSummary> {
+        self.read().summaries(x)
+    }
+
+    /// ElectrumX's `balance_delta`: what the mempool pays to `x` minus what it spends from
+    /// it (satoshis; may be negative).
+    pub fn balance_delta(&self, x: &HashX) -> i64 {
+        self.read().balance_delta(x)
+    }
+
+    /// ElectrumX's `unordered_UTXOs`: every mempool output paying `x`, whether or not another
+    /// mempool transaction spends it (the caller filters with
+    /// [`Mempool::potential_spends`]). Sorted by txid in displayed byte order, then output
+    /// index; ElectrumX's order is arbitrary (see the module docs).
+    pub fn utxos(&self, x: &HashX) -> Vec<MempoolUtxo> {
+        self.read().utxos(x)
+    }
+
+    /// ElectrumX's `potential_spends`: every outpoint spent by a mempool transaction
+    /// touching `x`; includes every mempool spend of `x`'s outputs.
+    pub fn potential_spends(&self, x: &HashX) -> HashSet<OutPoint> {
+        self.read().potential_spends(x)
+    }
+
+    /// The cached compact fee histogram (`mempool.get_fee_histogram`): `(fee rate in sat/vB,
+    /// vsize)` pairs from the highest rate down; empty before the first computation.
+    pub fn fee_histogram(&self) -> Vec<(f64, u64)> {
+        self.histogram
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .clone()
+    }
+
+    /// Transactions, vbytes and script-hash keys held.
+    pub fn stats(&self) -> MempoolStats {
+        let s = self.read();
+        MempoolStats {
+            txs: s.txs.len(),
+            vbytes: s.vbytes,
+            hashxs: s.by_hashx.len(),
+        }
+    }
+
+    /// Whether `txid` is held.
+    pub fn contains(&self, txid: &Txid) -> bool {
+        self.read().txs.contains_key(txid)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // Writers replace whole entries between consistent points; a panic elsewhere leaves
+        // nothing half-made that a reader could trip on.
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add_touched(&self, more: HashSet<HashX>) {
+        if more.is_empty() {
+            return;
+        }
+        let mut t = self.touched.lock().unwrap_or_else(|e| e.into_inner());
+        if t.is_empty() {
+            *t = more;
+        } else {
+            t.extend(more);
+        }
+    }
+
+    fn take_touched(&self) -> HashSet<HashX> {
+        std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// `1234567` → `1,234,567` (Python's `{:,d}`).
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands() {
+        assert_eq!(super::group_thousands(0), "0");
+        assert_eq!(super::group_thousands(999), "999");
+        assert_eq!(super::group_thousands(1_000), "1,000");
+        assert_eq!(super::group_thousands(1_234_567), "1,234,567");
+    }
+}

@@ -1,6 +1,8 @@
-//! Helpers of `tests/server.rs`: the `ferrumx_server` binary as a child process (killed on
-//! drop, its stdout and stderr collected line by line), temporary database directories, a
-//! deterministic RNG, and checks of a database against the stand-in's truth.
+//! Helpers of the process-level tests (`tests/server.rs`, `tests/electrum_golden.rs`): the
+//! `ferrumx_server` binary as a child process (killed on drop, its stdout and stderr
+//! collected line by line), temporary database directories, a deterministic RNG, and checks
+//! of a database against the stand-in's truth. Each test binary uses a different part.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,259 @@
+//! Confirmed histories and status hashes, cached per script-hash key.
+//!
+//! A status is `sha256` of `"txid:height:"` for each confirmed transaction in chain order,
+//! then `"txid:0:"` or `"txid:-1:"` for each mempool transaction in the mempool's canonical
+//! order (`-1`: it has unconfirmed inputs). The cache keeps, per key, the confirmed entries
+//! and the SHA-256 state after hashing them, so a status after a mempool change costs only
+//! the mempool part; a block invalidates exactly the keys it touched.
+//!
+//! As ElectrumX, a history is read up to `MAX_SEND / 99` entries (a JSON entry is about 99
+//! bytes), and one that reaches that limit is refused with "history too large" — for
+//! `get_history`, `subscribe` and notifications alike. The refusal is cached too.
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use bitcoin::hashes::{sha256, Hash, HashEngine};
+use bitcoin::Txid;
+use lru::LruCache;
+
+use crate::index::{HashX, IndexError, IndexReader};
+use crate::mempool::TxSummary;
+
+/// The confirmed part of a history.
+#[derive(Clone)]
+pub struct Confirmed {
+    /// (txid, height) in chain order.
+    pub entries: Vec<(Txid, u32)>,
+    /// SHA-256 state after `"txid:height:"` of every entry.
+    engine: sha256::HashEngine,
+}
+
+impl std::fmt::Debug for Confirmed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Confirmed")
+            .field("entries", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Confirmed {
+    fn new(entries: Vec<(Txid, u32)>) -> Confirmed {
+        let mut engine = sha256::HashEngine::default();
+        for (txid, height) in &entries {
+            engine.input(format!("{txid}:{height}:").as_bytes());
+        }
+        Confirmed { entries, engine }
+    }
+
+    /// The status with `mempool` (in canonical order) appended; `None` when there is no
+    /// history at all.
+    pub fn status(&self, mempool: &[TxSummary]) -> Option<[u8; 32]> {
+        if self.entries.is_empty() && mempool.is_empty() {
+            return None;
+        }
+        let mut engine = self.engine.clone();
+        for tx in mempool {
+            let height = if tx.has_unconfirmed_inputs { "-1" } else { "0" };
+            engine.input(format!("{}:{height}:", tx.txid).as_bytes());
+        }
+        Some(sha256::Hash::from_engine(engine).to_byte_array())
+    }
+}
+
+/// Why a history cannot be served.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// It has at least the limit's number of entries.
+    #[error("history too large")]
+    TooLarge,
+    #[error("db error: {0}")]
+    Index(String),
+}
+
+impl From<IndexError> for HistoryError {
+    fn from(e: IndexError) -> HistoryError {
+        HistoryError::Index(e.to_string())
+    }
+}
+
+#[derive(Clone)]
+enum Cached {
+    Ok(Arc<Confirmed>),
+    TooLarge,
+}
+
+struct Inner {
+    lru: LruCache<HashX, Cached>,
+    /// Sum of the entries held (bounded by `max_entries`).
+    entries: usize,
+    /// Bumped by every invalidation: a read that started before one must not be cached.
+    epoch: u64,
+}
+
+/// Confirmed histories of recently asked keys. `Send + Sync`.
+pub struct HistoryCache {
+    inner: Mutex<Inner>,
+    limit: usize,
+    max_entries: usize,
+    /// Counters for `getinfo`-style statistics.
+    lookups: std::sync::atomic::AtomicU64,
+    hits: std::sync::atomic::AtomicU64,
+}
+
+/// Most keys held (ElectrumX's history cache holds 1,000).
+const MAX_KEYS: usize = 1_000;
+/// Most entries held across all keys (about 44 bytes each).
+const MAX_ENTRIES: usize = 2_000_000;
+
+impl HistoryCache {
+    /// A cache refusing histories of `max_send / 99` entries or more.
+    pub fn new(max_send: usize) -> HistoryCache {
+        HistoryCache {
+            inner: Mutex::new(Inner {
+                lru: LruCache::new(NonZeroUsize::new(MAX_KEYS).unwrap_or(NonZeroUsize::MIN)),
+                entries: 0,
+                epoch: 0,
+            }),
+            limit: (max_send / 99).max(1),
+            max_entries: MAX_ENTRIES,
+            lookups: Default::default(),
+            hits: Default::default(),
+        }
+    }
+
+    /// The most entries a history may have minus one (ElectrumX's `limited_history` limit).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The confirmed history of `sh` (a 32-byte script hash, internal order), from the
+    /// cache or read from the index. Blocking (RocksDB reads): call off the async workers
+    /// for long histories. Returns also whether it came from the cache.
+    ///
+    /// # Errors
+    /// [`HistoryError::TooLarge`] at or above the limit; index read failures.
+    pub fn get(
+        &self,
+        index: &IndexReader,
+        sh: &[u8; 32],
+    ) -> Result<(Arc<Confirmed>, bool), HistoryError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let x = HashX::from_script_hash(sh);
+        self.lookups.fetch_add(1, Relaxed);
+        let epoch = {
+            let mut inner = self.lock();
+            match inner.lru.get(&x) {
+                Some(Cached::Ok(c)) => {
+                    self.hits.fetch_add(1, Relaxed);
+                    return Ok((c.clone(), true));
+                }
+                Some(Cached::TooLarge) => {
+                    self.hits.fetch_add(1, Relaxed);
+                    return Err(HistoryError::TooLarge);
+                }
+                None => inner.epoch,
+            }
+        };
+        let entries = index.history(sh, 0, self.limit)?;
+        let result = if entries.len() >= self.limit {
+            Cached::TooLarge
+        } else {
+            let entries = entries.into_iter().collect();
+            Cached::Ok(Arc::new(Confirmed::new(entries)))
+        };
+        let mut inner = self.lock();
+        if inner.epoch == epoch {
+            let n = match &result {
+                Cached::Ok(c) => c.entries.len(),
+                Cached::TooLarge => 0,
+            };
+            if let Some((_, Cached::Ok(c))) = inner.lru.push(x, result.clone()) {
+                inner.entries -= c.entries.len().min(inner.entries);
+            }
+            inner.entries += n;
+            while inner.entries > self.max_entries {
+                match inner.lru.pop_lru() {
+                    Some((_, Cached::Ok(c))) => {
+                        inner.entries -= c.entries.len().min(inner.entries);
+                    }
+                    Some((_, Cached::TooLarge)) => {}
+                    None => break,
+                }
+            }
+        }
+        match result {
+            Cached::Ok(c) => Ok((c, false)),
+            Cached::TooLarge => Err(HistoryError::TooLarge),
+        }
+    }
+
+    /// Forgets the histories of `touched` keys (after the flush that changed them, before
+    /// anyone is notified).
+    pub fn invalidate<'a>(&self, touched: impl IntoIterator<Item = &'a HashX>) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        for x in touched {
+            if let Some(Cached::Ok(c)) = inner.lru.pop(x) {
+                inner.entries -= c.entries.len().min(inner.entries);
+            }
+        }
+    }
+
+    /// Forgets everything (after a reorg whose touched set is unknown).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        inner.lru.clear();
+        inner.entries = 0;
+    }
+
+    /// (keys held, lookups, hits).
+    pub fn stats(&self) -> (usize, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.lock().lru.len(),
+            self.lookups.load(Relaxed),
+            self.hits.load(Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn txid(i: u8) -> Txid {
+        Txid::from_byte_array([i; 32])
+    }
+
+    #[test]
+    fn status_is_sha256_of_the_electrum_status_string() {
+        let c = Confirmed::new(vec![(txid(1), 5), (txid(2), 7)]);
+        let mempool = [
+            TxSummary {
+                txid: txid(3),
+                fee: 100,
+                has_unconfirmed_inputs: false,
+            },
+            TxSummary {
+                txid: txid(4),
+                fee: 100,
+                has_unconfirmed_inputs: true,
+            },
+        ];
+        let text = format!("{}:5:{}:7:{}:0:{}:-1:", txid(1), txid(2), txid(3), txid(4));
+        let want = sha256::Hash::hash(text.as_bytes()).to_byte_array();
+        assert_eq!(c.status(&mempool), Some(want));
+        let confirmed_only = format!("{}:5:{}:7:", txid(1), txid(2));
+        assert_eq!(
+            c.status(&[]),
+            Some(sha256::Hash::hash(confirmed_only.as_bytes()).to_byte_array())
+        );
+        assert_eq!(Confirmed::new(vec![]).status(&[]), None);
+    }
+}

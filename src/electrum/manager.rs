@@ -1,0 +1,373 @@
+//! The session manager: the client listeners (SERVICES), the registry of sessions, and the
+//! notifier that turns new blocks, reorgs and mempool changes into `headers.subscribe` and
+//! `scripthash.subscribe` notifications.
+//!
+//! Notifications of a block wait for the first mempool refresh at the block's height, so a
+//! transaction that left the mempool for the block is notified once, not twice (ElectrumX's
+//! `Notifications` does the same).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::methods::status_json;
+use super::session::{self, SessionState, OUTGOING_QUEUE};
+use super::shared::Shared;
+use super::transport::{self, Listener};
+use crate::config::Config;
+use crate::config::{Protocol, Service};
+use crate::index::HashX;
+
+/// Time allowed for a TLS or WebSocket handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the notifier is told.
+#[derive(Debug)]
+pub enum ChainEvent {
+    /// A new tip, flushed; `touched` keys changed history (the caller has already
+    /// invalidated their cached histories).
+    Block { height: u32, touched: Vec<HashX> },
+    /// A mempool refresh at the daemon's `height`.
+    Mempool {
+        height: u32,
+        touched: HashSet<HashX>,
+    },
+}
+
+/// All live sessions.
+#[derive(Default)]
+pub struct Registry {
+    sessions: Mutex<HashMap<u64, Arc<SessionState>>>,
+    next_id: AtomicU64,
+}
+
+impl Registry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<SessionState>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add(&self, s: Arc<SessionState>) {
+        self.lock().insert(s.id, s);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub fn all(&self) -> Vec<Arc<SessionState>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// Binds every client service of SERVICES (tcp, ssl, ws, wss).
+///
+/// # Errors
+/// A one-line message: the TLS files cannot be loaded, or a port cannot be bound.
+pub async fn bind_services(config: &Config) -> Result<Vec<Listener>, String> {
+    let client: Vec<&Service> = config
+        .services
+        .iter()
+        .filter(|s| s.protocol != Protocol::Rpc)
+        .collect();
+    let tls = if client.iter().any(|s| s.protocol.uses_tls()) {
+        match (&config.ssl_certfile, &config.ssl_keyfile) {
+            (Some(cert), Some(key)) => {
+                Some(transport::load_tls_config(cert, key).map_err(|e| e.to_string())?)
+            }
+            _ => return Err("SSL_CERTFILE and SSL_KEYFILE are required for ssl/wss".into()),
+        }
+    } else {
+        None
+    };
+    let mut listeners = Vec::new();
+    for s in client {
+        let tls = if s.protocol.uses_tls() {
+            tls.clone()
+        } else {
+            None
+        };
+        let l = Listener::bind(s, tls, config.max_recv)
+            .await
+            .map_err(|e| format!("cannot listen on {s}: {e}"))?;
+        for addr in l.local_addrs() {
+            tracing::info!(service = %s.protocol, %addr, "listening");
+        }
+        listeners.push(l);
+    }
+    Ok(listeners)
+}
+
+/// Accepts connections on `listener` until `shutdown`, serving each in its own task.
+pub async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let incoming = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            i = listener.accept() => i,
+        };
+        let incoming = match incoming {
+            Ok(i) => i,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(protocol = %listener.protocol(), "accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (shared, registry, shutdown) = (shared.clone(), registry.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let peer = incoming.peer;
+            let kind = incoming.protocol;
+            let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.handshake()).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => {
+                    tracing::debug!("{kind} handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("{kind} handshake timed out");
+                    return;
+                }
+            };
+            let id = registry.next_id();
+            let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
+            let closing = shutdown.child_token();
+            let state = Arc::new(SessionState::new(id, peer, kind, tx, closing));
+            registry.add(state.clone());
+            let shown = if shared.settings.anon_logs {
+                "xx.xx.xx.xx:xx".to_string()
+            } else {
+                peer.to_string()
+            };
+            tracing::info!(session = id, "{kind} {shown}, {} total", registry.len());
+            session::serve(conn, shared, state, rx).await;
+            registry.remove(id);
+        });
+    }
+}
+
+/// Holds back notifications until block and mempool agree on the height (ElectrumX's
+/// `Notifications._maybe_notify`).
+#[derive(Default)]
+struct Coalescer {
+    mempool: BTreeMap<u32, HashSet<HashX>>,
+    blocks: BTreeMap<u32, HashSet<HashX>>,
+    highest_block: Option<u32>,
+}
+
+impl Coalescer {
+    fn on_block(&mut self, height: u32, touched: Vec<HashX>) -> Option<(u32, HashSet<HashX>)> {
+        self.blocks.entry(height).or_default().extend(touched);
+        self.highest_block = Some(height);
+        self.maybe_notify()
+    }
+
+    fn on_mempool(
+        &mut self,
+        height: u32,
+        touched: HashSet<HashX>,
+    ) -> Option<(u32, HashSet<HashX>)> {
+        self.mempool.entry(height).or_default().extend(touched);
+        self.maybe_notify()
+    }
+
+    fn maybe_notify(&mut self) -> Option<(u32, HashSet<HashX>)> {
+        let common = self
+            .mempool
+            .keys()
+            .rev()
+            .find(|h| self.blocks.contains_key(h))
+            .copied();
+        let height = match common {
+            Some(h) => h,
+            None => {
+                let top = *self.mempool.keys().next_back()?;
+                if Some(top) != self.highest_block {
+                    return None;
+                }
+                top
+            }
+        };
+        // Unlike ElectrumX, which drops the touched sets of older mempool refreshes, keep
+        // them: a transaction seen by a refresh at an older height may still be in the
+        // mempool, and then no later refresh reports it.
+        let mut touched = HashSet::new();
+        for map in [&mut self.mempool, &mut self.blocks] {
+            let old: Vec<u32> = map.range(..=height).map(|(h, _)| *h).collect();
+            for h in old {
+                if let Some(t) = map.remove(&h) {
+                    touched.extend(t);
+                }
+            }
+        }
+        Some((height, touched))
+    }
+}
+
+/// The notifier: applies events in order and notifies sessions.
+pub async fn notify_loop(
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    mut events: mpsc::UnboundedReceiver<ChainEvent>,
+    shutdown: CancellationToken,
+) {
+    let mut coalescer = Coalescer::default();
+    let mut notified_tip = shared.index.tip();
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            e = events.recv() => match e { Some(e) => e, None => return },
+        };
+        let ready = match event {
+            ChainEvent::Block { height, touched } => coalescer.on_block(height, touched),
+            ChainEvent::Mempool { height, touched } => coalescer.on_mempool(height, touched),
+        };
+        let Some((_height, touched)) = ready else {
+            continue;
+        };
+        let tip = shared.index.tip();
+        let tip_changed = tip != notified_tip;
+        notified_tip = tip;
+        notify_sessions(&shared, &registry, tip_changed, &touched).await;
+    }
+}
+
+/// Notifies every session of a new tip (when `tip_changed`) and of the subscriptions whose
+/// status changed among `touched` (and, on a new tip, among those with mempool
+/// transactions). Each status is computed once, however many sessions subscribe to it.
+pub async fn notify_sessions(
+    shared: &Arc<Shared>,
+    registry: &Registry,
+    tip_changed: bool,
+    touched: &HashSet<HashX>,
+) {
+    let sessions = registry.all();
+    if tip_changed {
+        let hsub = shared.refresh_hsub();
+        let params = [hsub];
+        for s in sessions.iter().filter(|s| s.headers_subscribed()) {
+            s.notify("blockchain.headers.subscribe", &params);
+        }
+    }
+    // What each session must re-check, and the distinct script hashes among them.
+    let mut work: Vec<(Arc<SessionState>, Vec<HashX>)> = Vec::new();
+    let mut distinct: HashMap<HashX, [u8; 32]> = HashMap::new();
+    for s in &sessions {
+        let subs = s.subs_to_check(touched, tip_changed);
+        if subs.is_empty() {
+            continue;
+        }
+        let mut xs = Vec::with_capacity(subs.len());
+        for (x, sub) in subs {
+            distinct.insert(x, sub.sh);
+            xs.push(x);
+        }
+        work.push((s.clone(), xs));
+    }
+    if distinct.is_empty() {
+        return;
+    }
+    let statuses = compute_statuses(shared, distinct).await;
+    for (s, xs) in work {
+        let mut changed = 0usize;
+        for x in xs {
+            let Some((status, has_mempool)) = statuses.get(&x) else {
+                continue;
+            };
+            if let Some((alias, status)) = s.update_status(&x, *status, *has_mempool) {
+                changed += 1;
+                let params = [serde_json::Value::String(alias), status_json(status)];
+                if !s.notify("blockchain.scripthash.subscribe", &params) {
+                    break;
+                }
+            }
+        }
+        if changed > 0 {
+            tracing::debug!(session = s.id, changed, "notified of address changes");
+        }
+    }
+}
+
+type Statuses = HashMap<HashX, (Result<Option<[u8; 32]>, ()>, bool)>;
+
+/// Statuses of `keys` (history reads on blocking threads, in chunks).
+async fn compute_statuses(shared: &Arc<Shared>, keys: HashMap<HashX, [u8; 32]>) -> Statuses {
+    const CHUNK: usize = 256;
+    let keys: Vec<(HashX, [u8; 32])> = keys.into_iter().collect();
+    let mut tasks = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        let chunk = chunk.to_vec();
+        let shared = shared.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            chunk
+                .into_iter()
+                .map(|(x, sh)| {
+                    let mempool = shared.mempool.summaries(&x);
+                    let status = shared
+                        .histories
+                        .get(&shared.index, &sh)
+                        .map(|(c, _)| c.status(&mempool))
+                        .map_err(|_| ());
+                    (x, (status, !mempool.is_empty()))
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut out = HashMap::new();
+    for t in tasks {
+        if let Ok(v) = t.await {
+            out.extend(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn x(i: u8) -> HashX {
+        HashX([i; crate::index::HASHX_LEN])
+    }
+
+    #[test]
+    fn block_notifications_wait_for_the_mempool_at_that_height() {
+        let mut c = Coalescer::default();
+        // Mempool at 100 first (nothing from blocks yet): notified, it is the tip's.
+        assert_eq!(c.on_block(100, vec![]), None);
+        let (h, t) = c
+            .on_mempool(100, [x(1)].into())
+            .expect("mempool at the tip");
+        assert_eq!((h, t), (100, [x(1)].into()));
+        // A block at 101: held until the mempool has been seen at 101.
+        assert_eq!(c.on_block(101, vec![x(2)]), None);
+        // A late mempool refresh at 100 is not enough, but what it touched is kept.
+        assert_eq!(c.on_mempool(100, [x(3)].into()), None);
+        let (h, t) = c.on_mempool(101, [x(4)].into()).expect("both at 101");
+        assert_eq!(h, 101);
+        assert_eq!(t, [x(2), x(3), x(4)].into());
+        // Later mempool refreshes at the same height go straight through.
+        let (h, t) = c.on_mempool(101, [x(5)].into()).expect("tip unchanged");
+        assert_eq!((h, t), (101, [x(5)].into()));
+    }
+}

@@ -1,0 +1,264 @@
+//! What every session shares: the index, the daemon, the mempool, and the caches the
+//! methods use (histories, block txids, header merkle segments, daemon answers), plus the
+//! settings the methods need.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bitcoin::consensus::serialize;
+use bitcoin::hashes::Hash;
+use bitcoin::hex::DisplayHex;
+use bitcoin::{BlockHash, Txid};
+use lru::LruCache;
+use serde_json::{json, Value};
+
+use super::history::HistoryCache;
+use super::merkle::{BlockHashSource, HeaderMerkleCache};
+use crate::config::{ClientFilter, Config};
+use crate::config::{Service, ServiceHost};
+use crate::daemon::Daemon;
+use crate::index::IndexReader;
+use crate::mempool::Mempool;
+
+/// The server's name and version, as `server.version` and `server.features` give it.
+pub const SERVER_VERSION: &str = concat!("FerrumX ", env!("CARGO_PKG_VERSION"));
+/// Just the version (`$SERVER_VERSION` in banners).
+pub const SERVER_VERSION_SHORT: &str = env!("CARGO_PKG_VERSION");
+
+/// The settings the methods read (from [`Config`]).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub max_send: usize,
+    pub max_recv: usize,
+    pub donation_address: String,
+    pub banner_file: Option<PathBuf>,
+    pub tor_banner_file: Option<PathBuf>,
+    pub report_services: Vec<Service>,
+    pub drop_client: Option<ClientFilter>,
+    pub drop_client_unknown: bool,
+    pub genesis_hash: BlockHash,
+    pub initial_concurrent: usize,
+    pub request_timeout: Duration,
+    pub session_timeout: Duration,
+    pub anon_logs: bool,
+    /// TOR_PROXY_HOST when TOR_PROXY_PORT is set: connections from it are Tor's.
+    pub tor_proxy: Option<String>,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config) -> Settings {
+        let network = config.net.bitcoin_network();
+        Settings {
+            max_send: config.max_send,
+            max_recv: config.max_recv,
+            donation_address: config.donation_address.clone(),
+            banner_file: config.banner_file.clone(),
+            tor_banner_file: config.tor_banner_file.clone(),
+            report_services: config.report_services.clone(),
+            drop_client: config.drop_client.clone(),
+            drop_client_unknown: config.drop_client_unknown,
+            genesis_hash: bitcoin::constants::genesis_block(network).block_hash(),
+            initial_concurrent: config.initial_concurrent,
+            request_timeout: config.request_timeout,
+            session_timeout: config.session_timeout,
+            anon_logs: config.anon_logs,
+            tor_proxy: config.tor_proxy_port.map(|_| config.tor_proxy_host.clone()),
+        }
+    }
+
+    /// `server.features`' `hosts`: per reported host, its ports by protocol (ElectrumX's
+    /// shape: `{"host": {"tcp_port": 50001, "ssl_port": 50002}}`).
+    pub fn features_hosts(&self) -> Value {
+        let mut hosts = serde_json::Map::new();
+        for s in &self.report_services {
+            let host = match &s.host {
+                ServiceHost::Ip(ip) => ip.to_string(),
+                other => other.to_string(),
+            };
+            let entry = hosts
+                .entry(host)
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Value::Object(ports) = entry {
+                ports.insert(format!("{}_port", s.protocol), json!(s.port));
+            }
+        }
+        Value::Object(hosts)
+    }
+}
+
+/// A cached daemon answer, good for a minute (as ElectrumX caches `getnetworkinfo` and
+/// `getmempoolinfo`).
+#[derive(Default)]
+pub struct TimedValue(Mutex<Option<(Instant, Value)>>);
+
+impl TimedValue {
+    const TTL: Duration = Duration::from_secs(60);
+
+    pub fn get(&self) -> Option<Value> {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn set(&self, v: Value) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v));
+    }
+}
+
+/// Counters for the admin interface.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub txs_sent: AtomicU64,
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// Block hashes from the index, for header proofs.
+struct IndexHashes<'a>(&'a IndexReader);
+
+impl BlockHashSource for IndexHashes<'_> {
+    fn block_hashes(&self, start: u32, count: u32) -> Result<Vec<[u8; 32]>, String> {
+        let headers = self
+            .0
+            .headers(start, count as usize)
+            .map_err(|e| e.to_string())?;
+        if headers.len() != count as usize {
+            return Err(format!(
+                "only got {} headers starting at {start}, not {count}",
+                headers.len()
+            ));
+        }
+        Ok(headers
+            .iter()
+            .map(|h| h.block_hash().to_byte_array())
+            .collect())
+    }
+}
+
+/// A block's txids, with the block they were read for.
+type BlockTxids = (BlockHash, Arc<Vec<Txid>>);
+/// An `estimatefee` cache key: (bucketed target, mode).
+pub type FeeKey = (u64, Option<String>);
+
+/// The shared state of all sessions.
+pub struct Shared {
+    pub settings: Settings,
+    pub index: IndexReader,
+    pub daemon: Daemon,
+    pub mempool: Arc<Mempool>,
+    pub histories: HistoryCache,
+    pub header_merkle: HeaderMerkleCache,
+    block_txids: Mutex<LruCache<u32, BlockTxids>>,
+    /// `blockchain.headers.subscribe`'s answer for the notified tip.
+    hsub: RwLock<Value>,
+    pub network_info: TimedValue,
+    pub mempool_info: TimedValue,
+    /// `estimatefee` answers by (target, mode), good while the tip is the given block.
+    pub fee_estimates: tokio::sync::Mutex<HashMap<FeeKey, (BlockHash, Value)>>,
+    pub counters: Counters,
+}
+
+/// Blocks whose txids are cached (ElectrumX keeps 1,000).
+const BLOCK_TXIDS_CACHED: usize = 1_000;
+
+impl Shared {
+    pub fn new(
+        settings: Settings,
+        index: IndexReader,
+        daemon: Daemon,
+        mempool: Arc<Mempool>,
+    ) -> Shared {
+        let histories = HistoryCache::new(settings.max_send);
+        let shared = Shared {
+            settings,
+            index,
+            daemon,
+            mempool,
+            histories,
+            header_merkle: HeaderMerkleCache::new(),
+            block_txids: Mutex::new(LruCache::new(
+                NonZeroUsize::new(BLOCK_TXIDS_CACHED).unwrap_or(NonZeroUsize::MIN),
+            )),
+            hsub: RwLock::new(Value::Null),
+            network_info: TimedValue::default(),
+            mempool_info: TimedValue::default(),
+            fee_estimates: tokio::sync::Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        };
+        shared.refresh_hsub();
+        shared
+    }
+
+    /// The `{"hex", "height"}` of the notified tip.
+    pub fn hsub(&self) -> Value {
+        self.hsub.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets the header-subscription answer to the index's flushed tip; returns it.
+    pub fn refresh_hsub(&self) -> Value {
+        let v = match self.index.tip() {
+            Some((height, _)) => match self.index.header(height) {
+                Ok(Some(h)) => {
+                    json!({"hex": serialize(&h).to_lower_hex_string(), "height": height})
+                }
+                _ => Value::Null,
+            },
+            None => Value::Null,
+        };
+        *self.hsub.write().unwrap_or_else(|e| e.into_inner()) = v.clone();
+        v
+    }
+
+    /// Txids of the block at `height`, in block order (cached; a cached entry is used only
+    /// while that block is still the chain's at `height`). `None` above the tip.
+    pub fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, String> {
+        let Some(hash) = self.index.block_hash(height).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        {
+            let mut cache = self.block_txids.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((h, txids)) = cache.get(&height) {
+                if *h == hash {
+                    return Ok(Some(txids.clone()));
+                }
+            }
+        }
+        let Some(txids) = self.index.block_txids(height).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        // The block may have been replaced between the two reads: cache only if not.
+        let txids = Arc::new(txids);
+        if self.index.block_hash(height).map_err(|e| e.to_string())? == Some(hash) {
+            self.block_txids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put(height, (hash, txids.clone()));
+        }
+        Ok(Some(txids))
+    }
+
+    /// The branch and root proving block `index` among blocks `0..length`.
+    pub fn header_branch_and_root(
+        &self,
+        length: u32,
+        index: u32,
+    ) -> Result<(Vec<[u8; 32]>, [u8; 32]), String> {
+        self.header_merkle
+            .branch_and_root(&IndexHashes(&self.index), length, index)
+    }
+
+    /// After a reorg to `fork`: drop what described the removed blocks.
+    pub fn on_reorg(&self, fork: u32) {
+        self.header_merkle.truncate(fork + 1);
+    }
+
+    pub fn count_tx_sent(&self, n: u64) {
+        self.counters.txs_sent.fetch_add(n, Ordering::Relaxed);
+    }
+}

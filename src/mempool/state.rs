@@ -1,0 +1,273 @@
+//! The mempool as FerrumX holds it: per transaction what the Electrum methods need, and per
+//! script-hash key the transactions touching it (ElectrumX's `txs` and `hashXs` maps).
+
+use std::collections::{HashMap, HashSet};
+
+use bitcoin::{OutPoint, Txid};
+
+use super::{MempoolUtxo, TxSummary};
+use crate::index::HashX;
+
+/// One accepted mempool transaction (ElectrumX's `MemPoolTx`). No raw bytes are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Entry {
+    /// The outputs it spends (coinbase-like null prevouts left out, as ElectrumX does).
+    pub prevouts: Box<[OutPoint]>,
+    /// (hashX, value) of each spent output, in input order.
+    pub ins: Box<[(HashX, u64)]>,
+    /// (hashX, value) of each output, in output order; every output counts, `OP_RETURN`
+    /// ones included (ElectrumX's mempool does not skip unspendable outputs).
+    pub outs: Box<[(HashX, u64)]>,
+    /// Inputs minus outputs, never below 0 (satoshis).
+    pub fee: u64,
+    /// Virtual size (weight / 4, rounded up).
+    pub vsize: u64,
+}
+
+impl Entry {
+    /// The distinct hashXs the transaction touches, inputs and outputs.
+    pub fn hashxs(&self) -> Vec<HashX> {
+        let mut xs: Vec<HashX> = self
+            .ins
+            .iter()
+            .chain(self.outs.iter())
+            .map(|p| p.0)
+            .collect();
+        xs.sort_unstable();
+        xs.dedup();
+        xs
+    }
+}
+
+/// The whole mempool view.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub txs: HashMap<Txid, Entry>,
+    /// hashX → the txids of the transactions touching it (each once, in arrival order).
+    /// Vectors: most hashXs have one or two; removals are batched so a long list is
+    /// scanned once per batch, not once per removed transaction.
+    pub by_hashx: HashMap<HashX, Vec<Txid>>,
+    /// Sum of the vsizes.
+    pub vbytes: u64,
+}
+
+impl State {
+    /// Adds a new transaction; adds the hashXs it touches to `touched`.
+    pub fn insert(&mut self, txid: Txid, entry: Entry, touched: &mut HashSet<HashX>) {
+        if self.txs.contains_key(&txid) {
+            return;
+        }
+        for x in entry.hashxs() {
+            touched.insert(x);
+            match self.by_hashx.get_mut(&x) {
+                Some(list) => list.push(txid),
+                None => {
+                    self.by_hashx.insert(x, vec![txid]);
+                }
+            }
+        }
+        self.vbytes += entry.vsize;
+        self.txs.insert(txid, entry);
+    }
+
+    /// Removes transactions; adds the hashXs they touched to `touched`.
+    pub fn remove(&mut self, txids: &[Txid], touched: &mut HashSet<HashX>) {
+        let mut gone: HashSet<Txid> = HashSet::with_capacity(txids.len());
+        let mut affected: HashSet<HashX> = HashSet::new();
+        for txid in txids {
+            if let Some(entry) = self.txs.remove(txid) {
+                self.vbytes = self.vbytes.saturating_sub(entry.vsize);
+                affected.extend(entry.hashxs());
+                gone.insert(*txid);
+            }
+        }
+        for x in &affected {
+            if let Some(list) = self.by_hashx.get_mut(x) {
+                list.retain(|t| !gone.contains(t));
+                if list.is_empty() {
+                    self.by_hashx.remove(x);
+                } else if list.capacity() > 4 * list.len() {
+                    list.shrink_to_fit();
+                }
+            }
+        }
+        touched.extend(affected);
+        // Give memory back after a big block cleared most of a big mempool.
+        shrink(&mut self.txs);
+        shrink(&mut self.by_hashx);
+    }
+
+    fn entries_of<'a>(&'a self, x: &HashX) -> impl Iterator<Item = (&'a Txid, &'a Entry)> + 'a {
+        self.by_hashx
+            .get(x)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| self.txs.get_key_value(t))
+    }
+
+    /// ElectrumX's `transaction_summaries`: sorted by (has unconfirmed inputs, txid in
+    /// displayed byte order).
+    pub fn summaries(&self, x: &HashX) -> Vec<TxSummary> {
+        let mut out: Vec<TxSummary> = self
+            .entries_of(x)
+            .map(|(txid, e)| TxSummary {
+                txid: *txid,
+                fee: e.fee,
+                has_unconfirmed_inputs: e.prevouts.iter().any(|p| self.txs.contains_key(&p.txid)),
+            })
+            .collect();
+        out.sort_by_cached_key(|s| (s.has_unconfirmed_inputs, displayed(&s.txid)));
+        out
+    }
+
+    /// ElectrumX's `balance_delta`: outputs to `x` minus spends from `x`.
+    pub fn balance_delta(&self, x: &HashX) -> i64 {
+        let mut delta: i128 = 0;
+        for (_, e) in self.entries_of(x) {
+            delta -= e
+                .ins
+                .iter()
+                .filter(|p| p.0 == *x)
+                .map(|p| i128::from(p.1))
+                .sum::<i128>();
+            delta += e
+                .outs
+                .iter()
+                .filter(|p| p.0 == *x)
+                .map(|p| i128::from(p.1))
+                .sum::<i128>();
+        }
+        i64::try_from(delta).unwrap_or(if delta < 0 { i64::MIN } else { i64::MAX })
+    }
+
+    /// ElectrumX's `unordered_UTXOs`: every mempool output paying `x`, spent or not; sorted by
+    /// txid in displayed byte order, then output index.
+    pub fn utxos(&self, x: &HashX) -> Vec<MempoolUtxo> {
+        let mut out: Vec<MempoolUtxo> = Vec::new();
+        for (txid, e) in self.entries_of(x) {
+            for (vout, (hx, value)) in e.outs.iter().enumerate() {
+                if hx == x {
+                    out.push(MempoolUtxo {
+                        txid: *txid,
+                        vout: vout as u32,
+                        value: *value,
+                    });
+                }
+            }
+        }
+        out.sort_by_cached_key(|u| (displayed(&u.txid), u.vout));
+        out
+    }
+
+    /// ElectrumX's `potential_spends`: every prevout of every transaction touching `x`.
+    pub fn potential_spends(&self, x: &HashX) -> HashSet<OutPoint> {
+        self.entries_of(x)
+            .flat_map(|(_, e)| e.prevouts.iter().copied())
+            .collect()
+    }
+
+    /// `(fee, vsize)` of every transaction.
+    pub fn fees_and_sizes(&self) -> Vec<(u64, u64)> {
+        self.txs.values().map(|e| (e.fee, e.vsize)).collect()
+    }
+}
+
+/// A txid's bytes in displayed order (the reverse of the internal order).
+pub(super) fn displayed(txid: &Txid) -> [u8; 32] {
+    use bitcoin::hashes::Hash;
+    let mut b = txid.to_byte_array();
+    b.reverse();
+    b
+}
+
+fn shrink<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 4 * map.len() + 1024 {
+        map.shrink_to(2 * map.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    fn txid(b: u8, last: u8) -> Txid {
+        let mut a = [0u8; 32];
+        a[0] = b;
+        a[31] = last;
+        Txid::from_byte_array(a)
+    }
+
+    fn entry(prevouts: Vec<OutPoint>, ins: Vec<(HashX, u64)>, outs: Vec<(HashX, u64)>) -> Entry {
+        let fee = ins
+            .iter()
+            .map(|p| p.1)
+            .sum::<u64>()
+            .saturating_sub(outs.iter().map(|p| p.1).sum());
+        Entry {
+            prevouts: prevouts.into(),
+            ins: ins.into(),
+            outs: outs.into(),
+            fee,
+            vsize: 100,
+        }
+    }
+
+    #[test]
+    fn queries_and_removal() {
+        let a = HashX([1; 11]);
+        let b = HashX([2; 11]);
+        let conf = OutPoint::new(txid(9, 9), 0);
+        // t1 spends a confirmed coin of `a`, pays `b` 600 and `a` 300 (change).
+        let t1 = txid(1, 0xff);
+        // t2 spends t1's output 0 (b), pays `b` 500.
+        let t2 = txid(2, 0x00);
+        let mut s = State::default();
+        let mut touched = HashSet::new();
+        s.insert(
+            t1,
+            entry(vec![conf], vec![(a, 1_000)], vec![(b, 600), (a, 300)]),
+            &mut touched,
+        );
+        s.insert(
+            t2,
+            entry(vec![OutPoint::new(t1, 0)], vec![(b, 600)], vec![(b, 500)]),
+            &mut touched,
+        );
+        assert_eq!(touched, HashSet::from([a, b]));
+        assert_eq!(s.balance_delta(&a), -700);
+        assert_eq!(s.balance_delta(&b), 500);
+        assert_eq!(s.balance_delta(&HashX([3; 11])), 0);
+        let sb = s.summaries(&b);
+        assert_eq!(sb.len(), 2);
+        assert_eq!(
+            (sb[0].txid, sb[0].fee, sb[0].has_unconfirmed_inputs),
+            (t1, 100, false)
+        );
+        assert_eq!(
+            (sb[1].txid, sb[1].fee, sb[1].has_unconfirmed_inputs),
+            (t2, 100, true)
+        );
+        // Displayed order: t2 (…00 displayed first byte 0x00) before t1 (0xff) when equal.
+        let u = s.utxos(&b);
+        assert_eq!(
+            u.iter().map(|u| (u.txid, u.vout)).collect::<Vec<_>>(),
+            vec![(t2, 0), (t1, 0)]
+        );
+        assert_eq!(
+            s.potential_spends(&b),
+            HashSet::from([conf, OutPoint::new(t1, 0)])
+        );
+        assert_eq!(s.vbytes, 200);
+
+        let mut touched = HashSet::new();
+        s.remove(&[t1], &mut touched);
+        assert_eq!(touched, HashSet::from([a, b]));
+        assert!(!s.by_hashx.contains_key(&a));
+        // t2 now looks confirmed-funded, as in ElectrumX (has_ui is computed at query time).
+        assert!(!s.summaries(&b)[0].has_unconfirmed_inputs);
+        s.remove(&[t2, t2], &mut touched);
+        assert!(s.txs.is_empty() && s.by_hashx.is_empty());
+        assert_eq!(s.vbytes, 0);
+    }
+}
