@@ -219,7 +219,11 @@ fn follow_reorg(index: &mut Index, node: &Node, touched: &[HashX]) -> u32 {
     while index.block_hash(h).unwrap() != node.hash_at(h) {
         h -= 1;
     }
-    assert_eq!(index.backup(h).expect("backup"), touched, "touched by the rollback");
+    assert_eq!(
+        index.backup(h).expect("backup"),
+        touched,
+        "touched by the rollback"
+    );
     assert_eq!(index.tip(), Some((h, node.hash_at(h).unwrap())));
     assert_eq!(index.flushed_tip(), index.tip());
     sync_to(index, node, node.tip_height());
