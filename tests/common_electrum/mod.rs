@@ -204,7 +204,7 @@ type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
 enum Conn {
     Tcp(BufReader<TcpStream>),
-    Tls(BufReader<TlsStream>),
+    Tls(Box<BufReader<TlsStream>>),
     Ws(Box<tungstenite::WebSocket<Box<dyn ReadWrite>>>),
 }
 
@@ -247,7 +247,7 @@ impl Client {
         let s = stream(port);
         let sock = s.try_clone().expect("clone");
         let tls = rustls::StreamOwned::new(tls_client(cert), s);
-        Client::new(Conn::Tls(BufReader::new(tls)), sock)
+        Client::new(Conn::Tls(Box::new(BufReader::new(tls))), sock)
     }
 
     /// ws, or wss when `cert` is given.
@@ -308,7 +308,7 @@ impl Client {
     fn read_message(&mut self) -> Recv {
         match &mut self.conn {
             Conn::Tcp(r) => read_line(r, &mut self.partial),
-            Conn::Tls(r) => read_line(r, &mut self.partial),
+            Conn::Tls(r) => read_line(r.as_mut(), &mut self.partial),
             Conn::Ws(ws) => loop {
                 match ws.read() {
                     Ok(Message::Text(t)) => return Recv::Msg(t.to_string()),
