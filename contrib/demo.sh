@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # FerrumX demo: the bitcoind stand-in serves a generated regtest chain (and mines a block
-# every 10 s with fresh mempool traffic); FerrumX syncs from it and follows the tip.
+# every 10 s with fresh mempool traffic); FerrumX syncs from it, follows the tip and serves
+# Electrum clients on tcp://127.0.0.1:50001 (override with DEMO_SERVICES), e.g.
+#   electrum --regtest --oneserver -s 127.0.0.1:50001:t
+#   printf '%s\n' '{"id":1,"method":"server.version","params":["demo","1.4"]}' \
+#     '{"id":2,"method":"blockchain.headers.subscribe","params":[]}' | nc 127.0.0.1 50001
 # Ctrl-C stops both. Uses the debug build shared with the tests (RocksDB is built once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +34,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 COIN=Bitcoin NET=regtest DB_DIRECTORY="$dir" \
     DAEMON_URL="http://user:pass@127.0.0.1:$port/" ALLOW_ROOT="$allow_root" \
+    SERVICES="${DEMO_SERVICES:-tcp://127.0.0.1:50001}" \
     ./target/debug/ferrumx_server &
 fx=$!
 wait "$fx"
