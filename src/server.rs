@@ -152,6 +152,16 @@ async fn services(
         r = caught_up => if r.is_err() { return Ok(()) },
     }
     shared.refresh_hsub();
+    let prefill = shared.clone();
+    let started = std::time::Instant::now();
+    match tokio::task::spawn_blocking(move || prefill.prefill_header_merkle()).await {
+        Ok(Ok(())) => tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "header merkle cache filled"
+        ),
+        Ok(Err(e)) => tracing::warn!("filling the header merkle cache: {e}"),
+        Err(e) => tracing::warn!("filling the header merkle cache: {e}"),
+    }
     let (synced_tx, synced_rx) = oneshot::channel::<()>();
     let mut synced_tx = Some(synced_tx);
     tokio::spawn(shared.mempool.clone().run(

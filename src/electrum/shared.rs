@@ -253,6 +253,20 @@ impl Shared {
             .branch_and_root(&IndexHashes(&self.index), length, index)
     }
 
+    /// Fills the header-proof cache for the whole chain (at start-up, as ElectrumX does), so
+    /// the first `cp_height` request does not read every header.
+    ///
+    /// # Errors
+    /// Reading headers failed.
+    pub fn prefill_header_merkle(&self) -> Result<(), String> {
+        match self.index.tip() {
+            Some((height, _)) => self
+                .header_merkle
+                .prefill(&IndexHashes(&self.index), height + 1),
+            None => Ok(()),
+        }
+    }
+
     /// After a reorg to `fork`: drop what described the removed blocks.
     pub fn on_reorg(&self, fork: u32) {
         self.header_merkle.truncate(fork + 1);
