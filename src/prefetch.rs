@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::BlockHash;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, Daemon};
@@ -71,17 +71,27 @@ impl PrefetchHandle {
 }
 
 /// Starts the prefetcher at `next_height`, keeping at most `budget_bytes` of fetched blocks
-/// in memory, polling the daemon every `poll` once caught up.
+/// in memory, polling the daemon every `poll` once caught up — or at once when `wake` is
+/// notified (ZMQ).
 pub fn spawn(
     daemon: Daemon,
     next_height: u32,
     budget_bytes: usize,
     poll: Duration,
+    wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> PrefetchHandle {
     let (tx, rx) = mpsc::channel(1024);
     let (reset, reset_rx) = watch::channel((0u64, next_height));
-    tokio::spawn(run(daemon, tx, reset_rx, budget_bytes, poll, shutdown));
+    tokio::spawn(run(
+        daemon,
+        tx,
+        reset_rx,
+        budget_bytes,
+        poll,
+        wake,
+        shutdown,
+    ));
     PrefetchHandle { rx, reset }
 }
 
@@ -91,6 +101,7 @@ async fn run(
     mut reset: watch::Receiver<(u64, u32)>,
     budget_bytes: usize,
     poll: Duration,
+    wake: Arc<Notify>,
     shutdown: CancellationToken,
 ) {
     let budget_kib = (budget_bytes / 1024).clamp(1024, Semaphore::MAX_PERMITS);
@@ -140,6 +151,7 @@ async fn run(
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = reset.changed() => {}
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(poll) => {}
             }
             continue;

@@ -69,9 +69,22 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         Some((h, hash)) => tracing::info!(height = h, %hash, "database opened"),
         None => tracing::info!("new database"),
     }
+    // ZMQ, when the daemon publishes it, wakes the block and mempool pollers at once.
+    let block_wake = Arc::new(tokio::sync::Notify::new());
+    let mempool_wake = Arc::new(tokio::sync::Notify::new());
+    if let Some(first) = config.daemon_endpoints.first() {
+        tokio::spawn(crate::daemon::zmq::watch(
+            daemon.clone(),
+            first.host.clone(),
+            block_wake.clone(),
+            mempool_wake.clone(),
+            shutdown.clone(),
+        ));
+    }
     let opts = SyncOptions {
         prefetch_bytes: PREFETCH_BYTES,
         poll: config.daemon_poll_interval_blocks,
+        wake: block_wake.clone(),
         reorg_limit,
         progress_every: Duration::from_secs(10),
     };

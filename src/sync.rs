@@ -6,10 +6,12 @@
 //! The index is reached through the narrow [`Chain`] trait, so the driver can be tested with
 //! a fake and the index knows nothing of the daemon.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::BlockHash;
 use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, Daemon};
@@ -92,6 +94,8 @@ pub enum SyncEvent {
 pub struct SyncOptions {
     pub prefetch_bytes: usize,
     pub poll: Duration,
+    /// Notified (by ZMQ) when the daemon has a new block: look at once.
+    pub wake: Arc<Notify>,
     pub reorg_limit: u32,
     pub progress_every: Duration,
 }
@@ -114,6 +118,7 @@ pub fn run<C: Chain>(
             next,
             opts.prefetch_bytes,
             opts.poll,
+            opts.wake.clone(),
             shutdown.child_token(),
         )
     };

@@ -101,6 +101,7 @@ fn opts(reorg_limit: u32) -> SyncOptions {
     SyncOptions {
         prefetch_bytes: 4 << 20,
         poll: Duration::from_millis(50),
+        wake: Default::default(),
         reorg_limit,
         progress_every: Duration::from_secs(1),
     }

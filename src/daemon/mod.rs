@@ -23,6 +23,7 @@ mod decode;
 mod error;
 mod retry;
 mod rpc;
+pub mod zmq;
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};

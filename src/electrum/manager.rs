@@ -231,8 +231,15 @@ pub async fn notify_loop(
     mut events: mpsc::UnboundedReceiver<ChainEvent>,
     shutdown: CancellationToken,
 ) {
-    let mut coalescer = Coalescer::default();
     let mut notified_tip = shared.index.tip();
+    // The tip we start at counts as notified (ElectrumX's `Notifications.start` sets
+    // `_highest_block`): without it, mempool changes would wait for the first new block.
+    let mut coalescer = Coalescer {
+        highest_block: notified_tip.map(|(h, _)| h),
+        ..Coalescer::default()
+    };
+    // Touched script hashes not notified yet (see below).
+    let mut pending: HashSet<HashX> = HashSet::new();
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -242,13 +249,45 @@ pub async fn notify_loop(
             ChainEvent::Block { height, touched } => coalescer.on_block(height, touched),
             ChainEvent::Mempool { height, touched } => coalescer.on_mempool(height, touched),
         };
-        let Some((_height, touched)) = ready else {
+        let Some((height, touched)) = ready else {
             continue;
         };
+        pending.extend(touched);
         let tip = shared.index.tip();
         let tip_changed = tip != notified_tip;
+        if !tip_changed && pending.is_empty() {
+            continue;
+        }
+        // Notify a consistent state only: the index at the height block and mempool agreed
+        // on, and on the daemon's chain. Otherwise blocks are being applied (a reorg has
+        // rolled the index back), or the daemon has switched branches at the same height and
+        // the mempool was read against another chain than the index's: what was touched
+        // waits for the round the coming blocks trigger, so clients never see the
+        // intermediate tip or statuses.
+        let consistent = tip.map(|t| t.0) == Some(height)
+            && tokio::select! {
+                _ = shutdown.cancelled() => return,
+                on = tip_on_daemon_chain(&shared, tip) => on,
+            };
+        if !consistent {
+            tracing::debug!(height, ?tip, "notifications wait for the chain to settle");
+            continue;
+        }
         notified_tip = tip;
+        let touched = std::mem::take(&mut pending);
         notify_sessions(&shared, &registry, tip_changed, &touched).await;
+    }
+}
+
+/// Whether `tip` is still the daemon's block at its height. A daemon error, a slow answer or
+/// a shorter daemon chain (a lagging daemon: no reorg will follow) count as yes.
+async fn tip_on_daemon_chain(shared: &Shared, tip: Option<(u32, bitcoin::BlockHash)>) -> bool {
+    let Some((height, hash)) = tip else {
+        return true;
+    };
+    match tokio::time::timeout(Duration::from_secs(5), shared.daemon.block_hash(height)).await {
+        Ok(Ok(theirs)) => theirs == hash,
+        _ => true,
     }
 }
 

@@ -316,7 +316,11 @@ impl Call<'_> {
             self.session.set_client(name.chars().take(17).collect());
         }
         let requested = arg(args, 1);
-        match version::negotiate(requested) {
+        let negotiated = version::negotiate(requested);
+        if negotiated.is_none() {
+            self.maybe_crash_old_client();
+        }
+        match negotiated {
             Some(v) => {
                 let answer = json!([SERVER_VERSION, v.to_string()]);
                 self.session.set_protocol(v);
@@ -332,6 +336,18 @@ impl Call<'_> {
                 ),
                 disconnect: true,
             }),
+        }
+    }
+
+    /// ElectrumX's `maybe_crash_old_client` (Bitcoin's `CRASH_CLIENT_VER` (3, 2, 3)): a
+    /// client named with a version up to 3.2.3 asking for a protocol version nothing
+    /// supports (or one up to 1.2, which negotiation never yields) is first sent the two
+    /// notifications that crash vulnerable Electrum versions.
+    fn maybe_crash_old_client(&self) {
+        let client = version::protocol_tuple(&self.session.client());
+        if client != ProtocolVersion::invalid() && client <= ProtocolVersion::new(&[3, 2, 3]) {
+            self.session.notify("blockchain.relayfee", &[]);
+            self.session.notify("blockchain.estimatefee", &[]);
         }
     }
 
@@ -646,8 +662,9 @@ impl Call<'_> {
             .await?
             .map_err(|e| bad(format!("db error: {e}")))?;
         let mempool = &self.shared.mempool;
-        let mut unconfirmed = mempool.utxos(&x);
-        unconfirmed.sort_by_key(|u| (u.txid, u.vout));
+        // Already in FerrumX's documented order (txid as displayed, then output index);
+        // `Txid`'s own `Ord` compares the internal byte order, which is not that.
+        let unconfirmed = mempool.utxos(&x);
         self.bump(1.0 + (utxos.len() + unconfirmed.len()) as f64 / 50.0);
         let spends = mempool.potential_spends(&x);
         let confirmed = utxos

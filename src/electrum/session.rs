@@ -274,11 +274,14 @@ impl SessionState {
         match self.outgoing.try_send(Outgoing::Message(msg)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(
-                    session = self.id,
-                    "closing session: its outgoing queue is full (client too slow)"
-                );
-                self.closing.cancel();
+                // Once: the session stays registered until its writer has given up.
+                if !self.closing.is_cancelled() {
+                    tracing::warn!(
+                        session = self.id,
+                        "closing session: its outgoing queue is full (client too slow)"
+                    );
+                    self.closing.cancel();
+                }
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
@@ -350,6 +353,7 @@ pub async fn serve(
     let writer_task = tokio::spawn(write_loop(writer, rx, state.clone()));
     let concurrency = Arc::new(Semaphore::new(shared.settings.initial_concurrent.max(1)));
     let mut detector = Detector::new();
+    let mut writer_ends = false;
     loop {
         let msg = tokio::select! {
             _ = state.closing.cancelled() => break,
@@ -393,6 +397,9 @@ pub async fn serve(
                 // message is read: later requests see the negotiated version.
                 if req.method == "server.version" || !state.version_seen() {
                     if !handle_in_order(&shared, &state, req).await {
+                        // The reply and the close are queued (or the writer is gone):
+                        // let the writer send them; cancelling now could drop the reply.
+                        writer_ends = true;
                         break;
                     }
                     continue;
@@ -436,7 +443,9 @@ pub async fn serve(
             }
         }
     }
-    state.closing.cancel();
+    if !writer_ends {
+        state.closing.cancel();
+    }
     let _ = writer_task.await;
 }
 

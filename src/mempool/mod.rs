@@ -115,7 +115,7 @@ pub enum RefreshError {
 }
 
 /// The daemon's mempool, as the Electrum methods need it. See the module docs.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Mempool {
     /// Shared with the blocking threads of a refresh or a histogram update.
     state: Arc<RwLock<State>>,
@@ -124,6 +124,14 @@ pub struct Mempool {
     touched: Mutex<HashSet<HashX>>,
     /// Refreshes run one at a time (only they write the state).
     refreshing: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Mempool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mempool")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Mempool {

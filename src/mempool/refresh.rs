@@ -77,22 +77,11 @@ impl Mempool {
             );
         };
         check_index(index, height)?;
-        let all: Arc<HashSet<Txid>> = Arc::new(txids.iter().copied().collect());
 
-        // Transactions that left.
+        // Transactions that left, and the new ones in the daemon's order.
         let state = Arc::clone(&self.state);
-        let keep = Arc::clone(&all);
-        let touched = blocking(move || remove_gone(&state, &keep)).await?;
+        let (touched, new, all) = blocking(move || sort_out(&state, txids)).await?;
         self.add_touched(touched);
-
-        // New ones, in the daemon's order.
-        let new: Vec<Txid> = {
-            let state = self.read();
-            txids
-                .into_iter()
-                .filter(|t| !state.txs.contains_key(t))
-                .collect()
-        };
         if !new.is_empty() {
             let batches = fetch(daemon, index, new, &all).await?;
             for b in &batches {
@@ -130,22 +119,35 @@ async fn blocking<R: Send + 'static>(
         .map_err(|e| RefreshError::Task(e.to_string()))
 }
 
-/// Removes what is not in `all`, a chunk per write-lock hold; returns the touched hashXs.
-fn remove_gone(state: &std::sync::RwLock<State>, all: &HashSet<Txid>) -> HashSet<HashX> {
-    let gone: Vec<Txid> = {
+/// Removes the held transactions the daemon no longer has (a chunk per write-lock hold) and
+/// lists the ones it has that are not held, each once, in the daemon's order. Returns the
+/// touched hashXs, the new txids and the daemon's whole mempool as a set.
+fn sort_out(
+    state: &std::sync::RwLock<State>,
+    txids: Vec<Txid>,
+) -> (HashSet<HashX>, Vec<Txid>, Arc<HashSet<Txid>>) {
+    let all: HashSet<Txid> = txids.iter().copied().collect();
+    let (gone, new) = {
         let s = state.read().unwrap_or_else(|e| e.into_inner());
-        s.txs
+        let gone: Vec<Txid> = s
+            .txs
             .keys()
             .filter(|t| !all.contains(*t))
             .copied()
-            .collect()
+            .collect();
+        let mut seen = HashSet::new();
+        let new: Vec<Txid> = txids
+            .into_iter()
+            .filter(|t| !s.txs.contains_key(t) && seen.insert(*t))
+            .collect();
+        (gone, new)
     };
     let mut touched = HashSet::new();
     for chunk in gone.chunks(APPLY_CHUNK) {
         let mut s = state.write().unwrap_or_else(|e| e.into_inner());
         s.remove(chunk, &mut touched);
     }
-    touched
+    (touched, new, Arc::new(all))
 }
 
 /// Fetches, parses and looks up the prevouts of `new`, [`FETCH_CONCURRENCY`] batches at a

@@ -33,6 +33,7 @@ pub mod recorded;
 pub mod rpc;
 pub mod truth;
 pub mod wallet;
+pub mod zmq;
 
 use std::io;
 use std::net::SocketAddr;
@@ -54,6 +55,10 @@ pub struct SimNodeOptions {
     pub cookie_dir: Option<PathBuf>,
     /// Endpoints reported by `getzmqnotifications`.
     pub zmq: Vec<rpc::ZmqEndpoint>,
+    /// Publish `hashblock` and `hashtx` over ZMQ (on a free port of 127.0.0.1), as
+    /// bitcoind with `-zmqpubhashblock`/`-zmqpubhashtx` does; `getzmqnotifications` then
+    /// reports that endpoint instead of `zmq`.
+    pub zmq_publish: bool,
 }
 
 impl Default for SimNodeOptions {
@@ -63,6 +68,7 @@ impl Default for SimNodeOptions {
             user_pass: Some(("user".to_string(), "pass".to_string())),
             cookie_dir: None,
             zmq: Vec::new(),
+            zmq_publish: false,
         }
     }
 }
@@ -90,8 +96,14 @@ impl SimNode {
             .enable_all()
             .build()?;
         let control = http::Control::new();
-        let mut rpc = rpc::NodeRpc::new(Arc::new(Mutex::new(node)), control.clone());
+        let node = Arc::new(Mutex::new(node));
+        let mut rpc = rpc::NodeRpc::new(node.clone(), control.clone());
         rpc.zmq = options.zmq.clone();
+        if options.zmq_publish {
+            let start = zmq::start(node);
+            rpc.zmq = std::thread::scope(|s| s.spawn(|| runtime.block_on(start)).join())
+                .map_err(|_| io::Error::other("ZMQ start-up panicked"))??;
+        }
         let mut auth = Vec::new();
         if let Some((user, password)) = &options.user_pass {
             auth.push(http::Auth::UserPass {

@@ -110,6 +110,10 @@ struct ServeArgs {
     /// Run without a transaction index (getrawtransaction then needs a block hash).
     #[arg(long)]
     no_txindex: bool,
+    /// Publish ZMQ `hashblock`/`hashtx` notifications (on a free port of 127.0.0.1,
+    /// reported by `getzmqnotifications`), as bitcoind's -zmqpub* options do.
+    #[arg(long)]
+    zmq: bool,
     /// Answer -28 "Loading block index…" for this many seconds after start, like a
     /// starting bitcoind.
     #[arg(long, default_value_t = 0)]
@@ -235,6 +239,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         user_pass: Some((args.rpcuser.clone(), args.rpcpassword.clone())),
         cookie_dir: args.datadir.clone(),
         zmq: Vec::new(),
+        zmq_publish: args.zmq,
     };
     let sim = SimNode::spawn(node, options)
         .map_err(|e| format!("cannot serve on {}:{}: {e}", args.bind, args.port))?;

@@ -1,0 +1,212 @@
+//! bitcoind's ZMQ notifications, used only as a doorbell: when the daemon publishes a new
+//! block (`hashblock`, `rawblock`, `sequence`) or mempool transaction (`hashtx`, `rawtx`,
+//! `sequence`), the block prefetcher or the mempool poller looks at once instead of at its
+//! next poll. Message contents are never trusted: polling stays the source of truth, and a
+//! daemon without ZMQ (or with it misconfigured) only loses the speed-up.
+//!
+//! The endpoints come from the daemon itself (`getzmqnotifications`), as Fulcrum finds
+//! them, so there is nothing to configure: start bitcoind with e.g.
+//! `-zmqpubhashblock=tcp://127.0.0.1:28332 -zmqpubhashtx=tcp://127.0.0.1:28332`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use zeromq::{Socket, SocketRecv};
+
+use super::Daemon;
+
+/// Who to wake for a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wakes {
+    Blocks,
+    Mempool,
+    Both,
+}
+
+fn topic_of(kind: &str) -> Option<(&'static str, Wakes)> {
+    Some(match kind {
+        "pubhashblock" => ("hashblock", Wakes::Blocks),
+        "pubrawblock" => ("rawblock", Wakes::Blocks),
+        "pubhashtx" => ("hashtx", Wakes::Mempool),
+        "pubrawtx" => ("rawtx", Wakes::Mempool),
+        "pubsequence" => ("sequence", Wakes::Both),
+        _ => return None,
+    })
+}
+
+/// The endpoints to subscribe to, by address: the topics there. An address bound to all
+/// interfaces (`0.0.0.0`, `*`, `[::]`) is reached at the daemon's host.
+pub fn endpoints(answer: &Value, daemon_host: &str) -> BTreeMap<String, Vec<&'static str>> {
+    let mut out: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    for item in answer.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let (Some(kind), Some(address)) = (
+            item.get("type").and_then(Value::as_str),
+            item.get("address").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let Some((topic, _)) = topic_of(kind) else {
+            continue;
+        };
+        let Some(rest) = address.strip_prefix("tcp://") else {
+            continue;
+        };
+        let Some((host, port)) = rest.rsplit_once(':') else {
+            continue;
+        };
+        if port.parse::<u16>().is_err() {
+            continue;
+        }
+        let host = match host {
+            "0.0.0.0" | "*" | "[::]" | "::" => {
+                if daemon_host.contains(':') && !daemon_host.starts_with('[') {
+                    format!("[{daemon_host}]")
+                } else {
+                    daemon_host.to_string()
+                }
+            }
+            h => h.to_string(),
+        };
+        let topics = out.entry(format!("tcp://{host}:{port}")).or_default();
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    out
+}
+
+fn wakes(topic: &[u8]) -> Option<Wakes> {
+    Some(match topic {
+        b"hashblock" | b"rawblock" => Wakes::Blocks,
+        b"hashtx" | b"rawtx" => Wakes::Mempool,
+        b"sequence" => Wakes::Both,
+        _ => return None,
+    })
+}
+
+/// Asks the daemon for its ZMQ endpoints and, if it has any we use, listens to them until
+/// `shutdown`, waking `blocks` and `mempool`. Returns at once when there are none.
+pub async fn watch(
+    daemon: Daemon,
+    daemon_host: String,
+    blocks: Arc<Notify>,
+    mempool: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let answer = match daemon.call_json("getzmqnotifications", vec![]).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::debug!("no ZMQ notifications from the daemon: {e}");
+            return;
+        }
+    };
+    let endpoints = endpoints(&answer, &daemon_host);
+    if endpoints.is_empty() {
+        tracing::info!("the daemon publishes no ZMQ notifications we use; polling only");
+        return;
+    }
+    for (address, topics) in endpoints {
+        tracing::info!(%address, ?topics, "listening to the daemon's ZMQ notifications");
+        tokio::spawn(listen(
+            address,
+            topics,
+            blocks.clone(),
+            mempool.clone(),
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// One SUB socket; reconnects (with a pause) whenever it fails.
+async fn listen(
+    address: String,
+    topics: Vec<&'static str>,
+    blocks: Arc<Notify>,
+    mempool: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut warned = false;
+    loop {
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = subscribe_and_read(&address, &topics, &blocks, &mempool) => r,
+        };
+        if let Err(e) = result {
+            if !warned {
+                tracing::warn!(%address, "ZMQ notifications failed ({e}); polling meanwhile");
+                warned = true;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+async fn subscribe_and_read(
+    address: &str,
+    topics: &[&'static str],
+    blocks: &Notify,
+    mempool: &Notify,
+) -> Result<(), String> {
+    let mut socket = zeromq::SubSocket::new();
+    socket.connect(address).await.map_err(|e| e.to_string())?;
+    for t in topics {
+        socket.subscribe(t).await.map_err(|e| e.to_string())?;
+    }
+    loop {
+        let msg = socket.recv().await.map_err(|e| e.to_string())?;
+        let Some(topic) = msg.get(0) else { continue };
+        match wakes(topic) {
+            Some(Wakes::Blocks) => blocks.notify_one(),
+            Some(Wakes::Mempool) => mempool.notify_one(),
+            Some(Wakes::Both) => {
+                blocks.notify_one();
+                mempool.notify_one();
+            }
+            None => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn endpoints_are_grouped_and_wildcards_reach_the_daemon_host() {
+        let answer = json!([
+            {"type": "pubhashblock", "address": "tcp://0.0.0.0:28332", "hwm": 1000},
+            {"type": "pubhashtx", "address": "tcp://0.0.0.0:28332", "hwm": 1000},
+            {"type": "pubrawtx", "address": "tcp://10.0.0.2:28333", "hwm": 1000},
+            {"type": "pubrawblock", "address": "ipc:///tmp/x", "hwm": 1000},
+            {"type": "pubsomething", "address": "tcp://1.2.3.4:1", "hwm": 1000},
+            {"type": "pubsequence", "address": "tcp://[::]:28334", "hwm": 1000},
+            {"type": "pubhashblock", "address": "tcp://host-without-port", "hwm": 1000}
+        ]);
+        let got = endpoints(&answer, "node.example");
+        let want: BTreeMap<String, Vec<&str>> = [
+            ("tcp://10.0.0.2:28333".to_string(), vec!["rawtx"]),
+            (
+                "tcp://node.example:28332".to_string(),
+                vec!["hashblock", "hashtx"],
+            ),
+            ("tcp://node.example:28334".to_string(), vec!["sequence"]),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(got, want);
+        assert_eq!(endpoints(&json!({"error": 1}), "h"), BTreeMap::new());
+        let v6 = endpoints(
+            &json!([{"type": "pubhashtx", "address": "tcp://*:1"}]),
+            "::1",
+        );
+        assert_eq!(v6.keys().collect::<Vec<_>>(), vec!["tcp://[::1]:1"]);
+    }
+}
