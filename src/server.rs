@@ -69,15 +69,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         Some((h, hash)) => tracing::info!(height = h, %hash, "database opened"),
         None => tracing::info!("new database"),
     }
+    let mempool = Arc::new(Mempool::new());
     // ZMQ, when the daemon publishes it, wakes the block and mempool pollers at once.
     let block_wake = Arc::new(tokio::sync::Notify::new());
-    let mempool_wake = Arc::new(tokio::sync::Notify::new());
     if let Some(first) = config.daemon_endpoints.first() {
         tokio::spawn(crate::daemon::zmq::watch(
             daemon.clone(),
             first.host.clone(),
             block_wake.clone(),
-            mempool_wake.clone(),
+            mempool.waker(),
             shutdown.clone(),
         ));
     }
@@ -91,7 +91,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
 
     // The protocol side: shared state, the notifier's events, and the services task that
     // starts listening once the index has caught up and the mempool is synchronized.
-    let mempool = Arc::new(Mempool::new());
     let shared = Arc::new(Shared::new(
         Settings::from_config(&config),
         index.reader(),
@@ -133,7 +132,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
                 } => {
                     // Before anyone is notified: forget what the block changed.
                     notify_shared.histories.invalidate(&touched);
-                    // WAKE
+                    notify_shared.mempool.wake();
                     let _ = events_tx.send(ChainEvent::Block { height, touched });
                 }
             },

@@ -2,14 +2,18 @@
 //! published by the stand-in's ZMQ (found through `getzmqnotifications`) is indexed at once;
 //! without ZMQ the same block waits for the poll.
 
+mod common_electrum;
 mod common_server;
 
 use std::time::{Duration, Instant};
 
+use bitcoin::hashes::{sha256, Hash};
+use common_electrum::{free_port, Client};
 use common_server::{Server, ServerEnv, TempDir};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
+use serde_json::json;
 
-fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir) {
+fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir, u16) {
     let node = Node::generate(GenParams::fixture(61));
     let sim = SimNode::spawn(
         node,
@@ -20,12 +24,15 @@ fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir) {
     )
     .expect("stand-in");
     let dir = TempDir::new(name);
+    let port = free_port();
     let env = ServerEnv::new(dir.path(), &sim.daemon_url())
+        .set("SERVICES", &format!("tcp://127.0.0.1:{port}"))
         .set("DAEMON_POLL_INTERVAL_BLOCKS", "60000")
         .set("DAEMON_POLL_INTERVAL_MEMPOOL", "60000");
     let mut server = Server::start(name, &env);
     server.wait_caught_up();
-    (sim, server, dir)
+    server.wait_for("listening", Duration::from_secs(30));
+    (sim, server, dir, port)
 }
 
 /// Waits until some output line (before or after the cursor) contains `needle`.
@@ -39,7 +46,7 @@ fn wait_logged(server: &Server, needle: &str) {
 
 #[test]
 fn zmq_hashblock_wakes_the_block_poller() {
-    let (sim, mut server, _dir) = start("zmq-on", true);
+    let (sim, mut server, _dir, _) = start("zmq-on", true);
     wait_logged(&server, "listening to the daemon's ZMQ notifications");
     for round in 0..3 {
         let height = sim.with_node(|n| n.tip_height()) + 1;
@@ -59,7 +66,7 @@ fn zmq_hashblock_wakes_the_block_poller() {
 
 #[test]
 fn without_zmq_a_block_waits_for_the_poll() {
-    let (sim, server, _dir) = start("zmq-off", false);
+    let (sim, server, _dir, _) = start("zmq-off", false);
     wait_logged(&server, "publishes no ZMQ notifications");
     let height = sim.with_node(|n| n.tip_height()) + 1;
     sim.with_node(|n| n.mine(1)).expect("mine");
@@ -73,4 +80,54 @@ fn without_zmq_a_block_waits_for_the_poll() {
         0,
         "nothing but the 60 s poll could have found the block"
     );
+}
+
+#[test]
+fn zmq_hashtx_wakes_the_mempool_poller() {
+    let (sim, server, _dir, port) = start("zmq-mempool", true);
+    wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    let mut client = Client::tcp(port);
+    client
+        .call("server.version", json!(["zmq-test", "1.4"]))
+        .expect("version");
+    for round in 0..3 {
+        // A new mempool transaction; the script hash of its first output.
+        let (txid, sh) = sim.with_node(|n| {
+            let before: Vec<_> = n.mempool.entries().map(|e| e.txid).collect();
+            n.add_traffic(1);
+            let entry = n
+                .mempool
+                .entries()
+                .find(|e| !before.contains(&e.txid))
+                .expect("a new mempool transaction");
+            let mut sh =
+                sha256::Hash::hash(entry.tx.output[0].script_pubkey.as_bytes()).to_byte_array();
+            sh.reverse();
+            (
+                entry.txid,
+                bitcoin::hex::DisplayHex::to_lower_hex_string(&sh[..]),
+            )
+        });
+        let added = Instant::now();
+        loop {
+            let mempool = client
+                .call("blockchain.scripthash.get_mempool", json!([sh]))
+                .expect("get_mempool");
+            let seen = mempool
+                .as_array()
+                .is_some_and(|m| m.iter().any(|e| e["tx_hash"] == json!(txid.to_string())));
+            if seen {
+                break;
+            }
+            assert!(
+                added.elapsed() < Duration::from_secs(5),
+                "round {round}: {txid} not served within 5 s (the mempool poll is 60 s)"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!(
+            "round {round}: {txid} served {:?} after it entered the mempool",
+            added.elapsed()
+        );
+    }
 }

@@ -124,6 +124,8 @@ pub struct Mempool {
     touched: Mutex<HashSet<HashX>>,
     /// Refreshes run one at a time (only they write the state).
     refreshing: tokio::sync::Mutex<()>,
+    /// Notified to refresh at once (a new block, a ZMQ transaction notification).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Mempool {
@@ -138,6 +140,17 @@ impl Mempool {
     /// An empty mempool.
     pub fn new() -> Mempool {
         Mempool::default()
+    }
+
+    /// Makes [`Mempool::run`] refresh now instead of at its next interval (after a new
+    /// block, so that notifications need not wait for the poll).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The notifier behind [`Mempool::wake`], for other wakers (ZMQ).
+    pub fn waker(&self) -> Arc<tokio::sync::Notify> {
+        self.wake.clone()
     }
 
     /// One refresh against the daemon (see the module docs). Returns the script-hash keys
@@ -223,6 +236,7 @@ impl Mempool {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(interval) => {}
+                _ = self.wake.notified() => {}
             }
         }
         debug!("mempool task stopped");
