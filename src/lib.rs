@@ -18,3 +18,4 @@ pub mod mempool;
 pub mod prefetch;
 pub mod server;
 pub mod sync;
+pub mod util;

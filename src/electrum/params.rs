@@ -251,23 +251,8 @@ impl fmt::Display for PyInt {
     }
 }
 
-fn group_digits(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Python's `f'{n:,d}'` for machine integers: `99999` → `"99,999"`, `-1234` → `"-1,234"`.
-pub fn thousands(n: impl Into<i128>) -> String {
-    let n: i128 = n.into();
-    let sign = if n < 0 { "-" } else { "" };
-    format!("{sign}{}", group_digits(&n.unsigned_abs().to_string()))
-}
+use crate::util::group_digits;
+pub use crate::util::thousands;
 
 /// Characters Python's `str.isspace` accepts beyond ASCII (`int()` strips them).
 fn is_py_space(c: char) -> bool {

@@ -613,24 +613,11 @@ pub struct Connection {
 pub enum RecvError {
     /// A message exceeded MAX_RECV. For lines, the stream stays usable (see the module
     /// documentation); for websockets, the connection is finished.
-    #[error("dropping message over {} bytes", thousands(*limit))]
+    #[error("dropping message over {} bytes", crate::util::thousands(*limit as u64))]
     TooLarge { limit: usize },
     /// The connection failed.
     #[error(transparent)]
     Io(#[from] io::Error),
-}
-
-/// `1000000` as `1,000,000`, as Python's `{:,d}` prints it.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The receiving half of a [`Connection`].
@@ -1076,11 +1063,6 @@ mod tests {
 
     #[test]
     fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(thousands(12_345_678), "12,345,678");
         assert_eq!(
             RecvError::TooLarge { limit: 1_000_000 }.to_string(),
             "dropping message over 1,000,000 bytes"

@@ -216,9 +216,9 @@ impl Mempool {
                         let s = self.stats();
                         info!(
                             "{} txs {:.2} MB touching {} addresses",
-                            group_thousands(s.txs as u64),
+                            crate::util::thousands(s.txs as u64),
                             s.vbytes as f64 / 1_000_000.0,
-                            group_thousands(s.hashxs as u64)
+                            crate::util::thousands(s.hashxs as u64)
                         );
                         last_status = Some(Instant::now());
                     }
@@ -338,29 +338,5 @@ impl Mempool {
 
     fn take_touched(&self) -> HashSet<HashX> {
         std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
-/// `1234567` → `1,234,567` (Python's `{:,d}`).
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn thousands() {
-        assert_eq!(super::group_thousands(0), "0");
-        assert_eq!(super::group_thousands(999), "999");
-        assert_eq!(super::group_thousands(1_000), "1,000");
-        assert_eq!(super::group_thousands(1_234_567), "1,234,567");
     }
 }

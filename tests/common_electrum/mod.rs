@@ -8,18 +8,16 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumx_simnode::{Node, SimNode, SimNodeOptions};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::common_server::{Server, ServerEnv, TempDir};
+
+#[path = "../common_tls/mod.rs"]
+mod tls;
 
 /// The bound on every wait for the server.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -127,76 +125,9 @@ impl Electrum {
     }
 }
 
-/// Trusts exactly the test certificate (signatures still checked).
-#[derive(Debug)]
-struct TrustOne {
-    cert: Vec<u8>,
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for TrustOne {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if end_entity.as_ref() == self.cert.as_slice() {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("not the test certificate".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 fn tls_client(cert: &[u8]) -> rustls::ClientConnection {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(TrustOne {
-            cert: cert.to_vec(),
-            provider,
-        }))
-        .with_no_client_auth();
-    rustls::ClientConnection::new(Arc::new(config), "localhost".try_into().expect("name"))
+    let config = tls::client_config(cert, rustls::DEFAULT_VERSIONS);
+    rustls::ClientConnection::new(config, "localhost".try_into().expect("name"))
         .expect("tls client")
 }
 
