@@ -9,15 +9,16 @@
 //! `IndexReader::unspent_outputs`. One ignored test syncs a mempool of 100,000 transactions
 //! and reports its time and memory.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Network, OutPoint, Script, Txid};
-use ferrumx::config::{DaemonAuth, DaemonEndpoint, Secret};
+use common::{daemon_for, TempDir};
 use ferrumx::daemon::Daemon;
 use ferrumx::index::{HashX, Index, IndexReader};
 use ferrumx::mempool::{Mempool, MempoolUtxo, RefreshError, TxSummary};
@@ -29,31 +30,6 @@ use tokio_util::sync::CancellationToken;
 // Harness
 // ---------------------------------------------------------------------------------------
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "ferrumx-mempool-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A stand-in, an index synced from its blocks, a daemon client and the mempool under test.
 struct Fixture {
     sim: SimNode,
@@ -61,21 +37,6 @@ struct Fixture {
     daemon: Daemon,
     mempool: Mempool,
     _dir: TempDir,
-}
-
-fn daemon_for(sim: &SimNode) -> Daemon {
-    let (user, password) = sim.user_pass().expect("password auth");
-    Daemon::new(
-        vec![DaemonEndpoint {
-            host: "127.0.0.1".into(),
-            port: sim.addr().port(),
-            auth: DaemonAuth::UserPass {
-                user,
-                password: Secret(password),
-            },
-        }],
-        Network::Regtest,
-    )
 }
 
 impl Fixture {

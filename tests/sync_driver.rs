@@ -2,14 +2,15 @@
 //! chain: catching up, following new blocks, reorgs (rolled back to the fork point), the
 //! REORG_LIMIT refusal and a clean stop.
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
 use bitcoin::consensus::deserialize;
 use bitcoin::hashes::Hash;
-use bitcoin::{Block, BlockHash, Network};
-use ferrumx::config::{DaemonAuth, DaemonEndpoint, Secret};
-use ferrumx::daemon::Daemon;
+use bitcoin::{Block, BlockHash};
+use common::daemon_for;
 use ferrumx::index::{HashX, HASHX_LEN};
 use ferrumx::sync::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
@@ -80,21 +81,6 @@ impl Chain for FakeChain {
         self.txs.truncate(height as usize + 1);
         Ok(vec![ROLLED_BACK])
     }
-}
-
-fn daemon_for(sim: &SimNode) -> Daemon {
-    let (user, password) = sim.user_pass().expect("password auth");
-    Daemon::new(
-        vec![DaemonEndpoint {
-            host: "127.0.0.1".into(),
-            port: sim.addr().port(),
-            auth: DaemonAuth::UserPass {
-                user,
-                password: Secret(password),
-            },
-        }],
-        Network::Regtest,
-    )
 }
 
 fn opts(reorg_limit: u32) -> SyncOptions {

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,35 +15,13 @@ use bitcoin::{Network, Txid};
 use ferrumx::index::{Index, IndexReader};
 use ferrumx_simnode::Node;
 
+#[path = "../common/mod.rs"]
+mod common;
+pub use common::TempDir;
+
 /// Longest wait for any one thing the server should do (generous: debug build, 2 cores,
 /// other builds running).
 pub const STEP: Duration = Duration::from_secs(90);
-
-/// A directory removed on drop.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "ferrumx-server-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// SplitMix64: a deterministic RNG for kill moments (no dependency needed).
 pub struct Rng(u64);

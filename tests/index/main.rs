@@ -8,45 +8,21 @@
 //! runs, touched script hashes, throughput).
 
 mod blocks;
+#[path = "../common/mod.rs"]
+mod common;
 mod crash;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Network, Txid};
+use common::TempDir;
 use ferrumx::index::{HashX, Index, IndexError, IndexReader};
 use ferrumx_simnode::{GenParams, Node};
 
 const REORG_LIMIT: u32 = 8;
 /// Small enough that a fixture sync flushes many times.
 const SMALL_CACHE: usize = 48 * 1024;
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "ferrumx-index-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        TempDir(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn open(dir: &TempDir, cache: usize) -> Index {
     Index::open(dir.path(), Network::Regtest, cache, REORG_LIMIT).expect("open index")
