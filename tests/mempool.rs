@@ -539,9 +539,10 @@ async fn touched_script_hashes_survive_a_failed_refresh() {
         let (mp, daemon, reader) = (Arc::clone(&mempool), f.daemon.clone(), f.reader());
         tokio::spawn(async move { mp.refresh(&daemon, &reader).await })
     };
-    // getblockcount, getrawmempool, getblockcount, then the getrawtransaction batch.
+    // getblockcount, getrawmempool, getblockcount, getblockhash, then the
+    // getrawtransaction batch.
     let start = Instant::now();
-    while f.daemon.stats().requests < requests + 4 {
+    while f.daemon.stats().requests < requests + 5 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the refresh stalled"
@@ -954,4 +955,26 @@ async fn scale_100k_mempool() {
         start.elapsed()
     );
     assert_eq!(t, m.touched_to(&f.model()));
+}
+
+/// An equal-height reorg the index has not applied yet: the heights agree but the blocks do
+/// not, so the refresh must wait (ElectrumX, comparing heights only, would go on against the
+/// old block's UTXOs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equal_height_reorg_not_yet_indexed_is_not_synced() {
+    let mut f = Fixture::small(34);
+    f.node(|n| n.add_traffic(30));
+    f.refresh().await.expect("refresh");
+    let height = f.node(|n| n.tip_height());
+    f.node(|n| n.reorg(1, 1)).expect("reorg");
+    match f.refresh().await {
+        Err(RefreshError::IndexNotSynced { index, daemon }) => {
+            assert_eq!((index, daemon), (Some(height), height));
+        }
+        other => panic!("expected IndexNotSynced, got {other:?}"),
+    }
+    f.sync_index();
+    f.refresh()
+        .await
+        .expect("refresh once the index has the new block");
 }

@@ -4,8 +4,9 @@
 //! Steps, each keeping the state lock only for short stretches and never across an
 //! `.await`:
 //! 1. `getblockcount`, `getrawmempool`, `getblockcount`, repeated until both heights agree;
-//!    that height must be the index's flushed height (else [`RefreshError::IndexNotSynced`],
-//!    ElectrumX's `DBSyncError`).
+//!    the daemon's block at that height must be the index's flushed tip (else
+//!    [`RefreshError::IndexNotSynced`], ElectrumX's `DBSyncError`; ElectrumX compares only
+//!    heights, which an equal-height reorg fools).
 //! 2. Transactions that left the daemon's mempool are removed.
 //! 3. New ones are fetched in batches of [`FETCH_BATCH`] (`getrawtransaction`, one JSON-RPC
 //!    batch each), at most [`FETCH_CONCURRENCY`] batches in flight; each batch is parsed and
@@ -22,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bitcoin::consensus::deserialize;
-use bitcoin::{OutPoint, Transaction, Txid};
+use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
 use tokio::task::JoinSet;
 use tracing::{debug, error, warn};
 
@@ -76,7 +77,10 @@ impl Mempool {
                 after, "a block arrived while reading the mempool; reading again"
             );
         };
-        check_index(index, height)?;
+        // The index must be at the daemon's very block, not just its height: during an
+        // equal-height reorg the heights agree while the index still has the old block.
+        let best = daemon.block_hash(height).await?;
+        check_index(index, height, best)?;
 
         // Transactions that left, and the new ones in the daemon's order.
         let state = Arc::clone(&self.state);
@@ -92,7 +96,7 @@ impl Mempool {
                     });
                 }
             }
-            check_index(index, height)?;
+            check_index(index, height, best)?;
             let state = Arc::clone(&self.state);
             let touched = blocking(move || accept_and_insert(&state, batches)).await?;
             self.add_touched(touched);
@@ -101,12 +105,15 @@ impl Mempool {
     }
 }
 
-fn check_index(index: &IndexReader, daemon: u32) -> Result<(), RefreshError> {
-    let at = index.tip().map(|t| t.0);
-    if at == Some(daemon) {
+fn check_index(index: &IndexReader, daemon: u32, best: BlockHash) -> Result<(), RefreshError> {
+    let tip = index.tip();
+    if tip == Some((daemon, best)) {
         Ok(())
     } else {
-        Err(RefreshError::IndexNotSynced { index: at, daemon })
+        Err(RefreshError::IndexNotSynced {
+            index: tip.map(|t| t.0),
+            daemon,
+        })
     }
 }
 
