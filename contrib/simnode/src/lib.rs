@@ -23,6 +23,7 @@ pub mod accept;
 pub mod blockbuild;
 pub mod chainfile;
 pub mod corejson;
+pub mod fund;
 pub mod gen;
 pub mod http;
 pub mod json;
