@@ -853,6 +853,12 @@ impl Call<'_> {
         let Some(h) = height.to_u32() else {
             return Err(too_high());
         };
+        if h == 0 {
+            // The genesis coinbase is not a transaction (bitcoind will not serve it, and
+            // its output is unspendable); as in ElectrumX's index, height 0 holds none.
+            self.bump(0.25);
+            return Ok(Arc::new(Vec::new()));
+        }
         let txids = self
             .blocking(move |s| s.block_txids(h))
             .await?

@@ -1,0 +1,1439 @@
+//! Differential testing: FerrumX against a real ElectrumX 1.20 (`e-x==1.20.0` from PyPI,
+//! installed by `contrib/electrumx/install.sh`), both serving ONE stand-in (a fixture chain
+//! with mempool traffic). The same requests, pipelined, go to both servers in protocols 1.4
+//! and 1.6, and the answers must be equal JSON values apart from the differences `ALLOWED`
+//! lists (mirroring `docs/compatibility.md`).
+//!
+//! ElectrumX is found through `FERRUMX_ELECTRUMX` (the path of `electrumx_server`) or in
+//! `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`. Without it the test fails when
+//! `CI` is set, and is skipped (loudly) otherwise.
+
+mod common_electrum;
+mod common_server;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use bitcoin::consensus::encode::serialize_hex;
+use bitcoin::hashes::Hash;
+use bitcoin::{OutPoint, Transaction, Txid};
+use common_electrum::{free_port, Client, Electrum, RpcErr};
+use common_server::TempDir;
+use ferrumx_simnode::{GenParams, Node, ScriptHash};
+use serde_json::{json, Value};
+
+/// What may differ from ElectrumX, and why (mirrors `docs/compatibility.md`).
+const ALLOWED: &[(&str, &str)] = &[
+    (
+        "server.version",
+        "result[0] is the server's own name and version (identity)",
+    ),
+    (
+        "server.features",
+        "server_version is the server's own name and version (identity)",
+    ),
+    (
+        "blockchain.scripthash.listunspent",
+        "unconfirmed outputs come in ElectrumX's Python-set order (varies between runs); \
+         compared with them sorted by txid and output index (FerrumX's order)",
+    ),
+    (
+        "equal-height reorg (notifications, and answers until the next block)",
+        "FerrumX follows it and notifies the new tip and changed statuses; ElectrumX does \
+         not even see it (e-x server/block_processor.py Prefetcher._prefetch_blocks fetches \
+         only when the daemon's height exceeds its own) and serves the replaced block until \
+         the chain grows",
+    ),
+    (
+        "blockchain.scripthash.subscribe (notifications)",
+        "FerrumX notifies only when the status changed; ElectrumX whenever a subscribed \
+         script hash is touched: compared as the set of (script hash, new status) pairs",
+    ),
+];
+
+// ----------------------------------------------------------------------------------------
+// ElectrumX as a child process.
+
+/// Where `electrumx_server` is, if installed.
+fn electrumx_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("FERRUMX_ELECTRUMX") {
+        let p = PathBuf::from(p);
+        return p.is_file().then_some(p);
+    }
+    let cache = std::env::var_os("FERRUMX_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrumx")))?;
+    let p = cache.join("electrumx-venv/bin/electrumx_server");
+    p.is_file().then_some(p)
+}
+
+#[derive(Default)]
+struct Log {
+    lines: Mutex<(Vec<String>, usize)>,
+    cv: Condvar,
+}
+
+/// A running ElectrumX, killed on drop (its log printed if the test fails).
+struct ElectrumX {
+    child: Child,
+    port: u16,
+    log: Arc<Log>,
+    _dir: TempDir,
+}
+
+impl ElectrumX {
+    fn start(exe: &PathBuf, daemon_url: &str, extra: &[(&str, &str)]) -> ElectrumX {
+        let dir = TempDir::new("differential-electrumx");
+        let db = dir.path().join("db");
+        std::fs::create_dir_all(&db).expect("db dir");
+        let port = free_port();
+        let mut cmd = Command::new(exe);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("COIN", "Bitcoin")
+            .env("NET", "regtest")
+            .env("DB_DIRECTORY", &db)
+            .env("DAEMON_URL", daemon_url)
+            .env("SERVICES", format!("tcp://127.0.0.1:{port}"))
+            .env("COST_SOFT_LIMIT", "0")
+            .env("COST_HARD_LIMIT", "0")
+            .env("PEER_DISCOVERY", "off")
+            .env("PEER_ANNOUNCE", "")
+            .env("ALLOW_ROOT", "1")
+            .env("LOG_LEVEL", "info")
+            .env("DAEMON_POLL_INTERVAL_BLOCKS", "100")
+            .env("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn electrumx_server");
+        let log = Arc::new(Log::default());
+        for pipe in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    log.lines.lock().unwrap().0.push(line);
+                    log.cv.notify_all();
+                }
+                log.lines.lock().unwrap().1 += 1;
+                log.cv.notify_all();
+            });
+        }
+        let ex = ElectrumX {
+            child,
+            port,
+            log,
+            _dir: dir,
+        };
+        ex.wait_for("TCP server listening on", Duration::from_secs(180));
+        ex
+    }
+
+    /// Waits for a log line containing `needle` (any since the start).
+    fn wait_for(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut g = self.log.lines.lock().unwrap();
+        loop {
+            if let Some(l) = g.0.iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(g.1 < 2, "ElectrumX exited before logging {needle:?}");
+            let now = Instant::now();
+            assert!(now < deadline, "ElectrumX did not log {needle:?} in time");
+            g = self.log.cv.wait_timeout(g, deadline - now).unwrap().0;
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        let g = self.log.lines.lock().unwrap();
+        g.0.iter().filter(|l| l.contains(needle)).count()
+    }
+}
+
+impl Drop for ElectrumX {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() || std::env::var_os("FERRUMX_TEST_LOGS").is_some() {
+            eprintln!("----- [electrumx] log -----");
+            for l in &self.log.lines.lock().unwrap().0 {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// Sending the same requests to both servers.
+
+type Res = Result<Value, RpcErr>;
+/// Something done to the stand-in's chain or mempool.
+type Event = Box<dyn Fn(&mut Node)>;
+type Call = (String, Value);
+
+fn call(method: &str, params: Value) -> Call {
+    (method.to_string(), params)
+}
+
+/// A session that negotiated `version`.
+fn session(port: u16, version: &str) -> Client {
+    let mut c = Client::tcp(port);
+    let v = c
+        .call("server.version", json!(["ferrumx-differential", version]))
+        .expect("server.version");
+    assert_eq!(v[1], json!(version), "negotiated {v}");
+    c
+}
+
+/// `calls` on one server: split over `conns` sessions, each pipelining in chunks.
+fn run_on(port: u16, version: &str, calls: &[Call], conns: usize) -> Vec<Res> {
+    let per = calls.len().div_ceil(conns.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = calls
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut c = session(port, version);
+                    // A sliding window of two chunks in flight, so that ElectrumX's send
+                    // buffer keeps filling (it holds back a short tail up to 1 s).
+                    let mut out = Vec::with_capacity(part.len());
+                    let mut in_flight: VecDeque<Vec<u64>> = VecDeque::new();
+                    for chunk in part.chunks(200) {
+                        in_flight.push_back(
+                            chunk.iter().map(|(m, p)| c.request(m, p.clone())).collect(),
+                        );
+                        if in_flight.len() > 1 {
+                            let ids = in_flight.pop_front().expect("chunk");
+                            out.extend(ids.into_iter().map(|id| c.response(id)));
+                        }
+                    }
+                    for ids in in_flight {
+                        out.extend(ids.into_iter().map(|id| c.response(id)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread"))
+            .collect()
+    })
+}
+
+/// `calls` sent one at a time on one session.
+fn run_sequential(port: u16, version: &str, calls: &[Call]) -> Vec<Res> {
+    let mut c = session(port, version);
+    calls.iter().map(|(m, p)| c.call(m, p.clone())).collect()
+}
+
+/// Sorts a listunspent answer's unconfirmed part (height 0), whose order ElectrumX does not
+/// define.
+fn sort_unconfirmed(v: &mut Value) {
+    if let Some(list) = v.as_array_mut() {
+        let split = list
+            .iter()
+            .position(|u| u["height"] == json!(0))
+            .unwrap_or(list.len());
+        list[split..].sort_by_key(|u| (u["tx_hash"].to_string(), u["tx_pos"].as_u64()));
+    }
+}
+
+/// Removes the allowed differences from both answers.
+fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String> {
+    match method {
+        "server.version" => {
+            if let (Ok(f), Ok(e)) = (fx.as_mut(), ex.as_mut()) {
+                let (fname, ename) = (f[0].clone(), e[0].clone());
+                if !fname.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
+                    return Err(format!("FerrumX's name {fname}"));
+                }
+                if ename != json!("ElectrumX 1.20.0") {
+                    return Err(format!("ElectrumX's name {ename}"));
+                }
+                f[0] = Value::Null;
+                e[0] = Value::Null;
+            }
+        }
+        "server.features" => {
+            for r in [fx, ex] {
+                if let Ok(Value::Object(o)) = r {
+                    o.remove("server_version");
+                }
+            }
+        }
+        "blockchain.scripthash.listunspent" => {
+            for v in [fx, ex].into_iter().flatten() {
+                sort_unconfirmed(v);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Counts and differences of the whole run.
+#[derive(Default)]
+struct Report {
+    compared: BTreeMap<(String, String), usize>,
+    diffs: Vec<String>,
+}
+
+impl Report {
+    fn compare(
+        &mut self,
+        section: &str,
+        version: &str,
+        calls: &[Call],
+        fx: Vec<Res>,
+        ex: Vec<Res>,
+    ) {
+        assert_eq!(fx.len(), calls.len());
+        assert_eq!(ex.len(), calls.len());
+        // FERRUMX_DIFF_SHOW=<text>: print the requests containing <text> with both answers.
+        let show = std::env::var("FERRUMX_DIFF_SHOW").ok();
+        for ((m, p), (mut f, mut e)) in calls.iter().zip(fx.into_iter().zip(ex)) {
+            if let Some(t) = &show {
+                if format!("{m} {p}").contains(t.as_str()) {
+                    eprintln!(
+                        "[{version}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
+                        short(&f),
+                        short(&e)
+                    );
+                }
+            }
+            *self
+                .compared
+                .entry((m.clone(), version.to_string()))
+                .or_default() += 1;
+            if let Err(why) = normalize(m, &mut f, &mut e) {
+                self.diffs
+                    .push(format!("[{version}] {section}: {m} {p}: {why}"));
+                continue;
+            }
+            if f != e {
+                let text = format!(
+                    "[{version}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
+                    short(&f),
+                    short(&e)
+                );
+                self.diffs.push(text);
+            }
+        }
+    }
+}
+
+fn short(r: &Res) -> String {
+    let s = match r {
+        Ok(v) => format!("{v}"),
+        Err((c, m)) => format!("error {c} {m:?}"),
+    };
+    if s.len() > 600 {
+        format!("{}…({} chars)", &s[..600], s.len())
+    } else {
+        s
+    }
+}
+
+struct Pair {
+    fx: u16,
+    ex: u16,
+}
+
+impl Pair {
+    /// The same calls to both, in parallel, pipelined.
+    fn both(&self, version: &str, calls: &[Call], conns: usize) -> (Vec<Res>, Vec<Res>) {
+        std::thread::scope(|s| {
+            let f = s.spawn(|| {
+                let t = Instant::now();
+                (run_on(self.fx, version, calls, conns), t.elapsed())
+            });
+            let e = s.spawn(|| {
+                let t = Instant::now();
+                (run_on(self.ex, version, calls, conns), t.elapsed())
+            });
+            let (f, ft) = f.join().expect("fx");
+            let (e, et) = e.join().expect("ex");
+            eprintln!("    FerrumX {ft:.1?}, ElectrumX {et:.1?}");
+            (f, e)
+        })
+    }
+
+    fn compare(&self, r: &mut Report, section: &str, version: &str, calls: &[Call], conns: usize) {
+        let t = Instant::now();
+        let (f, e) = self.both(version, calls, conns);
+        r.compare(section, version, calls, f, e);
+        eprintln!(
+            "[{version}] {section}: {} requests in {:.1?}",
+            calls.len(),
+            t.elapsed()
+        );
+    }
+
+    fn compare_sequential(&self, r: &mut Report, section: &str, version: &str, calls: &[Call]) {
+        let (f, e) = std::thread::scope(|s| {
+            let f = s.spawn(|| run_sequential(self.fx, version, calls));
+            let e = s.spawn(|| run_sequential(self.ex, version, calls));
+            (f.join().expect("fx"), e.join().expect("ex"))
+        });
+        r.compare(section, version, calls, f, e);
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// What to ask.
+
+/// Every script hash of the chain and of the mempool, plus two nobody uses.
+fn all_script_hashes(n: &Node) -> (Vec<ScriptHash>, usize) {
+    let mut set: BTreeSet<ScriptHash> = n.truth.script_hashes().copied().collect();
+    let confirmed = set.len();
+    for e in n.mempool.entries() {
+        for out in &e.tx.output {
+            set.insert(ScriptHash::of(&out.script_pubkey));
+        }
+        for i in &e.tx.input {
+            let op = i.previous_output;
+            let spk = n
+                .coin(&op)
+                .map(|c| c.txout.script_pubkey.clone())
+                .or_else(|| {
+                    n.mempool
+                        .get(&op.txid)
+                        .map(|p| p.tx.output[op.vout as usize].script_pubkey.clone())
+                });
+            if let Some(spk) = spk {
+                set.insert(ScriptHash::of(&spk));
+            }
+        }
+    }
+    set.insert(ScriptHash([0x42; 32]));
+    set.insert(ScriptHash::of(bitcoin::Script::from_bytes(b"never used")));
+    let only_mempool = set.len() - confirmed - 2;
+    (set.into_iter().collect(), only_mempool)
+}
+
+/// Confirmed transactions (txid, height, position), in chain order.
+fn chain_txs(n: &Node) -> Vec<(Txid, u32, usize)> {
+    (0..=n.tip_height())
+        .flat_map(|h| {
+            let b = n.block_at(h).expect("block");
+            b.txids
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (*t, h, i))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn hex_of(tx: &Transaction) -> String {
+    serialize_hex(tx)
+}
+
+fn header_calls(tip: u32) -> (Vec<Call>, Vec<Call>) {
+    let t = i64::from(tip);
+    let mut plain = Vec::new();
+    let mut proofs = Vec::new();
+    let heights = [
+        0,
+        1,
+        2,
+        7,
+        50,
+        99,
+        100,
+        101,
+        120,
+        t - 2,
+        t - 1,
+        t,
+        t + 1,
+        t + 100,
+        -1,
+    ];
+    for h in heights {
+        plain.push(call("blockchain.block.header", json!([h])));
+        plain.push(call("blockchain.block.header", json!([h, 0])));
+        for cp in [h, h + 1, h - 1, t, t + 1, 2 * t, -1] {
+            proofs.push(call("blockchain.block.header", json!([h, cp])));
+        }
+    }
+    let ranges = [
+        (0, 0),
+        (0, 1),
+        (0, 10),
+        (0, t + 1),
+        (0, 2016),
+        (0, 2017),
+        (0, 100_000),
+        (1, 1),
+        (5, 20),
+        (100, 3),
+        (t - 3, 10),
+        (t, 1),
+        (t, 0),
+        (t + 1, 1),
+        (t + 2, 5),
+        (-1, 1),
+        (3, -1),
+    ];
+    for (s, c) in ranges {
+        plain.push(call("blockchain.block.headers", json!([s, c])));
+        plain.push(call("blockchain.block.headers", json!([s, c, 0])));
+        for cp in [s + c - 1, s + c, t, t + 1, s, 0.max(s - 1)] {
+            proofs.push(call("blockchain.block.headers", json!([s, c, cp])));
+        }
+    }
+    // Named arguments and strings for numbers.
+    plain.push(call(
+        "blockchain.block.header",
+        json!({"height": 4, "cp_height": 0}),
+    ));
+    plain.push(call("blockchain.block.header", json!(["4"])));
+    plain.push(call("blockchain.block.header", json!([4.0])));
+    plain.push(call("blockchain.block.header", json!([4.5])));
+    plain.push(call("blockchain.block.header", json!([true])));
+    plain.push(call("blockchain.block.headers", json!(["1", "2"])));
+    plain.push(call("blockchain.block.header", json!([null])));
+    proofs.push(call(
+        "blockchain.block.header",
+        json!({"height": 4, "cp_height": t}),
+    ));
+    proofs.push(call("blockchain.block.header", json!([4, "50"])));
+    (plain, proofs)
+}
+
+fn misc_calls(version: &str, tip: u32) -> Vec<Call> {
+    let mut v = vec![
+        call("server.ping", json!([])),
+        call("server.banner", json!([])),
+        call("server.donation_address", json!([])),
+        call("server.features", json!([])),
+        call("server.peers.subscribe", json!([])),
+        call("server.add_peer", json!([{}])),
+        call(
+            "server.add_peer",
+            json!([{"hosts": {"example.com": {"tcp_port": 50001}}}]),
+        ),
+        call("blockchain.headers.subscribe", json!([])),
+        call("blockchain.headers.subscribe", json!([true])),
+        call("mempool.get_fee_histogram", json!([])),
+        call("mempool.get_info", json!([])),
+        call("blockchain.relayfee", json!([])),
+        call("blockchain.transaction.broadcast_package", json!([[]])),
+        call("blockchain.transaction.broadcast_package", json!([["00"]])),
+        call("blockchain.transaction.broadcast_package", json!(["00"])),
+        call(
+            "blockchain.scripthash.unsubscribe",
+            json!(["00".repeat(32)]),
+        ),
+        call("server.version", json!(["again", version])),
+    ];
+    for target in [-1, 0, 1, 2, 3, 5, 6, 10, 25, 144, 1008, 1009, 100_000] {
+        v.push(call("blockchain.estimatefee", json!([target])));
+    }
+    for mode in [
+        "ECONOMICAL",
+        "CONSERVATIVE",
+        "economical",
+        "UNSET",
+        "bad",
+        "",
+    ] {
+        for target in [1, 2, 6] {
+            v.push(call("blockchain.estimatefee", json!([target, mode])));
+        }
+    }
+    v.push(call("blockchain.estimatefee", json!(["2"])));
+    v.push(call("blockchain.estimatefee", json!([2, 5])));
+    v.push(call("blockchain.estimatefee", json!([])));
+    v.push(call("blockchain.estimatefee", json!([2.5])));
+    // Errors: arity, names, types, unknown methods.
+    let sh = "00".repeat(32);
+    let t = tip;
+    for (m, p) in [
+        ("blockchain.block.header", json!([])),
+        ("blockchain.block.headers", json!([1])),
+        ("blockchain.block.header", json!([1, 2, 3])),
+        ("blockchain.transaction.get_merkle", json!(["x"])),
+        ("blockchain.scripthash.get_balance", json!([sh, 1])),
+        ("server.ping", json!([1])),
+        ("server.add_peer", json!([])),
+        ("blockchain.block.header", json!({"cp_height": 5})),
+        ("blockchain.block.headers", json!({})),
+        (
+            "blockchain.block.header",
+            json!({"height": 1, "foo": 2, "bar": 3}),
+        ),
+        (
+            "blockchain.scripthash.get_balance",
+            json!({"scripthash": sh, "x": 1}),
+        ),
+        ("server.ping", json!("x")),
+        ("server.ping", json!(5)),
+        ("server.ping", json!({})),
+        ("server.ping", Value::Null),
+        ("blockchain.nonsense", json!([])),
+        ("", json!([])),
+        (
+            "blockchain.address.get_balance",
+            json!(["mzBc4XEFSdzCDcTxAgf6EZXgsZWpztRhef"]),
+        ),
+        ("blockchain.numblocks.subscribe", json!([])),
+        ("blockchain.utxo.get_address", json!([])),
+        ("server.version", json!(["x", "1.3"])),
+        ("blockchain.scripthash.get_balance", json!([])),
+        ("blockchain.scripthash.get_balance", json!(["zz"])),
+        (
+            "blockchain.scripthash.get_balance",
+            json!(["00".repeat(31)]),
+        ),
+        (
+            "blockchain.scripthash.get_balance",
+            json!(["00".repeat(33)]),
+        ),
+        ("blockchain.scripthash.get_balance", json!([5])),
+        (
+            "blockchain.scripthash.get_balance",
+            json!(["0".repeat(63) + "g"]),
+        ),
+        (
+            "blockchain.scripthash.get_balance",
+            json!(["AB".repeat(32)]),
+        ),
+        ("blockchain.scripthash.get_history", json!([null])),
+        ("blockchain.scripthash.listunspent", json!([[]])),
+        ("blockchain.scripthash.get_mempool", json!([{}])),
+        ("blockchain.scripthash.subscribe", json!(["xyz"])),
+        ("blockchain.transaction.get", json!([])),
+        ("blockchain.transaction.get", json!(["00".repeat(32)])),
+        ("blockchain.transaction.get", json!(["00".repeat(32), true])),
+        ("blockchain.transaction.get", json!(["zz"])),
+        ("blockchain.transaction.get", json!([5])),
+        ("blockchain.transaction.get", json!(["00".repeat(31)])),
+        (
+            "blockchain.transaction.get",
+            json!(["00".repeat(32), "yes"]),
+        ),
+        ("blockchain.transaction.get", json!(["00".repeat(32), 1])),
+        (
+            "blockchain.transaction.get_merkle",
+            json!(["00".repeat(32), 5]),
+        ),
+        (
+            "blockchain.transaction.get_merkle",
+            json!(["00".repeat(32), t + 1]),
+        ),
+        (
+            "blockchain.transaction.get_merkle",
+            json!(["00".repeat(32), -1]),
+        ),
+        ("blockchain.transaction.get_merkle", json!(["zz", 5])),
+        (
+            "blockchain.transaction.get_merkle",
+            json!(["00".repeat(32), "5"]),
+        ),
+        ("blockchain.transaction.id_from_pos", json!([])),
+        ("blockchain.transaction.id_from_pos", json!([t + 1, 0])),
+        ("blockchain.transaction.id_from_pos", json!([-1, 0])),
+        ("blockchain.transaction.id_from_pos", json!([1, -1])),
+        ("blockchain.transaction.id_from_pos", json!([1, 1])),
+        ("blockchain.transaction.id_from_pos", json!([1, 0, "x"])),
+        ("blockchain.transaction.id_from_pos", json!(["1", "0"])),
+        ("blockchain.transaction.broadcast", json!([])),
+        ("blockchain.transaction.broadcast", json!([5])),
+        ("blockchain.transaction.broadcast", json!(["zz"])),
+        ("blockchain.transaction.broadcast", json!([""])),
+        ("blockchain.transaction.broadcast", json!(["00".repeat(40)])),
+        ("blockchain.transaction.broadcast", json!(["00", "extra"])),
+    ] {
+        v.push(call(m, p));
+    }
+    v
+}
+
+/// Transactions the stand-in refuses: (what, tx). A lower-fee-rate spend of a mempool
+/// transaction's coins (full RBF refuses it), a new spend of coins a confirmed transaction
+/// spent, a spend of an output nobody created, a transaction already in the chain.
+fn refused_txs(n: &mut Node) -> Vec<(&'static str, Transaction)> {
+    let tip = n.tip_height();
+    let mut entries: Vec<_> = n.mempool.entries().cloned().collect();
+    entries.sort_by_key(|e| e.txid);
+    let conflict = entries
+        .iter()
+        .filter(|e| e.fee >= 4 * e.vsize)
+        .find_map(|e| {
+            let coins: Option<Vec<_>> =
+                e.tx.input
+                    .iter()
+                    .map(|i| {
+                        let op = i.previous_output;
+                        n.gen.coin_for(op, n.coin(&op)?.txout.clone())
+                    })
+                    .collect();
+            n.gen.build_spend(coins?, tip, Some(2)).map(|(t, _)| t)
+        })
+        .expect("a conflicting spend");
+    let spent_tx = n.block_at(tip - 3).expect("block").tx(1).expect("tx");
+    let coins: Vec<_> = spent_tx
+        .input
+        .iter()
+        .map(|i| {
+            let op = i.previous_output;
+            let (prev, _) = n.find_tx(&op.txid).expect("creating tx");
+            n.gen
+                .coin_for(op, prev.output[op.vout as usize].clone())
+                .expect("ours")
+        })
+        .collect();
+    let (double, _) = n.gen.build_spend(coins, tip, None).expect("spend");
+    let (mut unknown, _) = n.make_tx().expect("wallet can pay");
+    unknown.input[0].previous_output.txid = Txid::from_byte_array([7; 32]);
+    n.resync_wallet();
+    let in_chain = (1..=tip)
+        .rev()
+        .flat_map(|h| {
+            let b = n.block_at(h).expect("block");
+            (1..b.txids.len()).map(move |i| (b.txids[i], b.tx(i).expect("tx")))
+        })
+        .find(|(t, tx)| {
+            (0..tx.output.len() as u32).any(|v| n.coin(&OutPoint::new(*t, v)).is_some())
+        })
+        .map(|(_, tx)| tx)
+        .expect("a confirmed transaction with an unspendable output");
+    let in_mempool = entries[0].tx.clone();
+    let mut bad_sig = entries[1].tx.clone();
+    bad_sig.output[0].value = bitcoin::Amount::from_sat(bad_sig.output[0].value.to_sat() - 1);
+    vec![
+        ("conflict", conflict),
+        ("double spend", double),
+        ("unknown input", unknown),
+        ("already confirmed", in_chain),
+        ("already in the mempool", in_mempool),
+        ("bad signature", bad_sig),
+    ]
+}
+
+/// Script hashes a transaction touches (its outputs, and its inputs' prevouts).
+fn touched_by(n: &Node, tx: &Transaction) -> BTreeSet<ScriptHash> {
+    let mut out: BTreeSet<ScriptHash> = tx
+        .output
+        .iter()
+        .map(|o| ScriptHash::of(&o.script_pubkey))
+        .collect();
+    for i in &tx.input {
+        let op = i.previous_output;
+        let spk = n
+            .coin(&op)
+            .map(|c| c.txout.script_pubkey.clone())
+            .or_else(|| {
+                n.mempool
+                    .get(&op.txid)
+                    .map(|p| p.tx.output[op.vout as usize].script_pubkey.clone())
+            });
+        if let Some(spk) = spk {
+            out.insert(ScriptHash::of(&spk));
+        }
+    }
+    out
+}
+
+fn script_hash_calls(shs: &[ScriptHash]) -> Vec<Call> {
+    let mut calls = Vec::new();
+    for sh in shs {
+        let sh = sh.to_string();
+        for m in [
+            "blockchain.scripthash.get_balance",
+            "blockchain.scripthash.get_history",
+            "blockchain.scripthash.get_mempool",
+            "blockchain.scripthash.listunspent",
+            "blockchain.scripthash.subscribe",
+        ] {
+            calls.push(call(m, json!([sh])));
+        }
+    }
+    calls
+}
+
+/// Polls `f` until it returns true, for at most 60 s.
+fn poll(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether the server at `port` has `txid` in the mempool history of `sh`.
+fn sees_in_mempool(port: u16, sh: &ScriptHash, txid: &Txid) -> bool {
+    let mut c = session(port, "1.6");
+    let m = c
+        .call("blockchain.scripthash.get_mempool", json!([sh.to_string()]))
+        .expect("get_mempool");
+    m.as_array()
+        .is_some_and(|a| a.iter().any(|e| e["tx_hash"] == json!(txid.to_string())))
+}
+
+// ----------------------------------------------------------------------------------------
+// Notifications.
+
+/// A subscriber session: every script hash and the headers.
+struct Subscriber {
+    client: Client,
+    /// The status each script hash has as far as the client knows.
+    status: BTreeMap<String, Value>,
+    tip: Value,
+}
+
+impl Subscriber {
+    fn new(port: u16, version: &str, shs: &[ScriptHash]) -> Subscriber {
+        let mut client = session(port, version);
+        let tip = client
+            .call("blockchain.headers.subscribe", json!([]))
+            .expect("headers.subscribe");
+        let mut status = BTreeMap::new();
+        for chunk in shs.chunks(250) {
+            let ids: Vec<(String, u64)> = chunk
+                .iter()
+                .map(|sh| {
+                    let sh = sh.to_string();
+                    let id = client.request("blockchain.scripthash.subscribe", json!([sh]));
+                    (sh, id)
+                })
+                .collect();
+            for (sh, id) in ids {
+                status.insert(sh, client.response(id).expect("subscribe"));
+            }
+        }
+        Subscriber {
+            client,
+            status,
+            tip,
+        }
+    }
+
+    /// Notifications until none came for `quiet`.
+    fn drain(&mut self, quiet: Duration) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        while let Some(n) = self.client.notification(quiet) {
+            out.push(n);
+        }
+        out
+    }
+}
+
+/// What one event changed, as a client sees it.
+#[derive(Debug, Default, PartialEq)]
+struct Seen {
+    /// Script hashes whose status changed → their last status.
+    changed: BTreeMap<String, Value>,
+    /// Heights of the header notifications, in order.
+    heights: Vec<Value>,
+    /// The last header notified.
+    last_header: Option<Value>,
+    /// Notifications that repeated the status the client already knew.
+    unchanged: usize,
+    /// Notifications of other methods.
+    other: Vec<(String, Value)>,
+}
+
+fn seen(sub: &mut Subscriber, notes: Vec<(String, Value)>) -> Seen {
+    let mut s = Seen::default();
+    for (method, params) in notes {
+        match method.as_str() {
+            "blockchain.scripthash.subscribe" => {
+                let sh = params[0].as_str().expect("script hash").to_string();
+                let new = params[1].clone();
+                let known = sub.status.get(&sh).cloned().unwrap_or(Value::Null);
+                if known == new {
+                    s.unchanged += 1;
+                } else {
+                    sub.status.insert(sh.clone(), new.clone());
+                    s.changed.insert(sh, new);
+                }
+            }
+            "blockchain.headers.subscribe" => {
+                s.heights.push(params[0]["height"].clone());
+                s.last_header = Some(params[0].clone());
+                sub.tip = params[0].clone();
+            }
+            _ => s.other.push((method, params)),
+        }
+    }
+    // A script hash that changed and changed back is unchanged in the end.
+    s
+}
+
+// ----------------------------------------------------------------------------------------
+
+/// Raw lines (after `server.version`), all pipelined; the messages each server sends back
+/// until a final fence are compared as multisets (ElectrumX answers concurrently, so their
+/// order is not defined).
+fn raw_messages(pair: &Pair, report: &mut Report) {
+    let lines: Vec<String> = [
+        "not json",
+        "{",
+        "[]",
+        "[1, 2]",
+        "5",
+        "\"x\"",
+        "null",
+        "{}",
+        r#"{"id": 1}"#,
+        r#"{"jsonrpc": "2.0", "id": 2}"#,
+        r#"{"jsonrpc": "2.0", "id": 3, "method": 5}"#,
+        r#"{"jsonrpc": "2.0", "id": 4, "method": "server.ping", "params": 5}"#,
+        r#"{"jsonrpc": "2.0", "id": "str-id", "method": "server.ping"}"#,
+        r#"{"jsonrpc": "2.0", "id": 5.5, "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "2.0", "id": [1], "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "2.0", "id": {"a": 1}, "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "2.0", "id": null, "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "2.0", "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "1.0", "id": 6, "method": "server.ping", "params": []}"#,
+        r#"{"id": 7, "method": "server.ping", "params": []}"#,
+        r#"{"jsonrpc": "2.0", "id": 8, "method": "server.ping", "params": [], "extra": 1}"#,
+        r#"{"jsonrpc": "2.0", "id": 9, "result": 5}"#,
+        r#"{"jsonrpc": "2.0", "id": 10, "error": {"code": 1, "message": "x"}}"#,
+        r#"[{"jsonrpc": "2.0", "id": 11, "method": "server.ping", "params": []}, {"jsonrpc": "2.0", "id": 12, "method": "blockchain.block.header", "params": [1]}]"#,
+        r#"[{"jsonrpc": "2.0", "id": 13, "method": "server.ping", "params": []}, {"jsonrpc": "2.0", "method": "server.ping", "params": []}]"#,
+        r#"[{"jsonrpc": "2.0", "method": "server.ping", "params": []}]"#,
+        r#"[{"jsonrpc": "2.0", "id": 14, "method": "nonsense", "params": []}, 5]"#,
+        r#"[[{"jsonrpc": "2.0", "id": 15, "method": "server.ping"}]]"#,
+        r#"{"jsonrpc": "2.0", "id": 16, "method": "server.version", "params": ["x", "1.4"]}"#,
+        r#"{"jsonrpc": "2.0", "id": 17, "method": "server.ping", "params": []}   "#,
+        "\u{feff}{\"jsonrpc\": \"2.0\", \"id\": 18, \"method\": \"server.ping\"}",
+        r#"{"jsonrpc": "2.0", "id": 19, "method": "blockchain.block.header", "params": [1], "id": 20}"#,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let fence = r#"{"jsonrpc": "2.0", "id": "fence", "method": "server.ping", "params": []}"#;
+    let collect = |port: u16| -> Vec<String> {
+        let mut c = session(port, "1.4");
+        for l in &lines {
+            c.send_raw(l);
+        }
+        c.send_raw(fence);
+        let mut got = Vec::new();
+        // Two fences: the second sent once the first came back, so that answers the server
+        // finished after the first fence are counted too.
+        let mut fences = 0;
+        while fences < 2 {
+            match c.recv() {
+                None => {
+                    got.push("<closed>".to_string());
+                    break;
+                }
+                Some(m) if m["id"] == json!("fence") => {
+                    fences += 1;
+                    std::thread::sleep(Duration::from_millis(300));
+                    c.send_raw(fence);
+                }
+                Some(m) => got.push(m.to_string()),
+            }
+        }
+        got.sort();
+        got
+    };
+    let (f, e) = std::thread::scope(|s| {
+        let f = s.spawn(|| collect(pair.fx));
+        let e = s.spawn(|| collect(pair.ex));
+        (f.join().expect("fx"), e.join().expect("ex"))
+    });
+    *report
+        .compared
+        .entry(("raw messages".to_string(), "1.4".to_string()))
+        .or_default() += lines.len();
+    let only_f: Vec<_> = f.iter().filter(|m| !e.contains(m)).collect();
+    let only_e: Vec<_> = e.iter().filter(|m| !f.contains(m)).collect();
+    if !only_f.is_empty() || !only_e.is_empty() || f.len() != e.len() {
+        report.diffs.push(format!(
+            "raw messages: {} from FerrumX, {} from ElectrumX\n    only FerrumX:   {only_f:?}\n    \
+             only ElectrumX: {only_e:?}",
+            f.len(),
+            e.len()
+        ));
+    }
+}
+
+fn start_ferrumx(make: impl Fn() -> Node, extra: &[(&str, &str)]) -> Electrum {
+    let mut attempt = 1;
+    loop {
+        let node = make();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Electrum::start("differential", node, extra)
+        })) {
+            Ok(e) => return e,
+            Err(p) => {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                if attempt == 3 || !why.contains("the server's output ended") {
+                    std::panic::resume_unwind(p);
+                }
+                eprintln!("[differential] the server exited before listening ({why}); again");
+                attempt += 1;
+            }
+        }
+    }
+}
+
+const VERSIONS: [&str; 2] = ["1.4", "1.6"];
+
+#[test]
+fn answers_equal_a_real_electrumx() {
+    let Some(exe) = electrumx_path() else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "ElectrumX 1.20 is not installed (run contrib/electrumx/install.sh, or set \
+                 FERRUMX_ELECTRUMX to its electrumx_server): the differential test cannot run"
+            );
+        }
+        eprintln!();
+        eprintln!("################################################################");
+        eprintln!("## skipped: ElectrumX not installed (run contrib/electrumx/install.sh)");
+        eprintln!("################################################################");
+        return;
+    };
+    let started = Instant::now();
+    let banner_dir = TempDir::new("differential-banner");
+    std::fs::create_dir_all(banner_dir.path()).expect("dir");
+    let banner = banner_dir.path().join("banner.txt");
+    std::fs::write(
+        &banner,
+        "Welcome!\n$DAEMON_VERSION $DAEMON_SUBVERSION $DONATION_ADDRESS\n",
+    )
+    .expect("banner");
+    let banner = banner.to_str().expect("utf-8").to_string();
+    let extra = [
+        ("BANNER_FILE", banner.as_str()),
+        (
+            "DONATION_ADDRESS",
+            "bcrt1qdonationaddressxxxxxxxxxxxxxxxxxxxx",
+        ),
+    ];
+    let fx = start_ferrumx(
+        || {
+            let mut node = Node::generate(GenParams::fixture(23));
+            let traffic = node.add_traffic(150);
+            assert!(traffic.len() > 100, "{} mempool txs", traffic.len());
+            node
+        },
+        &extra,
+    );
+    let ex = ElectrumX::start(&exe, &fx.sim.daemon_url(), &extra);
+    eprintln!("both servers up in {:.1?}", started.elapsed());
+    let pair = Pair {
+        fx: fx.tcp,
+        ex: ex.port,
+    };
+    let mut report = Report::default();
+
+    let (tip, shs, only_mempool, txs, mempool_txs) = fx.sim.with_node(|n| {
+        let (shs, only) = all_script_hashes(n);
+        let mut mem: Vec<Txid> = n.mempool.entries().map(|e| e.txid).collect();
+        mem.sort();
+        (n.tip_height(), shs, only, chain_txs(n), mem)
+    });
+    eprintln!(
+        "tip {tip}, {} script hashes ({only_mempool} only in the mempool), {} confirmed and \
+         {} mempool transactions",
+        shs.len(),
+        txs.len(),
+        mempool_txs.len()
+    );
+
+    // Warm ElectrumX's header-merkle cache (its cold-cache race, DESIGN.md §5).
+    let (plain_headers, proofs) = header_calls(tip);
+    // (A proof to the tip builds the whole cache; cp_height 0 would ask for no proof.)
+    let warm = [call("blockchain.block.header", json!([1, tip]))];
+    pair.compare_sequential(&mut report, "warm proof", "1.4", &warm);
+
+    // Protocol 1.5: the cheap sections only (its methods are 1.4's).
+    pair.compare(&mut report, "misc", "1.5", &misc_calls("1.5", tip), 1);
+    pair.compare(&mut report, "headers", "1.5", &plain_headers, 1);
+    pair.compare(&mut report, "header proofs", "1.5", &proofs, 2);
+
+    // Raw messages: framing, JSON-RPC shapes, batches.
+    raw_messages(&pair, &mut report);
+
+    for version in VERSIONS {
+        pair.compare(&mut report, "misc", version, &misc_calls(version, tip), 1);
+        pair.compare(&mut report, "headers", version, &plain_headers, 1);
+        pair.compare(&mut report, "header proofs", version, &proofs, 2);
+
+        // Every script hash, every method.
+        let mut calls = Vec::new();
+        for sh in &shs {
+            let sh = sh.to_string();
+            for m in [
+                "blockchain.scripthash.get_balance",
+                "blockchain.scripthash.get_history",
+                "blockchain.scripthash.get_mempool",
+                "blockchain.scripthash.listunspent",
+                "blockchain.scripthash.subscribe",
+            ] {
+                calls.push(call(m, json!([sh])));
+            }
+        }
+        for sh in shs.iter().step_by(50) {
+            calls.push(call(
+                "blockchain.scripthash.unsubscribe",
+                json!([sh.to_string()]),
+            ));
+        }
+        pair.compare(&mut report, "script hashes", version, &calls, 4);
+
+        // Transactions: raw and verbose; merkle proofs; ids from positions.
+        let mut calls = Vec::new();
+        for (i, (txid, h, _)) in txs.iter().enumerate() {
+            calls.push(call(
+                "blockchain.transaction.get",
+                json!([txid.to_string()]),
+            ));
+            if i % 3 == 0 {
+                calls.push(call(
+                    "blockchain.transaction.get",
+                    json!([txid.to_string(), true]),
+                ));
+            }
+            calls.push(call(
+                "blockchain.transaction.get_merkle",
+                json!([txid.to_string(), h]),
+            ));
+            if i % 17 == 0 {
+                calls.push(call(
+                    "blockchain.transaction.get_merkle",
+                    json!([txid.to_string(), h + 1]),
+                ));
+                calls.push(call(
+                    "blockchain.transaction.get",
+                    json!([txid.to_string(), false]),
+                ));
+            }
+        }
+        for t in &mempool_txs {
+            calls.push(call("blockchain.transaction.get", json!([t.to_string()])));
+            calls.push(call(
+                "blockchain.transaction.get",
+                json!([t.to_string(), true]),
+            ));
+            calls.push(call(
+                "blockchain.transaction.get_merkle",
+                json!([t.to_string(), tip]),
+            ));
+        }
+        let mut last_h = u32::MAX;
+        for (i, (_, h, pos)) in txs.iter().enumerate() {
+            let last_in_block = txs.get(i + 1).is_none_or(|n| n.1 != *h);
+            if *pos == 0 || last_in_block || i % 5 == 0 {
+                calls.push(call("blockchain.transaction.id_from_pos", json!([h, pos])));
+                calls.push(call(
+                    "blockchain.transaction.id_from_pos",
+                    json!([h, pos, true]),
+                ));
+            }
+            if last_in_block && *h != last_h {
+                last_h = *h;
+                calls.push(call(
+                    "blockchain.transaction.id_from_pos",
+                    json!([h, pos + 1, h % 2 == 0]),
+                ));
+            }
+        }
+        pair.compare(&mut report, "transactions", version, &calls, 4);
+    }
+
+    // -- Notifications, part 1: subscribers before the broadcasts.
+    let mut subs: Vec<(String, Subscriber, Subscriber)> = VERSIONS
+        .iter()
+        .map(|v| {
+            (
+                v.to_string(),
+                Subscriber::new(pair.fx, v, &shs),
+                Subscriber::new(pair.ex, v, &shs),
+            )
+        })
+        .collect();
+    for (v, f, e) in &subs {
+        assert_eq!(f.status, e.status, "[{v}] subscription statuses");
+        assert_eq!(f.tip, e.tip, "[{v}] headers.subscribe");
+    }
+
+    // -- Broadcasts: refusals to both, then one accepted transaction to each server alone.
+    let refused = fx.sim.with_node(refused_txs);
+    for version in VERSIONS {
+        let mut calls: Vec<Call> = refused
+            .iter()
+            .map(|(_, tx)| call("blockchain.transaction.broadcast", json!([hex_of(tx)])))
+            .collect();
+        // Packages (1.6; an unknown method in 1.4): each refused transaction alone, all of
+        // them together, and with `verbose`.
+        for (_, tx) in &refused {
+            calls.push(call(
+                "blockchain.transaction.broadcast_package",
+                json!([[hex_of(tx)]]),
+            ));
+        }
+        let all: Vec<String> = refused.iter().map(|(_, tx)| hex_of(tx)).collect();
+        calls.push(call(
+            "blockchain.transaction.broadcast_package",
+            json!([all]),
+        ));
+        calls.push(call(
+            "blockchain.transaction.broadcast_package",
+            json!([all, true]),
+        ));
+        calls.push(call(
+            "blockchain.transaction.broadcast_package",
+            json!([[hex_of(&refused[4].1)], true]),
+        ));
+        pair.compare(&mut report, "refused broadcasts", version, &calls, 1);
+    }
+    let (tx_ex, tx_fx, touched) = fx.sim.with_node(|n| {
+        let (a, _) = n.make_tx().expect("wallet can pay");
+        let (b, _) = n.make_tx().expect("wallet can pay");
+        let mut t = touched_by(n, &a);
+        t.extend(touched_by(n, &b));
+        (a, b, t)
+    });
+    let mut accepted = Vec::new();
+    for (port, tx, name) in [(pair.ex, &tx_ex, "ElectrumX"), (pair.fx, &tx_fx, "FerrumX")] {
+        let r = session(port, "1.4").call("blockchain.transaction.broadcast", json!([hex_of(tx)]));
+        assert_eq!(
+            r,
+            Ok(json!(tx.compute_txid().to_string())),
+            "broadcast to {name}"
+        );
+        accepted.push(tx.compute_txid());
+    }
+    let out_sh = |tx: &Transaction| ScriptHash::of(&tx.output[0].script_pubkey);
+    for port in [pair.fx, pair.ex] {
+        for tx in [&tx_ex, &tx_fx] {
+            poll("the broadcast transactions in both mempools", || {
+                sees_in_mempool(port, &out_sh(tx), &tx.compute_txid())
+            });
+        }
+    }
+    let touched: Vec<ScriptHash> = touched.into_iter().collect();
+    for version in VERSIONS {
+        let mut calls = script_hash_calls(&touched);
+        for t in &accepted {
+            calls.push(call("blockchain.transaction.get", json!([t.to_string()])));
+            calls.push(call(
+                "blockchain.transaction.get",
+                json!([t.to_string(), true]),
+            ));
+        }
+        calls.push(call("mempool.get_info", json!([])));
+        pair.compare(&mut report, "after broadcasts", version, &calls, 1);
+    }
+
+    // -- Notifications, part 2: the broadcasts, a block, traffic, reorgs.
+    let mut notified = 0;
+    let events: [(&str, Event); 7] = [
+        ("broadcasts", Box::new(|_: &mut Node| {})),
+        (
+            "mine 1",
+            Box::new(|n: &mut Node| {
+                n.mine(1).expect("mine");
+            }),
+        ),
+        (
+            "traffic 30",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(30);
+            }),
+        ),
+        (
+            "reorg 2 -> 3",
+            Box::new(|n: &mut Node| {
+                n.reorg(2, 3).expect("reorg");
+            }),
+        ),
+        (
+            "mine 2",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(10);
+                n.mine(2).expect("mine");
+            }),
+        ),
+        (
+            "equal-height reorg 1 -> 1",
+            Box::new(|n: &mut Node| {
+                n.reorg(1, 1).expect("reorg");
+            }),
+        ),
+        (
+            "mine 1 after the equal-height reorg",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(10);
+                n.mine(1).expect("mine");
+            }),
+        ),
+    ];
+    for (i, (what, event)) in events.iter().enumerate() {
+        let new_tip = fx.sim.with_node(|n| {
+            event(n);
+            n.tip_height()
+        });
+        let equal_height = what.starts_with("equal-height");
+        let after_equal_height = i > 0 && events[i - 1].0.starts_with("equal-height");
+        std::thread::sleep(Duration::from_millis(500));
+        // All subscribers at once: each until it is at the new tip (ElectrumX not after an
+        // equal-height reorg: it does not see one), then until 2.5 s pass without a
+        // notification.
+        let mut drained: Vec<Vec<(String, Value)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = subs
+                .iter_mut()
+                .flat_map(|(_, f, e)| [(f, true), (e, false)])
+                .map(|(sub, is_fx)| {
+                    s.spawn(move || {
+                        let deadline = Instant::now() + Duration::from_secs(60);
+                        let mut notes = sub.drain(Duration::from_millis(2500));
+                        let at_tip = |notes: &[(String, Value)], sub: &Subscriber| {
+                            notes
+                                .iter()
+                                .rev()
+                                .find(|(m, _)| m == "blockchain.headers.subscribe")
+                                .map_or(sub.tip["height"].clone(), |(_, p)| p[0]["height"].clone())
+                                == json!(new_tip)
+                        };
+                        while !(at_tip(&notes, sub) || (equal_height && !is_fx))
+                            && Instant::now() < deadline
+                        {
+                            notes.extend(sub.drain(Duration::from_millis(2500)));
+                        }
+                        notes
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("drain"))
+                .collect()
+        });
+        drained.reverse();
+        for (v, f, e) in &mut subs {
+            let fnotes = drained.pop().expect("FerrumX's notifications");
+            let enotes = drained.pop().expect("ElectrumX's notifications");
+            notified += fnotes.len() + enotes.len();
+            let fs = seen(f, fnotes);
+            let mut es = seen(e, enotes);
+            eprintln!(
+                "[{v}] {what}: FerrumX {} changed, {} unchanged, headers {:?}; ElectrumX {} \
+                 changed, {} unchanged, headers {:?}",
+                fs.changed.len(),
+                fs.unchanged,
+                fs.heights,
+                es.changed.len(),
+                es.unchanged,
+                es.heights
+            );
+            *report
+                .compared
+                .entry((format!("notifications ({what})"), v.clone()))
+                .or_default() += 1;
+            assert_eq!(
+                f.tip["height"],
+                json!(new_tip),
+                "[{v}] {what}: FerrumX's tip"
+            );
+            if equal_height {
+                // Allowed: ElectrumX does not see an equal-height reorg (its prefetcher
+                // fetches only when the daemon's height grows): no notification at all.
+                assert_eq!(fs.heights, vec![json!(new_tip)], "[{v}] {what}: FerrumX");
+                if es != Seen::default() {
+                    report.diffs.push(format!(
+                        "[{v}] notifications after {what}: ElectrumX saw it: {es:?}"
+                    ));
+                }
+                continue;
+            }
+            // Allowed: ElectrumX repeats unchanged statuses (FerrumX does not).
+            es.unchanged = fs.unchanged;
+            // The heights notified on the way depend on when each server polled.
+            es.heights = fs.heights.clone();
+            if after_equal_height {
+                // ElectrumX's client learns the equal-height reorg's changes now, too.
+                es.changed.clear();
+                let mut fs = fs;
+                fs.changed.clear();
+                if fs != es {
+                    report.diffs.push(format!(
+                        "[{v}] notifications after {what}:\n    FerrumX:   {fs:?}\n    \
+                         ElectrumX: {es:?}"
+                    ));
+                }
+            } else if fs != es {
+                report.diffs.push(format!(
+                    "[{v}] notifications after {what}:\n    FerrumX:   {fs:?}\n    ElectrumX: {es:?}"
+                ));
+            }
+            // What each client knows in the end is the same.
+            if f.status != e.status || f.tip != e.tip {
+                let differing: Vec<_> = f
+                    .status
+                    .iter()
+                    .filter(|(k, s)| e.status.get(*k) != Some(s))
+                    .map(|(k, s)| format!("{k}: FerrumX {s}, ElectrumX {:?}", e.status.get(k)))
+                    .take(10)
+                    .collect();
+                report.diffs.push(format!(
+                    "[{v}] after {what}, the clients know different statuses or tips: tips \
+                     FerrumX {}, ElectrumX {}; {differing:?}",
+                    f.tip, e.tip
+                ));
+            }
+        }
+        if !equal_height {
+            // The final statuses equal a fresh subscription's on both.
+            let again = script_hash_calls(&shs[..shs.len().min(200)]);
+            pair.compare(&mut report, &format!("after {what}"), "1.6", &again, 2);
+        }
+    }
+    eprintln!("{notified} notifications received");
+    let _ = Txid::all_zeros();
+    eprintln!("ElectrumX 'caught up' lines: {}", ex.count("caught up"));
+
+    // The report.
+    eprintln!("compared requests per (method, version):");
+    let mut total = 0;
+    for ((m, v), n) in &report.compared {
+        eprintln!("  {m} [{v}]: {n}");
+        total += n;
+    }
+    for (m, why) in ALLOWED {
+        eprintln!("allowed difference: {m}: {why}");
+    }
+    eprintln!(
+        "{total} requests compared in {:.1?}, {} differences",
+        started.elapsed(),
+        report.diffs.len()
+    );
+    assert!(
+        report.diffs.is_empty(),
+        "{} of {total} answers differ from ElectrumX 1.20's:\n{}",
+        report.diffs.len(),
+        report
+            .diffs
+            .iter()
+            .take(60)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
