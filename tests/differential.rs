@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::hashes::Hash;
-use bitcoin::{OutPoint, Transaction, Txid};
+use bitcoin::{Transaction, Txid};
 use common_electrum::{free_port, Client, Electrum, RpcErr};
 use common_server::TempDir;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
@@ -683,63 +683,22 @@ fn misc_calls(version: &str, tip: u32) -> Vec<Call> {
     v
 }
 
-/// Transactions the stand-in refuses: (what, tx). A lower-fee-rate spend of a mempool
-/// transaction's coins (full RBF refuses it), a new spend of coins a confirmed transaction
-/// spent, a spend of an output nobody created, a transaction already in the chain.
+/// Transactions the stand-in refuses: (what, tx): the stand-in's [`Refusals`], one already
+/// in the mempool, and one with a broken signature.
+///
+/// [`Refusals`]: ferrumx_simnode::fund::Refusals
 fn refused_txs(n: &mut Node) -> Vec<(&'static str, Transaction)> {
-    let tip = n.tip_height();
+    let r = ferrumx_simnode::fund::refusals(n);
     let mut entries: Vec<_> = n.mempool.entries().cloned().collect();
     entries.sort_by_key(|e| e.txid);
-    let conflict = entries
-        .iter()
-        .filter(|e| e.fee >= 4 * e.vsize)
-        .find_map(|e| {
-            let coins: Option<Vec<_>> =
-                e.tx.input
-                    .iter()
-                    .map(|i| {
-                        let op = i.previous_output;
-                        n.gen.coin_for(op, n.coin(&op)?.txout.clone())
-                    })
-                    .collect();
-            n.gen.build_spend(coins?, tip, Some(2)).map(|(t, _)| t)
-        })
-        .expect("a conflicting spend");
-    let spent_tx = n.block_at(tip - 3).expect("block").tx(1).expect("tx");
-    let coins: Vec<_> = spent_tx
-        .input
-        .iter()
-        .map(|i| {
-            let op = i.previous_output;
-            let (prev, _) = n.find_tx(&op.txid).expect("creating tx");
-            n.gen
-                .coin_for(op, prev.output[op.vout as usize].clone())
-                .expect("ours")
-        })
-        .collect();
-    let (double, _) = n.gen.build_spend(coins, tip, None).expect("spend");
-    let (mut unknown, _) = n.make_tx().expect("wallet can pay");
-    unknown.input[0].previous_output.txid = Txid::from_byte_array([7; 32]);
-    n.resync_wallet();
-    let in_chain = (1..=tip)
-        .rev()
-        .flat_map(|h| {
-            let b = n.block_at(h).expect("block");
-            (1..b.txids.len()).map(move |i| (b.txids[i], b.tx(i).expect("tx")))
-        })
-        .find(|(t, tx)| {
-            (0..tx.output.len() as u32).any(|v| n.coin(&OutPoint::new(*t, v)).is_some())
-        })
-        .map(|(_, tx)| tx)
-        .expect("a confirmed transaction with an unspendable output");
     let in_mempool = entries[0].tx.clone();
     let mut bad_sig = entries[1].tx.clone();
     bad_sig.output[0].value = bitcoin::Amount::from_sat(bad_sig.output[0].value.to_sat() - 1);
     vec![
-        ("conflict", conflict),
-        ("double spend", double),
-        ("unknown input", unknown),
-        ("already confirmed", in_chain),
+        ("conflict", r.conflict),
+        ("double spend", r.double_spend),
+        ("unknown input", r.unknown_input),
+        ("already confirmed", r.in_chain),
         ("already in the mempool", in_mempool),
         ("bad signature", bad_sig),
     ]

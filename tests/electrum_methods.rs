@@ -897,58 +897,13 @@ fn scripthash_methods_match_the_truth() {
         c.call("blockchain.transaction.broadcast", json!([5])),
         Err(bad("5 should be a hex string"))
     );
-    let (conflict, confirmed_double_spend, unknown_input, in_chain) = e.sim.with_node(|n| {
-        let tip = n.tip_height();
-        // A lower-fee-rate spend of the coins of a mempool transaction (full RBF refuses it).
-        let mut entries: Vec<_> = n.mempool.entries().cloned().collect();
-        entries.sort_by_key(|e| e.txid);
-        let conflict = entries
-            .iter()
-            .filter(|e| e.fee >= 4 * e.vsize)
-            .find_map(|e| {
-                let coins: Option<Vec<_>> =
-                    e.tx.input
-                        .iter()
-                        .map(|i| {
-                            let op = i.previous_output;
-                            n.gen.coin_for(op, n.coin(&op)?.txout.clone())
-                        })
-                        .collect();
-                n.gen.build_spend(coins?, tip, Some(2)).map(|(t, _)| t)
-            })
-            .expect("a conflicting spend");
-        // A new spend of coins a confirmed transaction already spent.
-        let spent_tx = n.block_at(tip - 3).expect("block").tx(1).expect("tx");
-        let coins: Vec<_> = spent_tx
-            .input
-            .iter()
-            .map(|i| {
-                let op = i.previous_output;
-                let (prev, _) = n.find_tx(&op.txid).expect("creating tx");
-                n.gen
-                    .coin_for(op, prev.output[op.vout as usize].clone())
-                    .expect("ours")
-            })
-            .collect();
-        let (double, _) = n.gen.build_spend(coins, tip, None).expect("spend");
-        // An input nobody ever created.
-        let (mut unknown, _) = n.make_tx().expect("wallet can pay");
-        unknown.input[0].previous_output.txid = Txid::from_byte_array([7; 32]);
-        n.resync_wallet();
-        // A transaction of the chain with an output still unspent.
-        let in_chain = (1..=tip)
-            .rev()
-            .flat_map(|h| {
-                let b = n.block_at(h).expect("block");
-                (1..b.txids.len()).map(move |i| (b.txids[i], b.tx(i).expect("tx")))
-            })
-            .find(|(t, tx)| {
-                (0..tx.output.len() as u32).any(|v| n.coin(&OutPoint::new(*t, v)).is_some())
-            })
-            .map(|(_, tx)| tx)
-            .expect("a confirmed transaction with an unspent output");
-        (conflict, double, unknown, in_chain)
-    });
+    let refusals = e.sim.with_node(ferrumx_simnode::fund::refusals);
+    let (conflict, confirmed_double_spend, unknown_input, in_chain) = (
+        refusals.conflict,
+        refusals.double_spend,
+        refusals.unknown_input,
+        refusals.in_chain,
+    );
     for (what, tx) in [
         ("conflict", &conflict),
         ("double spend", &confirmed_double_spend),

@@ -2,6 +2,7 @@
 //! outside wallet (e.g. the real Electrum wallet) with real, signed transactions.
 
 use bitcoin::absolute::LockTime;
+use bitcoin::hashes::Hash;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::transaction::Version;
 use bitcoin::{Amount, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness};
@@ -124,4 +125,80 @@ pub fn pay_to_scripts(
     // (the change, if any, joins it as a mempool output).
     node.resync_wallet();
     outcome.map(|fee| (tx, fee))
+}
+
+/// Transactions bitcoind refuses, one per reason, built from the node's current state (for
+/// broadcast tests).
+#[derive(Clone, Debug)]
+pub struct Refusals {
+    /// A lower-fee-rate spend of a mempool transaction's coins: full RBF refuses it.
+    pub conflict: Transaction,
+    /// A new spend of coins a confirmed transaction already spent.
+    pub double_spend: Transaction,
+    /// A spend of an output nobody ever created.
+    pub unknown_input: Transaction,
+    /// A transaction of the chain with an output still unspent ("already in chain").
+    pub in_chain: Transaction,
+}
+
+/// Builds [`Refusals`]. Needs a mempool with a transaction paying at least 4 sat/vB from
+/// the stand-in's wallet, and a chain of at least four blocks.
+///
+/// # Panics
+/// When the node lacks what the transactions are built from (a test set-up error).
+pub fn refusals(n: &mut Node) -> Refusals {
+    let tip = n.tip_height();
+    let mut entries: Vec<_> = n.mempool.entries().cloned().collect();
+    entries.sort_by_key(|e| e.txid);
+    let conflict = entries
+        .iter()
+        .filter(|e| e.fee >= 4 * e.vsize)
+        .find_map(|e| {
+            let coins: Option<Vec<_>> =
+                e.tx.input
+                    .iter()
+                    .map(|i| {
+                        let op = i.previous_output;
+                        n.gen.coin_for(op, n.coin(&op)?.txout.clone())
+                    })
+                    .collect();
+            n.gen.build_spend(coins?, tip, Some(2)).map(|(t, _)| t)
+        })
+        .expect("a conflicting spend");
+    let spent_tx = n
+        .block_at(tip - 3)
+        .and_then(|b| b.tx(1))
+        .expect("a spending transaction in block tip - 3");
+    let coins: Vec<_> = spent_tx
+        .input
+        .iter()
+        .map(|i| {
+            let op = i.previous_output;
+            let (prev, _) = n.find_tx(&op.txid).expect("creating tx");
+            n.gen
+                .coin_for(op, prev.output[op.vout as usize].clone())
+                .expect("ours")
+        })
+        .collect();
+    let (double_spend, _) = n.gen.build_spend(coins, tip, None).expect("spend");
+    let (mut unknown_input, _) = n.make_tx().expect("wallet can pay");
+    unknown_input.input[0].previous_output.txid = bitcoin::Txid::from_byte_array([7; 32]);
+    n.resync_wallet();
+    let in_chain = (1..=tip)
+        .rev()
+        .flat_map(|h| {
+            let b = n.block_at(h).expect("block");
+            (1..b.txids.len()).map(move |i| (b.txids[i], b.tx(i).expect("tx")))
+        })
+        .find(|(t, tx)| {
+            (0..tx.output.len() as u32).any(|v| n.coin(&bitcoin::OutPoint::new(*t, v)).is_some())
+        })
+        .map(|(_, tx)| tx)
+        .expect("a confirmed transaction with an unspent output");
+    Refusals {
+        conflict,
+        double_spend,
+        unknown_input,
+        in_chain,
+    }
 }
