@@ -259,35 +259,18 @@ pub async fn notify_loop(
             continue;
         }
         // Notify a consistent state only: the index at the height block and mempool agreed
-        // on, and on the daemon's chain. Otherwise blocks are being applied (a reorg has
-        // rolled the index back), or the daemon has switched branches at the same height and
-        // the mempool was read against another chain than the index's: what was touched
-        // waits for the round the coming blocks trigger, so clients never see the
-        // intermediate tip or statuses.
-        let consistent = tip.map(|t| t.0) == Some(height)
-            && tokio::select! {
-                _ = shutdown.cancelled() => return,
-                on = tip_on_daemon_chain(&shared, tip) => on,
-            };
-        if !consistent {
+        // on. (The mempool refreshes only while the index holds the daemon's very block at
+        // the daemon's height, so agreeing on the height is agreeing on the chain; a lower
+        // index tip here means blocks are still being applied after a rollback.) What was
+        // touched meanwhile waits for the round the coming blocks trigger, so clients never
+        // see an intermediate tip or statuses.
+        if tip.map(|t| t.0) != Some(height) {
             tracing::debug!(height, ?tip, "notifications wait for the chain to settle");
             continue;
         }
         notified_tip = tip;
         let touched = std::mem::take(&mut pending);
         notify_sessions(&shared, &registry, tip_changed, &touched).await;
-    }
-}
-
-/// Whether `tip` is still the daemon's block at its height. A daemon error, a slow answer or
-/// a shorter daemon chain (a lagging daemon: no reorg will follow) count as yes.
-async fn tip_on_daemon_chain(shared: &Shared, tip: Option<(u32, bitcoin::BlockHash)>) -> bool {
-    let Some((height, hash)) = tip else {
-        return true;
-    };
-    match tokio::time::timeout(Duration::from_secs(5), shared.daemon.block_hash(height)).await {
-        Ok(Ok(theirs)) => theirs == hash,
-        _ => true,
     }
 }
 
@@ -317,8 +300,8 @@ pub async fn notify_sessions(
             continue;
         }
         let mut xs = Vec::with_capacity(subs.len());
-        for (x, sub) in subs {
-            distinct.insert(x, sub.sh);
+        for (x, sh) in subs {
+            distinct.insert(x, sh);
             xs.push(x);
         }
         work.push((s.clone(), xs));

@@ -181,7 +181,16 @@ fn daemon_error_repr(e: &daemon::Error) -> String {
             "DaemonError({{'code': {code}, 'message': {}}})",
             version::py_str_repr(message)
         ),
-        other => format!("DaemonError({})", version::py_str_repr(&other.to_string())),
+        other => format!("DaemonError({})", version::py_str_repr(&client_safe(other))),
+    }
+}
+
+/// What a client may be told of a failure that is not the daemon's own answer: never the
+/// daemon's address (an operator's private detail).
+fn client_safe(e: &daemon::Error) -> String {
+    match e {
+        daemon::Error::Unreachable { .. } => "daemon unreachable".to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -189,7 +198,7 @@ fn daemon_error_repr(e: &daemon::Error) -> String {
 fn daemon_message(e: &daemon::Error) -> String {
     match e {
         daemon::Error::Rpc { message, .. } => message.clone(),
-        other => other.to_string(),
+        other => client_safe(other),
     }
 }
 
@@ -537,10 +546,9 @@ impl Call<'_> {
         self.bump(0.1);
         let number = params::bucket_estimatefee_block_target(number.saturating_u64());
         let tip = self.shared.index.tip().map(|t| t.1);
-        let key = (number, mode.clone());
-        // One daemon call per (target, mode) and block, however many sessions ask.
-        let mut cache = self.shared.fee_estimates.lock().await;
-        if let (Some((at, v)), Some(tip)) = (cache.get(&key), tip) {
+        let slot = self.shared.fee_slot((number, mode.clone()));
+        let mut cached = slot.lock().await;
+        if let (Some((at, v)), Some(tip)) = (cached.as_ref(), tip) {
             if *at == tip {
                 return Ok(v.clone());
             }
@@ -556,9 +564,7 @@ impl Call<'_> {
             .await
             .map_err(|e| daemon_failure(&e))?;
         let feerate = answer.get("feerate").cloned().unwrap_or(json!(-1));
-        if let Some(tip) = tip {
-            cache.insert(key, (tip, feerate.clone()));
-        }
+        *cached = tip.map(|tip| (tip, feerate.clone()));
         Ok(feerate)
     }
 
@@ -685,22 +691,22 @@ impl Call<'_> {
     }
 
     /// ElectrumX's `address_status`, with its cost.
-    pub async fn status(&mut self, sh: [u8; 32]) -> Result<Option<[u8; 32]>, Failure> {
+    /// Also says whether the status has mempool transactions.
+    async fn status(&mut self, sh: [u8; 32]) -> Result<(Option<[u8; 32]>, bool), Failure> {
         let c = self.confirmed(sh).await?;
         let mempool = self.shared.mempool.summaries(&HashX::from_script_hash(&sh));
         let status = c.status(&mempool);
         let len = c.entries.len() + mempool.len();
         // ElectrumX: 0.1 plus 2e-5 per character of the status string (~68 each).
         self.bump(0.1 + len as f64 * 68.0 * 0.000_02);
-        Ok(status)
+        Ok((status, !mempool.is_empty()))
     }
 
     async fn subscribe(&mut self, args: &[Option<Value>]) -> Outcome {
         let alias = req(args, 0);
         let sh = params::script_hash(alias)?;
-        let status = self.status(sh).await?;
+        let (status, has_mempool) = self.status(sh).await?;
         let x = HashX::from_script_hash(&sh);
-        let has_mempool = !self.shared.mempool.summaries(&x).is_empty();
         let alias = alias.as_str().unwrap_or_default();
         self.session.subscribe(x, sh, alias, status, has_mempool);
         Ok(status_json(status))
@@ -945,5 +951,32 @@ fn old_client_warning(client: &str) -> Option<&'static str> {
         )
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_errors_are_shown_as_electrumx_shows_them_without_the_daemons_address() {
+        let rpc = daemon::Error::Rpc {
+            code: -5,
+            message: "No such mempool or blockchain transaction. Use gettransaction for \
+                      wallet transactions."
+                .into(),
+        };
+        assert_eq!(
+            daemon_failure(&rpc).error.message,
+            "daemon error: DaemonError({'code': -5, 'message': 'No such mempool or blockchain \
+             transaction. Use gettransaction for wallet transactions.'})"
+        );
+        let down = daemon::Error::Unreachable {
+            url: "http://10.1.2.3:8332/".into(),
+            reason: "connection refused by 10.1.2.3".into(),
+        };
+        let shown = daemon_failure(&down).error.message;
+        assert_eq!(shown, "daemon error: DaemonError('daemon unreachable')");
+        assert_eq!(daemon_message(&down), "daemon unreachable");
     }
 }

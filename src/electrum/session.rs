@@ -203,23 +203,23 @@ impl SessionState {
         self.subs().len()
     }
 
-    /// The subscriptions among `touched`, and (when `with_mempool`) those whose status had
-    /// mempool transactions.
+    /// The subscriptions (key, script hash) among `touched`, and (when `with_mempool`)
+    /// those whose status had mempool transactions.
     pub fn subs_to_check(
         &self,
         touched: &std::collections::HashSet<HashX>,
         with_mempool: bool,
-    ) -> Vec<(HashX, Sub)> {
+    ) -> Vec<(HashX, [u8; 32])> {
         let subs = self.subs();
         if touched.len() < subs.len() && !with_mempool {
             touched
                 .iter()
-                .filter_map(|x| subs.get(x).map(|s| (*x, s.clone())))
+                .filter_map(|x| subs.get(x).map(|s| (*x, s.sh)))
                 .collect()
         } else {
             subs.iter()
                 .filter(|(x, s)| touched.contains(x) || (with_mempool && s.has_mempool))
-                .map(|(x, s)| (*x, s.clone()))
+                .map(|(x, s)| (*x, s.sh))
                 .collect()
         }
     }

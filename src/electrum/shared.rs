@@ -143,8 +143,13 @@ impl BlockHashSource for IndexHashes<'_> {
 
 /// A block's txids, with the block they were read for.
 type BlockTxids = (BlockHash, Arc<Vec<Txid>>);
-/// An `estimatefee` cache key: (bucketed target, mode).
+/// An `estimatefee` cache key: (bucketed target, mode). Bucketing bounds the keys (about
+/// 60 targets × 3 modes).
 pub type FeeKey = (u64, Option<String>);
+/// One key's cached estimate and the block it is good for; its lock is held across the
+/// daemon call, so each key asks the daemon once per block however many sessions ask,
+/// while other keys go on.
+pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
 
 /// The shared state of all sessions.
 pub struct Shared {
@@ -160,7 +165,7 @@ pub struct Shared {
     pub network_info: TimedValue,
     pub mempool_info: TimedValue,
     /// `estimatefee` answers by (target, mode), good while the tip is the given block.
-    pub fee_estimates: tokio::sync::Mutex<HashMap<FeeKey, (BlockHash, Value)>>,
+    fee_estimates: Mutex<HashMap<FeeKey, Arc<FeeSlot>>>,
     pub counters: Counters,
 }
 
@@ -188,7 +193,7 @@ impl Shared {
             hsub: RwLock::new(Value::Null),
             network_info: TimedValue::default(),
             mempool_info: TimedValue::default(),
-            fee_estimates: tokio::sync::Mutex::new(HashMap::new()),
+            fee_estimates: Mutex::new(HashMap::new()),
             counters: Counters::default(),
         };
         shared.refresh_hsub();
@@ -270,6 +275,16 @@ impl Shared {
     /// After a reorg to `fork`: drop what described the removed blocks.
     pub fn on_reorg(&self, fork: u32) {
         self.header_merkle.truncate(fork + 1);
+    }
+
+    /// The `estimatefee` cache slot of `key`.
+    pub fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
+        self.fee_estimates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone()
     }
 
     pub fn count_tx_sent(&self, n: u64) {
