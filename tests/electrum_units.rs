@@ -11,6 +11,7 @@
 
 use ferrumx::electrum::jsonrpc::{
     bind, encode_notification, parse, Detector, Fault, Incoming, Params, Protocol, Signature,
+    MAX_NESTING,
 };
 use serde_json::{json, Value};
 
@@ -172,6 +173,87 @@ fn nesting() {
     assert_eq!(
         reply,
         format!("{{\"jsonrpc\":\"2.0\",\"result\":{{\"m\":\"m\",\"a\":{nested}}},\"id\":1}}")
+    );
+}
+
+/// The nesting limit exactly: [`MAX_NESTING`] levels are decoded (and every deep value
+/// is echoed or quoted in full), one more is fatal; all of it within the 2 MiB stack of a
+/// tokio worker thread, in debug builds too.
+#[test]
+fn nesting_limit() {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(nesting_limit_on_this_thread)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn nesting_limit_on_this_thread() {
+    let list = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let dict = |depth: usize| format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let fault = parse(list(MAX_NESTING + 1).as_bytes(), &mut Detector::new()).unwrap_err();
+    assert!(fault.fatal && fault.reply.is_none());
+    let fault = parse(list(MAX_NESTING).as_bytes(), &mut Detector::new()).unwrap_err();
+    assert!(!fault.fatal);
+    assert_eq!(
+        text(fault.reply),
+        json!(
+            r#"[{"jsonrpc":"2.0","error":{"code":-32600,"message":"request object must be a dictionary"},"id":null}]"#
+        )
+    );
+
+    // Inside a request (the request itself is one level).
+    let nested = list(MAX_NESTING - 1);
+    let msg = format!(
+        "{{\"method\":\"m\",\"params\":[{}],\"id\":1}}",
+        list(MAX_NESTING - 2)
+    );
+    let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+        panic!("{MAX_NESTING} levels should parse");
+    };
+    let result = json!({"m": req.method, "a": params_value(&req.params)});
+    let reply = String::from_utf8(req.response(Ok(&result), 0).unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        format!("{{\"jsonrpc\":\"2.0\",\"result\":{{\"m\":\"m\",\"a\":{nested}}},\"id\":1}}")
+    );
+    let deep_dict = dict(MAX_NESTING - 2);
+    let msg = format!("{{\"method\":\"m\",\"params\":[{deep_dict}],\"id\":1}}");
+    let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+        panic!("{MAX_NESTING} levels of dicts should parse");
+    };
+    let reply =
+        String::from_utf8(req.response(Ok(&params_value(&req.params)), 0).unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        format!("{{\"jsonrpc\":\"2.0\",\"result\":[{deep_dict}],\"id\":1}}")
+    );
+    let too_deep = format!(
+        "{{\"method\":\"m\",\"params\":[{}]}}",
+        dict(MAX_NESTING - 1)
+    );
+    assert!(
+        parse(too_deep.as_bytes(), &mut Detector::new())
+            .unwrap_err()
+            .fatal
+    );
+    let too_deep = format!(
+        "{{\"method\":\"m\",\"params\":{},\"id\":1}}",
+        list(MAX_NESTING)
+    );
+    assert!(
+        parse(too_deep.as_bytes(), &mut Detector::new())
+            .unwrap_err()
+            .fatal
+    );
+
+    // A deep invalid id is quoted whole (Python's str()).
+    let msg = format!("{{\"method\":\"m\",\"id\":{nested}}}");
+    let fault = parse(msg.as_bytes(), &mut Detector::new()).unwrap_err();
+    assert_eq!(
+        text(fault.reply),
+        json!(format!("{{\"jsonrpc\":\"2.0\",\"error\":{{\"code\":-32600,\"message\":\"invalid \\\"id\\\": {nested}\"}},\"id\":null}}"))
     );
 }
 

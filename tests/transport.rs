@@ -860,7 +860,8 @@ fn tls_config_errors_name_the_file_and_the_problem() {
         "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
     );
     let e = load_error(&bad_cert, &key);
-    check(e, &["bad-cert.pem"]);
+    assert!(matches!(e, TlsConfigError::BadCertificate { .. }), "{e:?}");
+    check(e, &["SSL_CERTFILE", "bad-cert.pem", "invalid certificate"]);
     let unterminated = dir.write("unterminated.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n");
     let e = load_error(&unterminated, &key);
     assert!(matches!(e, TlsConfigError::Pem { .. }), "{e:?}");

@@ -75,7 +75,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::params::INT_MAX_STR_DIGITS;
-use super::version::{py_float_repr, py_number_str, py_str_repr};
+use super::version::{py_float_repr, write_py_number, write_py_str_repr, write_seq};
 
 /// ElectrumX's `BAD_REQUEST`: a request ElectrumX's own checks refused.
 pub const BAD_REQUEST: i64 = 1;
@@ -425,13 +425,12 @@ pub fn parse(message: &[u8], detector: &mut Detector) -> Result<Incoming, Fault>
     let protocol = *detector.detected.get_or_insert_with(|| detect(&node));
     match node {
         Node::Dict(entries) => {
-            let dict = Dict::new(entries);
-            if dict.get("method").is_some() {
-                process_request(protocol, dict)
+            if Dict(&entries).get("method").is_some() {
+                process_request(protocol, entries)
                     .map(Incoming::Single)
                     .map_err(|e| e.into_fault(protocol))
             } else {
-                Err(unsolicited_response(protocol, &dict))
+                Err(unsolicited_response(protocol, &Dict(&entries)))
             }
         }
         Node::List(items) if protocol.allows_batches() => {
@@ -470,7 +469,7 @@ fn detect(node: &Node) -> Protocol {
         let Node::Dict(entries) = node else {
             return Protocol::Loose;
         };
-        let dict = Dict::borrowed(entries);
+        let dict = Dict(entries);
         match dict.get("jsonrpc") {
             Some(Node::Str { text: v, .. }) if v == "2.0" => return Protocol::V2,
             Some(Node::Str { text: v, .. }) if v == "1.0" => return Protocol::V1,
@@ -504,12 +503,8 @@ struct ItemError {
 }
 
 impl ItemError {
-    fn new(code: i64, message: String, id: Option<&Node>) -> ItemError {
-        ItemError {
-            code,
-            message,
-            id: id.and_then(node_id),
-        }
+    fn new(code: i64, message: String, id: Option<Id>) -> ItemError {
+        ItemError { code, message, id }
     }
 
     fn encode(&self, protocol: Protocol) -> Vec<u8> {
@@ -556,7 +551,11 @@ fn v2_message_id<'d>(dict: &'d Dict<'_>, require_id: bool) -> Result<Option<&'d 
 
 /// `JSONRPC._process_request` for one dict (any other item is
 /// `request object must be a dictionary`, found by `_message_id`).
-fn process_request(protocol: Protocol, dict: Dict<'_>) -> Result<Request, ItemError> {
+fn process_request(
+    protocol: Protocol,
+    mut entries: Vec<(String, Node)>,
+) -> Result<Request, ItemError> {
+    let dict = Dict(&entries);
     // The id first.
     let id = match protocol {
         Protocol::V1 => match dict.get("id") {
@@ -570,7 +569,8 @@ fn process_request(protocol: Protocol, dict: Dict<'_>) -> Result<Request, ItemEr
             }
         },
         Protocol::V2 | Protocol::Loose => v2_message_id(&dict, false)?,
-    };
+    }
+    .and_then(node_id);
     // Then "jsonrpc" (V2 only).
     if protocol == Protocol::V2
         && !matches!(dict.get("jsonrpc"), Some(Node::Str { text: v, .. }) if v == "2.0")
@@ -581,19 +581,24 @@ fn process_request(protocol: Protocol, dict: Dict<'_>) -> Result<Request, ItemEr
             id,
         ));
     }
-    // Then the arguments (evaluated before the method's type is checked).
-    let params = match (protocol, dict.get("params")) {
-        (Protocol::V1, Some(Node::List(items))) => Params::List(to_values(items)),
+    // Then the arguments (evaluated before the method's type is checked), moved out of the
+    // message rather than copied.
+    let params = match (protocol, take(&mut entries, "params")) {
+        (Protocol::V1, Some(Node::List(items))) => Params::List(into_values(items)),
         (Protocol::V2 | Protocol::Loose, None) => Params::List(Vec::new()),
-        (Protocol::V2 | Protocol::Loose, Some(Node::List(items))) => Params::List(to_values(items)),
-        (Protocol::V2 | Protocol::Loose, Some(Node::Dict(entries))) => Params::Named(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_value()))
+        (Protocol::V2 | Protocol::Loose, Some(Node::List(items))) => {
+            Params::List(into_values(items))
+        }
+        (Protocol::V2 | Protocol::Loose, Some(Node::Dict(named))) => Params::Named(
+            named
+                .into_iter()
+                .map(|(k, v)| (k, v.into_value()))
                 .collect(),
         ),
         (_, other) => {
-            let shown = other.map_or_else(|| "None".to_owned(), Node::py_str);
+            let shown = other
+                .as_ref()
+                .map_or_else(|| "None".to_owned(), Node::py_str);
             return Err(ItemError::new(
                 INVALID_ARGS,
                 format!("invalid request arguments: {shown}"),
@@ -601,7 +606,7 @@ fn process_request(protocol: Protocol, dict: Dict<'_>) -> Result<Request, ItemEr
             ));
         }
     };
-    let Some(Node::Str { text: method, .. }) = dict.get("method") else {
+    let Some(Node::Str { text: method, .. }) = take(&mut entries, "method") else {
         return Err(ItemError::new(
             METHOD_NOT_FOUND,
             "method must be a string".to_owned(),
@@ -609,15 +614,23 @@ fn process_request(protocol: Protocol, dict: Dict<'_>) -> Result<Request, ItemEr
         ));
     };
     Ok(Request {
-        id: id.and_then(node_id),
-        method: method.clone(),
+        id,
+        method,
         params,
         protocol,
     })
 }
 
-fn to_values(items: &[Node]) -> Vec<Value> {
-    items.iter().map(Node::to_value).collect()
+/// Moves the value of `key` out of a decoded dict (leaving `null`).
+fn take(entries: &mut [(String, Node)], key: &str) -> Option<Node> {
+    entries
+        .iter_mut()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| std::mem::replace(v, Node::Null))
+}
+
+fn into_values(items: Vec<Node>) -> Vec<Value> {
+    items.into_iter().map(Node::into_value).collect()
 }
 
 /// `JSONRPCConnection._receive_request_batch`.
@@ -627,7 +640,7 @@ fn request_batch(protocol: Protocol, items: Vec<Node>) -> Result<Incoming, Fault
     let mut expected = 0;
     for item in items {
         let outcome = match item {
-            Node::Dict(entries) => process_request(protocol, Dict::new(entries)),
+            Node::Dict(entries) => process_request(protocol, entries),
             _ => Err(ItemError::new(
                 INVALID_REQUEST,
                 "request object must be a dictionary".to_owned(),
@@ -688,7 +701,7 @@ fn check_response(protocol: Protocol, dict: &Dict<'_>) -> Result<(Option<Id>, bo
             (None, Some(error)) => {
                 let ok = match error {
                     Node::Dict(entries) => {
-                        let e = Dict::borrowed(entries);
+                        let e = Dict(entries);
                         matches!(e.get("code"), Some(Node::Int(_) | Node::Bool(_)))
                             && matches!(e.get("message"), Some(Node::Str { .. }))
                     }
@@ -756,7 +769,7 @@ fn response_batch(protocol: Protocol, items: Vec<Node>) -> Fault {
                 "request object must be a dictionary".to_owned(),
             );
         };
-        let dict = Dict::borrowed(entries);
+        let dict = Dict(entries);
         if let Err(message) = check_response(protocol, &dict) {
             return Fault::silent(INVALID_REQUEST, message);
         }
@@ -838,16 +851,7 @@ fn write_error(out: &mut String, error: &RpcError) {
 /// clients), V1 `{"method":M,"params":[…],"id":null}`.
 pub fn encode_notification(protocol: Protocol, method: &str, params: &[Value]) -> Vec<u8> {
     let mut out = String::with_capacity(64);
-    let write_params = |out: &mut String| {
-        out.push('[');
-        for (i, p) in params.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_value(out, p);
-        }
-        out.push(']');
-    };
+    let write_params = |out: &mut String| write_seq(out, '[', ",", ']', params, write_value);
     match protocol {
         Protocol::V1 => {
             out.push_str("{\"method\":");
@@ -882,30 +886,14 @@ fn write_value(out: &mut String, value: &Value) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => out.push_str(&py_number_str(n)),
+        Value::Number(n) => write_py_number(out, n),
         Value::String(s) => write_json_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_str(out, k);
-                out.push(':');
-                write_value(out, v);
-            }
-            out.push('}');
-        }
+        Value::Array(items) => write_seq(out, '[', ",", ']', items, write_value),
+        Value::Object(map) => write_seq(out, '{', ",", '}', map, |out, (k, v)| {
+            write_json_str(out, k);
+            out.push(':');
+            write_value(out, v);
+        }),
     }
 }
 
@@ -918,8 +906,16 @@ fn write_json_str(out: &mut String, s: &str) {
 fn write_json_str_exact(out: &mut String, s: &str, lone: &[(usize, u16)]) {
     out.push('"');
     let mut lone = lone.iter().peekable();
+    // Characters written as themselves are copied a run at a time: `s[run..at]`.
+    let mut run = 0;
     for (at, c) in s.char_indices() {
-        if let Some(&(_, unit)) = lone.next_if(|(pos, _)| *pos == at) {
+        let surrogate = lone.next_if(|(pos, _)| *pos == at).map(|&(_, unit)| unit);
+        if surrogate.is_none() && matches!(c, ' '..='~') && c != '"' && c != '\\' {
+            continue;
+        }
+        out.push_str(&s[run..at]);
+        run = at + c.len_utf8();
+        if let Some(unit) = surrogate {
             let _ = write!(out, "\\u{unit:04x}");
             continue;
         }
@@ -931,7 +927,6 @@ fn write_json_str_exact(out: &mut String, s: &str, lone: &[(usize, u16)]) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
             c => {
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
@@ -940,6 +935,7 @@ fn write_json_str_exact(out: &mut String, s: &str, lone: &[(usize, u16)]) {
             }
         }
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 
@@ -1067,10 +1063,10 @@ enum Node {
 impl Node {
     /// As a `serde_json::Value`: ints beyond `u64`/`i64` become the nearest float and
     /// non-finite floats the strings `nan`, `inf`, `-inf` (their Python `str()`).
-    fn to_value(&self) -> Value {
+    fn into_value(self) -> Value {
         match self {
             Node::Null => Value::Null,
-            Node::Bool(b) => Value::Bool(*b),
+            Node::Bool(b) => Value::Bool(b),
             Node::Int(text) => {
                 if let Ok(i) = text.parse::<i64>() {
                     Value::from(i)
@@ -1083,16 +1079,25 @@ impl Node {
                         .map_or(Value::Null, Value::Number)
                 }
             }
-            Node::Float(x) => serde_json::Number::from_f64(*x)
-                .map_or_else(|| Value::String(py_float_repr(*x)), Value::Number),
-            Node::Str { text, .. } => Value::String(text.clone()),
-            Node::List(items) => Value::Array(to_values(items)),
-            Node::Dict(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_value()))
-                    .collect(),
-            ),
+            Node::Float(x) => serde_json::Number::from_f64(x)
+                .map_or_else(|| Value::String(py_float_repr(x)), Value::Number),
+            Node::Str { text, .. } => Value::String(text),
+            // Plain loops, not iterator chains: in debug builds each adapter is a stack frame
+            // per level of nesting.
+            Node::List(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    values.push(item.into_value());
+                }
+                Value::Array(values)
+            }
+            Node::Dict(entries) => {
+                let mut map = Map::with_capacity(entries.len());
+                for (k, v) in entries {
+                    map.insert(k, v.into_value());
+                }
+                Value::Object(map)
+            }
         }
     }
 
@@ -1115,28 +1120,14 @@ impl Node {
             }
             Node::Float(x) => out.push_str(&py_float_repr(*x)),
             Node::Str { text, lone } => write_json_str_exact(out, text, lone),
-            Node::List(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    item.write_json(out);
-                }
-                out.push(']');
-            }
-            Node::Dict(entries) => {
-                out.push('{');
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_json_str(out, k);
-                    out.push(':');
-                    v.write_json(out);
-                }
-                out.push('}');
-            }
+            Node::List(items) => write_seq(out, '[', ",", ']', items, |out, item| {
+                item.write_json(out);
+            }),
+            Node::Dict(entries) => write_seq(out, '{', ",", '}', entries, |out, (k, v)| {
+                write_json_str(out, k);
+                out.push(':');
+                v.write_json(out);
+            }),
         }
     }
 
@@ -1159,53 +1150,25 @@ impl Node {
             Node::Bool(false) => out.push_str("False"),
             Node::Int(text) => out.push_str(text),
             Node::Float(x) => out.push_str(&py_float_repr(*x)),
-            Node::Str { text, .. } => out.push_str(&py_str_repr(text)),
-            Node::List(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    item.write_repr(out);
-                }
-                out.push(']');
-            }
-            Node::Dict(entries) => {
-                out.push('{');
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    out.push_str(&py_str_repr(k));
-                    out.push_str(": ");
-                    v.write_repr(out);
-                }
-                out.push('}');
-            }
+            Node::Str { text, .. } => write_py_str_repr(out, text),
+            Node::List(items) => write_seq(out, '[', ", ", ']', items, |out, item| {
+                item.write_repr(out);
+            }),
+            Node::Dict(entries) => write_seq(out, '{', ", ", '}', entries, |out, (k, v)| {
+                write_py_str_repr(out, k);
+                out.push_str(": ");
+                v.write_repr(out);
+            }),
         }
     }
 }
 
 /// Key lookup in a decoded dict.
-struct Dict<'a> {
-    entries: std::borrow::Cow<'a, [(String, Node)]>,
-}
+struct Dict<'a>(&'a [(String, Node)]);
 
-impl<'a> Dict<'a> {
-    fn new(entries: Vec<(String, Node)>) -> Dict<'a> {
-        Dict {
-            entries: std::borrow::Cow::Owned(entries),
-        }
-    }
-
-    fn borrowed(entries: &'a [(String, Node)]) -> Dict<'a> {
-        Dict {
-            entries: std::borrow::Cow::Borrowed(entries),
-        }
-    }
-
+impl Dict<'_> {
     fn get(&self, key: &str) -> Option<&Node> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 }
 
@@ -1219,6 +1182,7 @@ enum Decode {
 fn decode(message: &[u8]) -> Result<Node, Decode> {
     let text = std::str::from_utf8(message).map_err(|_| Decode::Utf8)?;
     let mut parser = Parser {
+        src: text,
         text: text.as_bytes(),
         pos: 0,
         depth: 0,
@@ -1232,9 +1196,46 @@ fn decode(message: &[u8]) -> Result<Node, Decode> {
     Ok(node)
 }
 
+/// Dicts up to this many keys are scanned for a repeated key instead of indexed (requests
+/// have four or five), saving a hash map per dict decoded.
+const SMALL_DICT: usize = 16;
+
+/// `dict[key] = value` while decoding: a repeated key keeps its first place and takes the
+/// last value. Small dicts are scanned; `index` (key → place) is built once one grows past
+/// [`SMALL_DICT`] keys.
+fn set_entry(
+    entries: &mut Vec<(String, Node)>,
+    index: &mut HashMap<String, usize>,
+    key: String,
+    value: Node,
+) {
+    let repeated = if entries.len() < SMALL_DICT {
+        entries.iter().position(|(k, _)| *k == key)
+    } else {
+        if index.is_empty() {
+            *index = (entries.iter().enumerate())
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+        }
+        index.get(&key).copied()
+    };
+    match repeated {
+        Some(i) => entries[i].1 = value,
+        None => {
+            if !index.is_empty() {
+                index.insert(key.clone(), entries.len());
+            }
+            entries.push((key, value));
+        }
+    }
+}
+
 /// A recursive-descent parser with Python's `json` grammar (`json.scanner` and
 /// `json.decoder`, strict mode).
 struct Parser<'a> {
+    /// The message, for slicing out strings and numbers (always at ASCII bytes).
+    src: &'a str,
+    /// The same, as bytes.
     text: &'a [u8],
     pos: usize,
     depth: usize,
@@ -1260,10 +1261,21 @@ impl Parser<'_> {
         }
     }
 
+    // `value`, `nested`, `list` and `dict` recurse: what they do besides recursing is kept in
+    // other functions, so that their stack frames stay small (deep nesting must fit a
+    // thread's stack, in debug builds too).
+
     fn value(&mut self) -> Result<Node, Decode> {
         match self.peek() {
             Some(b'{') => self.nested(Self::dict),
             Some(b'[') => self.nested(Self::list),
+            _ => self.scalar(),
+        }
+    }
+
+    /// Anything but a list or a dict.
+    fn scalar(&mut self) -> Result<Node, Decode> {
+        match self.peek() {
             Some(b'"') => {
                 self.pos += 1;
                 let mut lone = Vec::new();
@@ -1324,26 +1336,9 @@ impl Parser<'_> {
             return Ok(Node::Dict(entries));
         }
         loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(Decode::Json);
-            }
-            self.pos += 1;
-            let key = self.string(&mut Vec::new())?;
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(Decode::Json);
-            }
-            self.pos += 1;
-            self.skip_ws();
+            let key = self.key()?;
             let value = self.value()?;
-            match index.get(&key) {
-                Some(&i) => entries[i].1 = value,
-                None => {
-                    index.insert(key.clone(), entries.len());
-                    entries.push((key, value));
-                }
-            }
+            set_entry(&mut entries, &mut index, key, value);
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -1354,6 +1349,23 @@ impl Parser<'_> {
                 _ => return Err(Decode::Json),
             }
         }
+    }
+
+    /// A dict key and its colon, with the whitespace around them.
+    fn key(&mut self) -> Result<String, Decode> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(Decode::Json);
+        }
+        self.pos += 1;
+        let key = self.string(&mut Vec::new())?;
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(Decode::Json);
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(key)
     }
 
     /// The rest of a string after its opening quote; lone surrogates are noted in `lone`.
@@ -1367,10 +1379,8 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
             }
-            // The input is valid UTF-8 and we stopped at an ASCII byte.
-            out.push_str(
-                std::str::from_utf8(&self.text[start..self.pos]).map_err(|_| Decode::Json)?,
-            );
+            // Both ends are at ASCII bytes (or the end), so on char boundaries.
+            out.push_str(self.src.get(start..self.pos).ok_or(Decode::Json)?);
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
@@ -1469,7 +1479,7 @@ impl Parser<'_> {
                 self.pos = save;
             }
         }
-        let text = std::str::from_utf8(&self.text[start..self.pos]).map_err(|_| Decode::Json)?;
+        let text = self.src.get(start..self.pos).ok_or(Decode::Json)?;
         if is_float {
             return text
                 .parse::<f64>()
@@ -1564,6 +1574,51 @@ mod tests {
             to_python_json(&v),
             r#"{"b":[1e-05,50.0,1e+16,-0.0,18446744073709551615,-3],"a":"\u007f\n\u0001/\"\\\ud83d\ude00"}"#
         );
+    }
+
+    #[test]
+    fn strings_escape_only_what_python_escapes() {
+        // Plain runs before, between and after escapes.
+        assert_eq!(
+            to_python_json(&json!("ab\"cd\\ef\u{e9}gh\u{1F600}ij\tkl ~")),
+            r#""ab\"cd\\ef\u00e9gh\ud83d\ude00ij\tkl ~""#
+        );
+        assert_eq!(to_python_json(&json!("")), r#""""#);
+        // Lone surrogates in an id are echoed as sent, amid plain text and real characters.
+        let mut d = Detector::new();
+        let msg = r#"{"method":"m","id":"a\ud800b\udc00\ufffdc\ud83d\ude00d\udbff"}"#;
+        let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut d) else {
+            panic!("expected a request");
+        };
+        assert_eq!(
+            req.id.as_ref().map(Id::as_json),
+            Some(r#""a\ud800b\udc00\ufffdc\ud83d\ude00d\udbff""#)
+        );
+    }
+
+    #[test]
+    fn large_dicts_keep_first_positions_and_last_values() {
+        let keys: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        let msg = format!(
+            "{{\"method\":\"a\",\"params\":{{{keys}\"k3\":\"x\",\"k39\":null,\"k40\":40,\"k0\":[]}},\"id\":1,\"method\":\"b\"}}"
+        );
+        let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+            panic!("expected a request");
+        };
+        assert_eq!(req.method, "b");
+        let Params::Named(map) = &req.params else {
+            panic!("expected named arguments");
+        };
+        let names: Vec<String> = (0..=40).map(|i| format!("k{i}")).collect();
+        assert_eq!(
+            map.keys().collect::<Vec<_>>(),
+            names.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(map["k0"], json!([]));
+        assert_eq!(map["k1"], json!(1));
+        assert_eq!(map["k3"], json!("x"));
+        assert_eq!(map["k39"], json!(null));
+        assert_eq!(map["k40"], json!(40));
     }
 
     #[test]

@@ -85,28 +85,19 @@ fn branch_and_root_levels(
         }
         branch.push(level[index ^ 1]);
         index >>= 1;
-        level = level
-            .chunks_exact(2)
-            .map(|p| parent(&p[0], &p[1]))
-            .collect();
+        // The parents replace the level in place.
+        let half = level.len() / 2;
+        for i in 0..half {
+            level[i] = parent(&level[2 * i], &level[2 * i + 1]);
+        }
+        level.truncate(half);
     }
     (branch, level[0])
 }
 
 /// The root of `hashes` with exactly `levels` levels.
 fn root_levels(hashes: &[Hash32], levels: u32) -> Hash32 {
-    let mut level: Vec<Hash32> = hashes.to_vec();
-    for _ in 0..levels {
-        if level.len() % 2 == 1 {
-            let last = level[level.len() - 1];
-            level.push(last);
-        }
-        level = level
-            .chunks_exact(2)
-            .map(|p| parent(&p[0], &p[1]))
-            .collect();
-    }
-    level[0]
+    branch_and_root_levels(hashes, 0, levels).1
 }
 
 /// ElectrumX's `Merkle.branch_and_root(hashes, index)`: the merkle branch of `hashes[index]`

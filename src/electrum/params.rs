@@ -430,7 +430,8 @@ pub fn script_hash(value: &Value) -> Result<[u8; 32], RpcError> {
 /// whitespace (length twice the byte count) — so an even number of hex digits, possibly zero.
 pub fn is_hex_str(value: &Value) -> bool {
     match value {
-        Value::String(s) => py_fromhex(s).is_some_and(|b| s.chars().count() == 2 * b.len()),
+        // Every byte of a string `bytes.fromhex` accepts is ASCII.
+        Value::String(s) => py_fromhex(s).is_some_and(|b| s.len() == 2 * b.len()),
         _ => false,
     }
 }

@@ -702,8 +702,7 @@ impl MessageReader {
                     Some(Ok(message)) => message,
                 };
                 let bytes = match message {
-                    Message::Text(text) => text.as_bytes().to_vec(),
-                    Message::Binary(data) => Vec::from(data),
+                    Message::Text(_) | Message::Binary(_) => Vec::from(message.into_data()),
                     Message::Close(_) => {
                         *done = true;
                         return Ok(None);

@@ -10,7 +10,7 @@
 //! every part the client sent instead of a fixed `(major, minor, patch)`.
 
 use std::cmp::Ordering;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde_json::Value;
 
@@ -173,41 +173,52 @@ fn write_repr(out: &mut String, value: &Value) {
         Value::Null => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
-        Value::Number(n) => out.push_str(&py_number_str(n)),
-        Value::String(s) => out.push_str(&py_str_repr(s)),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_repr(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&py_str_repr(k));
-                out.push_str(": ");
-                write_repr(out, v);
-            }
-            out.push('}');
-        }
+        Value::Number(n) => write_py_number(out, n),
+        Value::String(s) => write_py_str_repr(out, s),
+        Value::Array(items) => write_seq(out, '[', ", ", ']', items, write_repr),
+        Value::Object(map) => write_seq(out, '{', ", ", '}', map, |out, (k, v)| {
+            write_py_str_repr(out, k);
+            out.push_str(": ");
+            write_repr(out, v);
+        }),
     }
+}
+
+/// Writes `items` with `write`, separated by `sep`, between `open` and `close`: the shape of
+/// every list and dict that `json.dumps` and Python's `repr()` write.
+pub(super) fn write_seq<I: IntoIterator>(
+    out: &mut String,
+    open: char,
+    sep: &str,
+    close: char,
+    items: I,
+    mut write: impl FnMut(&mut String, I::Item),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        write(out, item);
+    }
+    out.push(close);
 }
 
 /// Python's `str()` of a JSON number: an int as decimal digits, a float as [`py_float_repr`].
 pub fn py_number_str(n: &serde_json::Number) -> String {
+    let mut out = String::new();
+    write_py_number(&mut out, n);
+    out
+}
+
+/// [`py_number_str`], appended to `out`.
+pub(super) fn write_py_number(out: &mut String, n: &serde_json::Number) {
     if let Some(i) = n.as_i64() {
-        i.to_string()
+        let _ = write!(out, "{i}");
     } else if let Some(u) = n.as_u64() {
-        u.to_string()
+        let _ = write!(out, "{u}");
     } else {
-        py_float_repr(n.as_f64().unwrap_or(f64::NAN))
+        out.push_str(&py_float_repr(n.as_f64().unwrap_or(f64::NAN)));
     }
 }
 
@@ -262,12 +273,18 @@ pub fn py_float_repr(x: f64) -> String {
 /// common format characters, private use and noncharacters; code points unassigned in
 /// Python's Unicode database are (unlike Python) treated as printable.
 pub fn py_str_repr(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_py_str_repr(&mut out, s);
+    out
+}
+
+/// [`py_str_repr`], appended to `out`.
+pub(super) fn write_py_str_repr(out: &mut String, s: &str) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -282,18 +299,17 @@ pub fn py_str_repr(s: &str) -> String {
             c if py_is_printable(c) => out.push(c),
             c => {
                 let v = u32::from(c);
-                if v < 0x100 {
-                    out.push_str(&format!("\\x{v:02x}"));
+                let _ = if v < 0x100 {
+                    write!(out, "\\x{v:02x}")
                 } else if v < 0x10000 {
-                    out.push_str(&format!("\\u{v:04x}"));
+                    write!(out, "\\u{v:04x}")
                 } else {
-                    out.push_str(&format!("\\U{v:08x}"));
-                }
+                    write!(out, "\\U{v:08x}")
+                };
             }
         }
     }
     out.push(quote);
-    out
 }
 
 /// Non-printable ranges (Python's `str.isprintable` is false) beyond ASCII: C1 controls and
