@@ -33,7 +33,7 @@ use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::{OutPoint, Transaction, Txid};
 use bitcoincore_rpc::RpcApi;
-use common_electrum::{Client, Electrum, Kind, RpcErr, WAIT};
+use common_electrum::{touched_by, Client, Electrum, Kind, RpcErr, WAIT};
 use common_server::TempDir;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
 use serde_json::{json, Value};
@@ -185,31 +185,14 @@ fn unknown_method(method: &str) -> RpcErr {
     (-32601, format!("unknown method \"{method}\""))
 }
 
-/// [`Electrum::start`] with the node `make` builds, tried again (with a fresh node) if the
-/// server exits before listening: the harness picks its ports by binding port 0 and letting
-/// go, so a test running meanwhile (in this binary or another) can take one first.
-fn start(name: &str, make: impl Fn() -> Node, extra: &[(&str, &str)]) -> Electrum {
-    let mut attempt = 1;
-    loop {
-        let node = make();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Electrum::start(name, node, extra)
-        })) {
-            Ok(e) => return e,
-            Err(p) => {
-                let why = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_default();
-                if attempt == 3 || !why.contains("the server's output ended") {
-                    std::panic::resume_unwind(p);
-                }
-                eprintln!("[{name}] the server exited before listening ({why}); again");
-                attempt += 1;
-            }
-        }
-    }
+/// Polls `f` until it gives `Some`, for at most `WAIT`.
+fn poll<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    common_electrum::poll_until(what, WAIT, f)
+}
+
+/// [`Electrum::start`] with the node `make` builds.
+fn start(name: &str, make: impl FnOnce() -> Node, extra: &[(&str, &str)]) -> Electrum {
+    Electrum::start(name, make(), extra)
 }
 
 /// Pipelines `calls` in chunks (so neither side's socket buffers fill while the other
@@ -224,18 +207,6 @@ fn pipelined(c: &mut Client, calls: &[(&str, Value)]) -> Vec<Result<Value, RpcEr
 
 fn ok(r: Result<Value, RpcErr>, what: impl std::fmt::Display) -> Value {
     r.unwrap_or_else(|e| panic!("{what}: error {e:?}"))
-}
-
-/// Polls `f` until it returns `Some`, for at most `WAIT`.
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn hex_of(tx: &Transaction) -> String {
@@ -578,29 +549,6 @@ fn bucket(n: u64) -> u64 {
 }
 
 // ---------------------------------------------------------------------------------------
-
-/// The script hashes a transaction touches (spent outputs' and its own outputs').
-fn touched_by(n: &Node, tx: &Transaction) -> BTreeSet<ScriptHash> {
-    let mut out: BTreeSet<ScriptHash> = tx
-        .output
-        .iter()
-        .map(|o| ScriptHash::of(&o.script_pubkey))
-        .collect();
-    for input in &tx.input {
-        let op = input.previous_output;
-        let prev = n
-            .coin(&op)
-            .map(|c| c.txout.clone())
-            .or_else(|| {
-                n.mempool
-                    .get(&op.txid)
-                    .map(|e| e.tx.output[op.vout as usize].clone())
-            })
-            .expect("the prevout exists");
-        out.insert(ScriptHash::of(&prev.script_pubkey));
-    }
-    out
-}
 
 /// ElectrumX's broadcast rejection for `raw`, with the stand-in's own message for it.
 fn rejected(daemon: &Daemon, raw: &str) -> RpcErr {
@@ -2374,6 +2322,7 @@ fn limits() {
         .filter(|a| a.get("error").is_some())
         .collect();
     assert_eq!(results.len(), 1, "{}", &line[..200]);
+    assert_eq!(errors.len(), 1, "{}", &line[..200]);
     assert_eq!(results[0]["result"], want);
     assert_eq!(
         errors[0]["error"],
@@ -2403,6 +2352,14 @@ fn limits() {
     }
     ids.sort_by_key(|v| v.as_i64());
     assert_eq!(ids, vec![json!(5001), json!(5002)]);
-    assert_eq!(c.call("server.ping", json!([])), Ok(Value::Null));
+    // Nor later: the next message is a final ping's answer, and nothing follows it.
+    let fence = c.request("server.ping", json!([]));
+    let m = c.recv().expect("the final ping's answer");
+    assert_eq!(
+        m["id"],
+        json!(fence),
+        "only the final ping is answered: {m}"
+    );
+    assert_eq!(m["result"], Value::Null, "{m}");
     assert!(c.notification(Duration::from_millis(300)).is_none());
 }

@@ -8,11 +8,12 @@
 mod common_electrum;
 mod common_server;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common_electrum::{Client, Electrum, Kind};
+use common_electrum::{Client, Electrum, Kind, WAIT};
+use common_server::Rng;
 use ferrumx::electrum::jsonrpc::{self, Detector, Incoming};
 use ferrumx::electrum::methods::Method;
 use ferrumx::electrum::params;
@@ -20,20 +21,14 @@ use ferrumx::electrum::version::{self, ProtocolVersion};
 use ferrumx_simnode::{GenParams, Node};
 use serde_json::{json, Value};
 
-/// SplitMix64.
-struct Rng(u64);
+/// `common_server`'s SplitMix64, drawing indices.
+trait Below {
+    fn below(&mut self, n: usize) -> usize;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
+impl Below for Rng {
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -71,9 +66,9 @@ fn value(r: &mut Rng, depth: u32) -> Value {
     match r.below(if depth == 0 { 7 } else { 9 }) {
         0 => Value::Null,
         1 => json!(r.below(2) == 0),
-        2 => json!(r.next() as i64),
-        3 => json!((r.next() % 3000) as i64 - 1000),
-        4 => json!(f64::from_bits(r.next()).clamp(-1e300, 1e300)),
+        2 => json!(r.next_u64() as i64),
+        3 => json!((r.next_u64() % 3000) as i64 - 1000),
+        4 => json!(f64::from_bits(r.next_u64()).clamp(-1e300, 1e300)),
         5 => {
             let pool = [
                 "",
@@ -142,7 +137,7 @@ fn mutate(r: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
             1 => {
                 bytes.remove(i);
             }
-            2 => bytes.insert(i, (r.next() & 0xff) as u8),
+            2 => bytes.insert(i, (r.next_u64() & 0xff) as u8),
             _ => bytes.truncate(i),
         }
     }
@@ -151,14 +146,14 @@ fn mutate(r: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn random_messages_never_panic_the_protocol_layer() {
-    let mut r = Rng(0x5eed);
+    let mut r = Rng::new(0x5eed);
     let versions = [
         ProtocolVersion::new(&[1, 4]),
         ProtocolVersion::new(&[1, 4, 2]),
         ProtocolVersion::new(&[1, 6]),
     ];
     let started = Instant::now();
-    let (mut requests, mut bound) = (0usize, 0usize);
+    let (mut requests, mut bound, mut answered) = (0usize, 0usize, 0usize);
     for i in 0..150_000 {
         let msg = if r.below(3) == 0 {
             let batch: Vec<Value> = (0..r.below(4)).map(|_| request(&mut r)).collect();
@@ -197,22 +192,42 @@ fn random_messages_never_panic_the_protocol_layer() {
                 let _ = version::py_str(a);
                 let _ = version::py_repr(a);
             }
-            let _ = req.response(Ok(&json!(args)), 1_000);
+            // Any answer is one JSON object carrying an id: the result as given, or (over
+            // the size limit) the "response too large" error.
+            let result = json!(args);
+            // Compared after the same encode-decode (serde_json's float parsing may be off
+            // by one ulp, the same way on both sides).
+            let want: Value = serde_json::from_str(&result.to_string()).expect("re-decode");
+            if let Some(bytes) = req.response(Ok(&result), 1_000) {
+                answered += 1;
+                let m: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    panic!(
+                        "invalid JSON answer {:?}: {e}",
+                        String::from_utf8_lossy(&bytes)
+                    )
+                });
+                assert!(m.get("id").is_some(), "{m}");
+                assert!(
+                    m["result"] == want || m["error"]["code"] == json!(-32600),
+                    "{m} for {result}"
+                );
+            }
         }
     }
     eprintln!(
-        "{requests} requests parsed, {bound} bound to a method, in {:?}",
+        "{requests} requests parsed, {bound} bound to a method, {answered} answered, in {:?}",
         started.elapsed()
     );
     assert!(bound > 10_000, "the search reached the methods ({bound})");
+    assert!(answered > 5_000, "answers were encoded ({answered})");
 }
 
 #[test]
 fn raw_bytes_and_pathological_json_never_panic_the_parser() {
-    let mut r = Rng(77);
+    let mut r = Rng::new(77);
     for _ in 0..50_000 {
         let len = r.below(64);
-        let bytes: Vec<u8> = (0..len).map(|_| (r.next() & 0xff) as u8).collect();
+        let bytes: Vec<u8> = (0..len).map(|_| (r.next_u64() & 0xff) as u8).collect();
         let _ = jsonrpc::parse(&bytes, &mut Detector::new());
     }
     let deep_array = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
@@ -256,10 +271,16 @@ fn a_live_server_survives_hostile_clients() {
         let mut raw = TcpStream::connect(("127.0.0.1", e.tcp)).expect("connect");
         raw.set_write_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
+        raw.set_read_timeout(Some(WAIT)).expect("timeout");
         raw.write_all(b"{\"id\":0,\"method\":\"server.version\",\"params\":[\"x\",\"1.4\"]}\n")
             .expect("write");
         let _ = raw.write_all(attack);
         let _ = raw.write_all(b"\n");
+        // The attacked connection itself: either closed, or it still answers a ping (it
+        // must not hang).
+        let _ = raw.write_all(b"{\"id\":\"after\",\"method\":\"server.ping\",\"params\":[]}\n");
+        let fate = answered_or_closed(&mut raw, "after");
+        eprintln!("attack {i}: the attacked connection was {fate}");
         drop(raw);
         // Another connection is served normally meanwhile.
         let mut ok = e.session(Kind::Tcp, "1.4");
@@ -269,12 +290,53 @@ fn a_live_server_survives_hostile_clients() {
             "attack {i}"
         );
     }
-    // On the attacked connection itself: a bad line, then a good request, answered.
+    // On the attacked connection itself: a bad line (a parse error), an oversized one
+    // (dropped without an answer), then a good request, answered.
     let mut c: Client = e.session(Kind::Tcp, "1.6");
     c.send_raw("{not json");
+    assert_eq!(
+        c.recv(),
+        Some(
+            json!({"jsonrpc": "2.0", "error": {"code": -32700, "message": "invalid JSON"}, "id": null})
+        )
+    );
     c.send_raw(&"y".repeat(200_000));
     let tip = c
         .call("blockchain.headers.subscribe", json!([]))
         .expect("still served");
-    assert!(tip["height"].as_u64().is_some());
+    assert_eq!(tip["height"], json!(e.sim.with_node(|n| n.tip_height())));
+    assert!(
+        c.notification(Duration::from_secs(1)).is_none(),
+        "nothing answers the oversized line"
+    );
+}
+
+/// Reads `raw` until the answer to the request with id `id` (which must be `null`, a ping's
+/// result) or the end of the connection; panics if neither comes within the read timeout.
+fn answered_or_closed(raw: &mut TcpStream, id: &str) -> &'static str {
+    let mut reader = BufReader::new(raw);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => return "closed",
+            Ok(_) => {
+                let Ok(m) = serde_json::from_slice::<Value>(&line) else {
+                    panic!(
+                        "invalid JSON from the server: {:?}",
+                        String::from_utf8_lossy(&line)
+                    );
+                };
+                if m["id"] == json!(id) {
+                    assert_eq!(m["result"], Value::Null, "the ping's answer: {m}");
+                    assert!(m.get("error").is_none(), "the ping's answer: {m}");
+                    return "still served";
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("the attacked connection neither answered nor closed: {e}")
+            }
+            Err(_) => return "closed (reset)",
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ferrumx_simnode::{Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::{Node, ScriptHash, SimNode, SimNodeOptions};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
@@ -73,25 +73,53 @@ impl Electrum {
         let key_path = dir.path().join("key.pem");
         std::fs::write(&cert_path, cert.pem()).expect("write cert");
         std::fs::write(&key_path, key.serialize_pem()).expect("write key");
-        let (tcp, ssl, ws, wss) = (free_port(), free_port(), free_port(), free_port());
-        let services = format!(
-            "tcp://127.0.0.1:{tcp},ssl://127.0.0.1:{ssl},ws://127.0.0.1:{ws},wss://127.0.0.1:{wss}"
-        );
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).expect("db dir");
-        let mut env = ServerEnv::new(&db, &sim.daemon_url())
-            .set("SERVICES", &services)
-            .set("SSL_CERTFILE", cert_path.to_str().expect("utf-8"))
-            .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
-            .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100");
-        for (k, v) in extra {
-            env = env.set(k, v);
-        }
-        let mut server = Server::start(name, &env);
-        assert_eq!(server.wait_caught_up(), tip);
-        for _ in 0..4 {
-            server.wait_for("listening", WAIT);
-        }
+        // The ports are free when picked but released before the server binds them, so
+        // another test can take one first: the server then exits at start-up ("cannot
+        // listen on …") and is started again on other ports (its database resumes).
+        let mut attempt = 1;
+        let (server, (tcp, ssl, ws, wss)) = loop {
+            let ports = (free_port(), free_port(), free_port(), free_port());
+            let (tcp, ssl, ws, wss) = ports;
+            let services = format!(
+                "tcp://127.0.0.1:{tcp},ssl://127.0.0.1:{ssl},ws://127.0.0.1:{ws},\
+                 wss://127.0.0.1:{wss}"
+            );
+            let mut env = ServerEnv::new(&db, &sim.daemon_url())
+                .set("SERVICES", &services)
+                .set("SSL_CERTFILE", cert_path.to_str().expect("utf-8"))
+                .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
+                .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100");
+            for (k, v) in extra {
+                env = env.set(k, v);
+            }
+            let mut server = Server::start(name, &env);
+            let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                assert_eq!(server.wait_caught_up(), tip);
+                for _ in 0..4 {
+                    server.wait_for("listening", WAIT);
+                }
+            }));
+            let mut exited = || {
+                (0..100).any(|_| {
+                    let gone = server.try_status().is_some();
+                    if !gone {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    gone
+                })
+            };
+            match ready {
+                Ok(()) => break (server, ports),
+                Err(p) if attempt < 3 && exited() => {
+                    eprintln!("[{name}] the server exited before listening; again on other ports");
+                    drop(p);
+                    attempt += 1;
+                }
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        };
         Electrum {
             sim,
             server,
@@ -388,4 +416,57 @@ fn read_line(r: &mut impl BufRead, partial: &mut Vec<u8>) -> Recv {
 /// The path of the shared references beside the checkout.
 pub fn shared_dir(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(name)
+}
+
+/// The script of the output `op` spends (any transaction the stand-in knows: mempool,
+/// active chain or stale block).
+pub fn prevout_script(n: &Node, op: &bitcoin::OutPoint) -> bitcoin::ScriptBuf {
+    let (tx, _) = n
+        .find_tx(&op.txid)
+        .unwrap_or_else(|| panic!("the prevout {op} is of no known transaction"));
+    tx.output
+        .get(op.vout as usize)
+        .unwrap_or_else(|| panic!("the prevout {op} does not exist"))
+        .script_pubkey
+        .clone()
+}
+
+/// The script hashes `tx` touches: every output's (`OP_RETURN` included, as ElectrumX's
+/// mempool counts them) and every spent output's.
+pub fn touched_by(n: &Node, tx: &bitcoin::Transaction) -> std::collections::BTreeSet<ScriptHash> {
+    let mut out: std::collections::BTreeSet<ScriptHash> = tx
+        .output
+        .iter()
+        .map(|o| ScriptHash::of(&o.script_pubkey))
+        .collect();
+    if !tx.is_coinbase() {
+        for i in &tx.input {
+            out.insert(ScriptHash::of(&prevout_script(n, &i.previous_output)));
+        }
+    }
+    out
+}
+
+/// Sorts the unconfirmed part (height 0) of a `listunspent` list, whose order ElectrumX
+/// leaves to Python's set iteration.
+pub fn sort_unconfirmed(list: &mut Value) {
+    if let Some(list) = list.as_array_mut() {
+        let split = list
+            .iter()
+            .position(|u| u["height"] == json!(0))
+            .unwrap_or(list.len());
+        list[split..].sort_by_key(|u| (u["tx_hash"].to_string(), u["tx_pos"].as_u64()));
+    }
+}
+
+/// Polls `f` every 50 ms until it gives `Some`, for at most `timeout`.
+pub fn poll_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
