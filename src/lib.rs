@@ -7,9 +7,12 @@
 //!   flushes) and its read API.
 //! - [`electrum`]: the Electrum protocol: transports, JSON-RPC, methods, notifications.
 //! - [`mempool`]: the daemon's mempool, per script hash, and the fee histogram.
+//! - [`admin`]: the local admin RPC (`rpc` in SERVICES), its peer table, and the pieces of
+//!   the `ferrumx_rpc` CLI.
 //!
-//! Still to come: `admin`, `peers`.
+//! Still to come: peer discovery.
 
+pub mod admin;
 pub mod config;
 pub mod daemon;
 pub mod electrum;

@@ -1,6 +1,8 @@
 //! The server's top level: `run(config, shutdown)` wires the rooms together — daemon check,
-//! index, block processor, mempool, client services and notifications — and returns when the shutdown token fires (SIGINT/SIGTERM) or a
-//! fatal error stops the block processor.
+//! index, the admin RPC (from then on, during the initial sync too), block processor,
+//! mempool, client services (once caught up) and notifications — and returns when the
+//! shutdown token fires (SIGINT/SIGTERM, or the admin `stop`) or a fatal error stops the
+//! block processor.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +10,14 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, Admin, PeerTable};
 use crate::config::Config;
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::manager::{accept_loop, bind_services, notify_loop, ChainEvent, Registry};
 use crate::electrum::shared::{Settings, Shared};
 use crate::index::Index;
 use crate::mempool::Mempool;
-use crate::sync::{self, SyncEvent, SyncOptions};
+use crate::sync::{self, SyncEvent, SyncOptions, SyncStatus};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -89,19 +92,48 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         progress_every: Duration::from_secs(10),
     };
 
-    // The protocol side: shared state, the notifier's events, and the services task that
-    // starts listening once the index has caught up and the mempool is synchronized.
+    // The protocol side: shared state and the registry of sessions, the notifier's events,
+    // and the services task that starts listening once the index has caught up and the
+    // mempool is synchronized.
+    let settings = Settings::from_config(&config);
+    let registry = Arc::new(Registry::new(&settings));
     let shared = Arc::new(Shared::new(
-        Settings::from_config(&config),
+        settings,
         index.reader(),
         daemon.clone(),
         mempool.clone(),
     ));
+
+    // The admin RPC, served from now on (ElectrumX's LocalRPC).
+    let status = Arc::new(SyncStatus::default());
+    let (reorgs_tx, reorgs_rx) = mpsc::unbounded_channel();
+    let peers = Arc::new(PeerTable::new(
+        shared.clone(),
+        config.net.peer_default_ports(),
+        config.force_proxy,
+        shutdown.clone(),
+    ));
+    let admin = Arc::new(Admin {
+        config: config.clone(),
+        shared: shared.clone(),
+        registry: registry.clone(),
+        sync: status.clone(),
+        reorgs: reorgs_tx,
+        peers,
+        shutdown: shutdown.clone(),
+        started: std::time::SystemTime::now(),
+    });
+    if let Err(e) = admin::start(admin).await {
+        shutdown.cancel();
+        return Err(ServerError::Services(e));
+    }
+
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (caught_up_tx, caught_up_rx) = oneshot::channel::<()>();
     let services = tokio::spawn(services(
         config.clone(),
         shared.clone(),
+        registry,
         events_tx.clone(),
         events_rx,
         caught_up_rx,
@@ -113,12 +145,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let notify_shared = shared.clone();
     let processor = tokio::task::spawn_blocking(move || {
         let mut caught_up_tx = Some(caught_up_tx);
-        sync::run(
+        sync::run_with(
             &mut index,
             &daemon,
             &rt,
             &opts,
             &stop,
+            &status,
+            reorgs_rx,
             |event| match event {
                 SyncEvent::CaughtUp { height } => {
                     tracing::info!(height, "index caught up; starting client services");
@@ -154,6 +188,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
 async fn services(
     config: Config,
     shared: Arc<Shared>,
+    registry: Arc<Registry>,
     events_tx: mpsc::UnboundedSender<ChainEvent>,
     events_rx: mpsc::UnboundedReceiver<ChainEvent>,
     caught_up: oneshot::Receiver<()>,
@@ -199,7 +234,11 @@ async fn services(
             return Err(ServerError::Services(e));
         }
     };
-    let registry = Arc::new(Registry::default());
+    tokio::spawn(crate::electrum::manager::housekeeping(
+        shared.clone(),
+        registry.clone(),
+        shutdown.clone(),
+    ));
     for l in listeners {
         tokio::spawn(accept_loop(
             l,

@@ -6,12 +6,13 @@
 //! The index is reached through the narrow [`Chain`] trait, so the driver can be tested with
 //! a fake and the index knows nothing of the daemon.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::BlockHash;
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, Daemon};
@@ -100,6 +101,57 @@ pub struct SyncOptions {
     pub progress_every: Duration,
 }
 
+/// What the driver shows the admin RPC (`getinfo`, `reorg`): updated as it goes, read
+/// from any thread.
+#[derive(Debug, Default)]
+pub struct SyncStatus {
+    caught_up: AtomicBool,
+    /// The daemon's height when last heard, plus one (0: not heard yet).
+    daemon_height: AtomicU64,
+    flushes: AtomicU64,
+}
+
+impl SyncStatus {
+    /// Whether the first catch-up with the daemon has happened.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Acquire)
+    }
+
+    /// The daemon's height as last reported by the prefetcher (ElectrumX's cached height).
+    pub fn daemon_height(&self) -> Option<u32> {
+        match self.daemon_height.load(Ordering::Relaxed) {
+            0 => None,
+            h => u32::try_from(h - 1).ok(),
+        }
+    }
+
+    /// Flushes that wrote blocks (or a rollback) since start.
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
+    }
+
+    fn set_daemon_height(&self, h: u32) {
+        self.daemon_height
+            .store(u64::from(h) + 1, Ordering::Relaxed);
+    }
+
+    fn flushed(&self, info: &FlushInfo) {
+        if info.bytes > 0 {
+            self.flushes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A rollback asked for by the operator (the admin RPC's `reorg`, ElectrumX's
+/// `force_chain_reorg`): the last `count` blocks are rolled back with their undo data, then
+/// fetched again from the daemon and re-applied.
+#[derive(Debug)]
+pub struct ForcedReorg {
+    pub count: u32,
+    /// The fork height rolled back to, or why nothing was done.
+    pub reply: oneshot::Sender<Result<u32, String>>,
+}
+
 /// Runs the driver on the current thread (call it from `spawn_blocking`) until `shutdown`,
 /// then flushes and returns. `events` is called after each flushed tip once caught up.
 pub fn run<C: Chain>(
@@ -108,6 +160,39 @@ pub fn run<C: Chain>(
     rt: &Handle,
     opts: &SyncOptions,
     shutdown: &CancellationToken,
+    events: impl FnMut(SyncEvent),
+) -> Result<(), SyncError> {
+    let (_keep, reorgs) = mpsc::unbounded_channel();
+    run_with(
+        chain,
+        daemon,
+        rt,
+        opts,
+        shutdown,
+        &SyncStatus::default(),
+        reorgs,
+        events,
+    )
+}
+
+/// What the driver waits for.
+enum Next {
+    Fetched(Option<Fetched>),
+    Reorg(ForcedReorg),
+    /// Nobody can ask for rollbacks any more.
+    ReorgsClosed,
+}
+
+/// [`run`], reporting to `status` and taking forced rollbacks from `reorgs` between blocks.
+#[allow(clippy::too_many_arguments)]
+pub fn run_with<C: Chain>(
+    chain: &mut C,
+    daemon: &Daemon,
+    rt: &Handle,
+    opts: &SyncOptions,
+    shutdown: &CancellationToken,
+    status: &SyncStatus,
+    mut reorgs: mpsc::UnboundedReceiver<ForcedReorg>,
     mut events: impl FnMut(SyncEvent),
 ) -> Result<(), SyncError> {
     let next = chain.tip().map_or(0, |(h, _)| h + 1);
@@ -128,11 +213,45 @@ pub fn run<C: Chain>(
     // Touched by rollbacks since the last NewTip (once caught up).
     let mut rolled_back: Vec<HashX> = Vec::new();
     let mut progress = Progress::new(chain, opts.progress_every);
+    let mut reorgs_open = true;
     loop {
-        let msg = match handle.rx.blocking_recv() {
-            Some(m) => m,
-            None if shutdown.is_cancelled() => break,
-            None => return Err(SyncError::PrefetcherGone),
+        let next = rt.block_on(async {
+            tokio::select! {
+                biased;
+                r = reorgs.recv(), if reorgs_open => match r {
+                    Some(r) => Next::Reorg(r),
+                    None => Next::ReorgsClosed,
+                },
+                m = handle.rx.recv() => Next::Fetched(m),
+            }
+        });
+        let msg = match next {
+            Next::Fetched(Some(m)) => m,
+            Next::ReorgsClosed => {
+                reorgs_open = false;
+                continue;
+            }
+            Next::Fetched(None) if shutdown.is_cancelled() => break,
+            Next::Fetched(None) => return Err(SyncError::PrefetcherGone),
+            Next::Reorg(r) => {
+                if shutdown.is_cancelled() {
+                    let _ = r.reply.send(Err("the server is shutting down".into()));
+                    break;
+                }
+                let done = forced_reorg(chain, opts, caught_up, r.count, &handle);
+                let reply = match done {
+                    Ok((g, fork, touched)) => {
+                        generation = g;
+                        rolled_back.extend(touched);
+                        status.flushes.fetch_add(1, Ordering::Relaxed);
+                        events(SyncEvent::Reorg { fork });
+                        Ok(fork)
+                    }
+                    Err(e) => Err(e),
+                };
+                let _ = r.reply.send(reply);
+                continue;
+            }
         };
         if shutdown.is_cancelled() {
             break;
@@ -144,9 +263,11 @@ pub fn run<C: Chain>(
                 best_hash,
                 generation: g,
             } if g == generation => {
+                status.set_daemon_height(daemon_height);
                 match tip_vs_daemon(chain, daemon_height, best_hash) {
                     TipVsDaemon::Forked => {
                         let (g, fork, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                        status.flushes.fetch_add(1, Ordering::Relaxed);
                         generation = g;
                         if caught_up {
                             rolled_back.extend(touched);
@@ -167,8 +288,10 @@ pub fn run<C: Chain>(
                     TipVsDaemon::Level => daemon_behind_warned = false,
                 }
                 let info = chain.flush().map_err(SyncError::Index)?;
+                status.flushed(&info);
                 if !caught_up {
                     caught_up = true;
+                    status.caught_up.store(true, Ordering::Release);
                     progress.caught_up(chain, daemon_height, &info);
                     let height = chain.tip().map_or(0, |t| t.0);
                     events(SyncEvent::CaughtUp { height });
@@ -178,8 +301,10 @@ pub fn run<C: Chain>(
             Fetched::Block(b) if b.generation != generation => {}
             Fetched::Block(b) => match chain.advance(&b.raw) {
                 Ok(touched) => {
+                    status.set_daemon_height(b.daemon_height);
                     if caught_up {
-                        chain.flush().map_err(SyncError::Index)?;
+                        let info = chain.flush().map_err(SyncError::Index)?;
+                        status.flushed(&info);
                         tracing::info!(height = b.height, hash = %b.hash, "new block");
                         let mut touched = touched;
                         if !rolled_back.is_empty() {
@@ -194,6 +319,7 @@ pub fn run<C: Chain>(
                         });
                     } else if chain.needs_flush() {
                         let info = chain.flush().map_err(SyncError::Index)?;
+                        status.flushed(&info);
                         progress.flushed(&info);
                     }
                     if !caught_up {
@@ -202,6 +328,7 @@ pub fn run<C: Chain>(
                 }
                 Err(AdvanceError::NotOnTip) => {
                     let (g, fork, touched) = rollback(chain, daemon, rt, opts, &handle)?;
+                    status.flushes.fetch_add(1, Ordering::Relaxed);
                     generation = g;
                     if caught_up {
                         rolled_back.extend(touched);
@@ -274,6 +401,50 @@ fn rollback<C: Chain>(
     );
     chain.flush().map_err(SyncError::Index)?;
     let touched = chain.backup(fork).map_err(SyncError::Index)?;
+    Ok((handle.reset(fork + 1), fork, touched))
+}
+
+/// A rollback of `count` blocks asked for by the operator: refused before the first
+/// catch-up (as ElectrumX does) and beyond what the undo data covers; otherwise the blocks
+/// are rolled back (flushed first, one atomic batch) and the prefetcher restarts after the
+/// fork, so the daemon's blocks are applied again. Returns the prefetcher's new generation,
+/// the fork height and the keys the removed blocks had touched; an error leaves the index
+/// as it was.
+fn forced_reorg<C: Chain>(
+    chain: &mut C,
+    opts: &SyncOptions,
+    caught_up: bool,
+    count: u32,
+    handle: &prefetch::PrefetchHandle,
+) -> Result<(u64, u32, Vec<HashX>), String> {
+    if !caught_up {
+        return Err("still catching up with daemon".into());
+    }
+    let tip = chain.tip().map_or(0, |t| t.0);
+    if count > tip {
+        return Err(format!(
+            "cannot roll back {count} blocks: the chain has only {tip} above the genesis block"
+        ));
+    }
+    if count > opts.reorg_limit {
+        return Err(format!(
+            "cannot roll back {count} blocks: undo data is kept for the last {} only \
+             (REORG_LIMIT)",
+            opts.reorg_limit
+        ));
+    }
+    let fork = tip - count;
+    tracing::warn!(
+        tip,
+        fork,
+        depth = count,
+        "forced chain reorganisation (admin RPC): rolling back"
+    );
+    chain.flush()?;
+    let touched = chain.backup(fork).map_err(|e| {
+        tracing::error!("forced reorganisation failed, nothing rolled back: {e}");
+        e
+    })?;
     Ok((handle.reset(fork + 1), fork, touched))
 }
 

@@ -71,6 +71,7 @@ pub const VARIABLES: &[&str] = &[
     "INITIAL_CONCURRENT",
     "SESSION_GROUP_BY_SUBNET_IPV4",
     "SESSION_GROUP_BY_SUBNET_IPV6",
+    "SESSION_GROUP_PRIVATE",
     "BANDWIDTH_UNIT_COST",
     "REQUEST_TIMEOUT",
     "SESSION_TIMEOUT",
@@ -180,6 +181,9 @@ pub struct Config {
     pub session_group_by_subnet_ipv4: u8,
     /// SESSION_GROUP_BY_SUBNET_IPV6, default 48 (prefix length).
     pub session_group_by_subnet_ipv6: u8,
+    /// SESSION_GROUP_PRIVATE (FerrumX), default false: give private addresses (loopback,
+    /// LAN) subnet groups too; ElectrumX leaves them out of every group.
+    pub session_group_private: bool,
 
     // Peers
     /// PEER_DISCOVERY, default on.
@@ -341,6 +345,14 @@ impl Config {
             env.integer_at_most("SESSION_GROUP_BY_SUBNET_IPV4", 24, 32)?;
         let session_group_by_subnet_ipv6 =
             env.integer_at_most("SESSION_GROUP_BY_SUBNET_IPV6", 48, 128)?;
+        let session_group_private = env.boolean("SESSION_GROUP_PRIVATE", false);
+        if initial_concurrent == 0 {
+            env.warnings.push(
+                "INITIAL_CONCURRENT=0: no client request will ever be served (each waits for \
+                 REQUEST_TIMEOUT, as in ElectrumX)"
+                    .into(),
+            );
+        }
         if cost_hard_limit < cost_soft_limit {
             return Err(invalid(
                 "COST_HARD_LIMIT",
@@ -412,6 +424,7 @@ impl Config {
             session_timeout,
             session_group_by_subnet_ipv4,
             session_group_by_subnet_ipv6,
+            session_group_private,
             peer_discovery,
             peer_announce,
             force_proxy,

@@ -27,7 +27,7 @@ pub mod zmq;
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use bitcoin::block::Header;
@@ -94,7 +94,8 @@ pub struct Daemon {
 }
 
 struct Inner {
-    endpoints: Vec<Arc<Endpoint>>,
+    /// The endpoints in failover order; replaced whole by [`Daemon::set_endpoints`].
+    endpoints: RwLock<Arc<Vec<Arc<Endpoint>>>>,
     /// Index of the endpoint in use (round-robin on failure).
     current: AtomicUsize,
     network: Network,
@@ -102,6 +103,18 @@ struct Inner {
     shutdown: CancellationToken,
     permits: Arc<Semaphore>,
     health: Health,
+}
+
+impl Inner {
+    /// The endpoints now (a snapshot: [`Daemon::set_endpoints`] may replace them).
+    pub(crate) fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        Arc::clone(
+            &self
+                .endpoints
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
 }
 
 impl fmt::Debug for Daemon {
@@ -133,7 +146,7 @@ impl Daemon {
             .collect();
         Daemon {
             inner: Arc::new(Inner {
-                endpoints,
+                endpoints: RwLock::new(Arc::new(endpoints)),
                 current: AtomicUsize::new(0),
                 network,
                 shutdown: options.shutdown.clone(),
@@ -162,14 +175,53 @@ impl Daemon {
 
     /// The endpoints' URLs, without credentials.
     pub fn urls(&self) -> Vec<String> {
-        self.inner.endpoints.iter().map(|e| e.url.clone()).collect()
+        self.inner
+            .endpoints()
+            .iter()
+            .map(|e| e.url.clone())
+            .collect()
     }
 
     /// The URL of the endpoint in use, without credentials.
     pub fn current_url(&self) -> Option<String> {
-        let n = self.inner.endpoints.len();
+        let endpoints = self.inner.endpoints();
+        let n = endpoints.len();
         let idx = self.inner.current.load(Ordering::Acquire);
-        (n > 0).then(|| self.inner.endpoints[idx % n].url.clone())
+        (n > 0).then(|| endpoints[idx % n].url.clone())
+    }
+
+    /// Replaces the endpoints at run time (the admin RPC's `daemon_url`, as ElectrumX's
+    /// `set_url`) and moves to the first of them. Calls in flight finish where they are;
+    /// their retries, and every later call, use the new list. Logs each URL (without
+    /// credentials), the first marked current.
+    ///
+    /// # Errors
+    /// An empty list ([`Error::Unreachable`]); nothing changes then.
+    pub fn set_endpoints(&self, endpoints: Vec<DaemonEndpoint>) -> Result<(), Error> {
+        if endpoints.is_empty() {
+            return Err(Error::Unreachable {
+                url: "(none)".to_string(),
+                reason: "no daemon endpoint given".to_string(),
+            });
+        }
+        let options = &self.inner.options;
+        let max = options.max_connections.max(1);
+        let endpoints: Vec<Arc<Endpoint>> = endpoints
+            .into_iter()
+            .map(|e| Arc::new(Endpoint::new(e, options.timeout, max)))
+            .collect();
+        for (n, e) in endpoints.iter().enumerate() {
+            let current = if n == 0 { " (current)" } else { "" };
+            tracing::info!("daemon #{} at {}{current}", n + 1, e.url);
+        }
+        let mut guard = self
+            .inner
+            .endpoints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard = Arc::new(endpoints);
+        self.inner.current.store(0, Ordering::Release);
+        Ok(())
     }
 
     /// Counters since start.

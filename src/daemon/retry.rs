@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bitcoincore_rpc::Client;
 
 use super::error::Error;
-use super::rpc::Failure;
+use super::rpc::{Endpoint, Failure};
 use super::Daemon;
 
 /// Whether the daemon is in an outage, shared by every call so that an outage is logged once
@@ -93,8 +93,7 @@ impl Daemon {
         F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
     {
         let inner = &self.inner;
-        let n = inner.endpoints.len();
-        if n == 0 {
+        if inner.endpoints().is_empty() {
             return Err(Error::Unreachable {
                 url: "(none)".to_string(),
                 reason: "no daemon endpoint configured".to_string(),
@@ -108,10 +107,16 @@ impl Daemon {
             if inner.shutdown.is_cancelled() {
                 return Err(Error::Shutdown);
             }
+            // A snapshot per attempt: the admin RPC may replace the endpoints meanwhile.
+            let endpoints = inner.endpoints();
+            let n = endpoints.len().max(1);
             let idx = inner.current.load(Ordering::Acquire) % n;
-            let url = inner.endpoints[idx].url.as_str();
+            let Some(endpoint) = endpoints.get(idx).cloned() else {
+                continue;
+            };
+            let url = endpoint.url.as_str();
             let started = Instant::now();
-            let failure = match self.attempt(idx, Arc::clone(&job)).await {
+            let failure = match self.attempt(Arc::clone(&endpoint), Arc::clone(&job)).await {
                 Ok(v) => {
                     inner.health.answered(url, started);
                     return Ok(v);
@@ -123,8 +128,8 @@ impl Daemon {
                 }
                 Err(f) => f,
             };
-            let next = self.fail_over(idx);
-            let next_url = next.map(|i| inner.endpoints[i].url.as_str());
+            let next = self.fail_over(idx, n);
+            let next_url = next.and_then(|i| endpoints.get(i)).map(|e| e.url.as_str());
             inner.health.failed(url, &failure, next_url);
             let mut pause = Duration::ZERO;
             failures += 1;
@@ -152,10 +157,10 @@ impl Daemon {
         }
     }
 
-    /// Moves from endpoint `failed` to the next one, unless another call already moved.
-    fn fail_over(&self, failed: usize) -> Option<usize> {
+    /// Moves from endpoint `failed` (of `n`) to the next one, unless another call already
+    /// moved.
+    fn fail_over(&self, failed: usize, n: usize) -> Option<usize> {
         let inner = &self.inner;
-        let n = inner.endpoints.len();
         if n < 2 {
             return None;
         }
@@ -170,9 +175,9 @@ impl Daemon {
         })
     }
 
-    /// One attempt on endpoint `idx`, on a blocking thread. Returns at once on shutdown (the
+    /// One attempt on `endpoint`, on a blocking thread. Returns at once on shutdown (the
     /// blocking exchange then finishes on its own, within the socket timeout).
-    async fn attempt<T, F>(&self, idx: usize, job: Arc<F>) -> Result<T, Failure>
+    async fn attempt<T, F>(&self, endpoint: Arc<Endpoint>, job: Arc<F>) -> Result<T, Failure>
     where
         T: Send + 'static,
         F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
@@ -184,7 +189,6 @@ impl Daemon {
             _ = inner.shutdown.cancelled() => return Err(Error::Shutdown.into()),
             p = permits.acquire_owned() => p.map_err(|_| Failure::Answer(Error::Shutdown))?,
         };
-        let endpoint = Arc::clone(&inner.endpoints[idx]);
         inner.health.requests.fetch_add(1, Ordering::Relaxed);
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;

@@ -4,6 +4,7 @@
 //!
 //! Only this room knows the wire protocol.
 
+pub mod cost;
 pub mod history;
 pub mod jsonrpc;
 pub mod manager;

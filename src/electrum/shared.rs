@@ -16,6 +16,7 @@ use bitcoin::{BlockHash, Txid};
 use lru::LruCache;
 use serde_json::{json, Value};
 
+use super::cost::Limits;
 use super::history::HistoryCache;
 use super::merkle::{BlockHashSource, HeaderMerkleCache};
 use crate::config::{ClientFilter, Config};
@@ -45,6 +46,18 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub session_timeout: Duration,
     pub anon_logs: bool,
+    /// MAX_SESSIONS: listeners pause at this many sessions.
+    pub max_sessions: usize,
+    pub cost_soft_limit: u64,
+    pub cost_hard_limit: u64,
+    pub request_sleep: Duration,
+    pub bandwidth_unit_cost: u64,
+    pub session_group_by_subnet_ipv4: u8,
+    pub session_group_by_subnet_ipv6: u8,
+    /// SESSION_GROUP_PRIVATE (FerrumX): private addresses get subnet groups too.
+    pub session_group_private: bool,
+    /// LOG_SESSIONS; `None` when 0.
+    pub log_sessions: Option<Duration>,
     /// TOR_PROXY_HOST when TOR_PROXY_PORT is set: connections from it are Tor's.
     pub tor_proxy: Option<String>,
 }
@@ -66,7 +79,27 @@ impl Settings {
             request_timeout: config.request_timeout,
             session_timeout: config.session_timeout,
             anon_logs: config.anon_logs,
+            max_sessions: config.max_sessions,
+            cost_soft_limit: config.cost_soft_limit,
+            cost_hard_limit: config.cost_hard_limit,
+            request_sleep: config.request_sleep,
+            bandwidth_unit_cost: config.bandwidth_unit_cost,
+            session_group_by_subnet_ipv4: config.session_group_by_subnet_ipv4,
+            session_group_by_subnet_ipv6: config.session_group_by_subnet_ipv6,
+            session_group_private: config.session_group_private,
+            log_sessions: config.log_sessions,
             tor_proxy: config.tor_proxy_port.map(|_| config.tor_proxy_host.clone()),
+        }
+    }
+
+    /// The throttling settings.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            soft: self.cost_soft_limit as f64,
+            hard: self.cost_hard_limit as f64,
+            initial_concurrent: self.initial_concurrent,
+            request_sleep: self.request_sleep,
+            bandwidth_unit_cost: self.bandwidth_unit_cost.max(1),
         }
     }
 

@@ -90,7 +90,11 @@ impl Electrum {
                 .set("SERVICES", &services)
                 .set("SSL_CERTFILE", cert_path.to_str().expect("utf-8"))
                 .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
-                .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100");
+                .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
+                // Protocol tests send thousands of requests (many of them errors) on one
+                // session: no throttling unless a test sets limits (as differential.rs).
+                .set("COST_SOFT_LIMIT", "0")
+                .set("COST_HARD_LIMIT", "0");
             for (k, v) in extra {
                 env = env.set(k, v);
             }

@@ -1,0 +1,550 @@
+//! What each admin command does and answers: ElectrumX 1.20's `SessionManager.rpc_*`
+//! methods, over FerrumX's state.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::rpc::{After, Signature};
+use super::{bridge, query, text, Admin};
+use crate::config::{parse_daemon_urls, Net};
+use crate::daemon::{Daemon, DaemonOptions};
+use crate::electrum::jsonrpc::RpcError;
+use crate::electrum::session::SessionState;
+use crate::electrum::shared::SERVER_VERSION;
+use crate::sync::ForcedReorg;
+use crate::util::thousands;
+
+/// How long `reorg` waits for the block processor to roll back.
+const REORG_WAIT: Duration = Duration::from_secs(120);
+/// How long `daemon_url` waits for the new daemon's genesis block.
+const DAEMON_CHECK: Duration = Duration::from_secs(10);
+
+/// The admin commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Command {
+    AddPeer,
+    DaemonUrl,
+    Disconnect,
+    GetInfo,
+    Groups,
+    Log,
+    Peers,
+    Query,
+    Reorg,
+    Sessions,
+    Stop,
+}
+
+impl Command {
+    pub fn lookup(name: &str) -> Option<Command> {
+        Some(match name {
+            "add_peer" => Command::AddPeer,
+            "daemon_url" => Command::DaemonUrl,
+            "disconnect" => Command::Disconnect,
+            "getinfo" => Command::GetInfo,
+            "groups" => Command::Groups,
+            "log" => Command::Log,
+            "peers" => Command::Peers,
+            "query" => Command::Query,
+            "reorg" => Command::Reorg,
+            "sessions" => Command::Sessions,
+            "stop" => Command::Stop,
+            _ => return None,
+        })
+    }
+
+    /// Parameter names as ElectrumX's handlers name them (`electrumx_rpc` passes them by
+    /// name). `daemon_url`, `query`'s `limit` and `reorg`'s `count` may be left out here.
+    pub fn signature(self) -> Signature {
+        let (names, required): (&'static [&'static str], usize) = match self {
+            Command::AddPeer => (&["real_name"], 1),
+            Command::DaemonUrl => (&["daemon_url"], 0),
+            Command::Disconnect | Command::Log => (&["session_ids"], 1),
+            Command::Query => (&["items", "limit"], 1),
+            Command::Reorg => (&["count"], 0),
+            Command::GetInfo
+            | Command::Groups
+            | Command::Peers
+            | Command::Sessions
+            | Command::Stop => (&[], 0),
+        };
+        Signature { names, required }
+    }
+}
+
+/// Runs `cmd` with its bound arguments.
+pub(super) async fn run(
+    admin: &Admin,
+    cmd: Command,
+    mut args: Vec<Option<Value>>,
+) -> (Result<Value, RpcError>, After) {
+    let mut arg = |i: usize| args.get_mut(i).and_then(Option::take);
+    let outcome = match cmd {
+        Command::AddPeer => add_peer(admin, arg(0)),
+        Command::DaemonUrl => daemon_url(admin, arg(0)).await,
+        Command::Disconnect => disconnect(admin, arg(0)),
+        Command::GetInfo => Ok(getinfo(admin)),
+        Command::Groups => Ok(groups(admin)),
+        Command::Log => log(admin, arg(0)),
+        Command::Peers => Ok(admin.peers.rpc_data()),
+        Command::Query => {
+            let items = arg(0);
+            let limit = arg(1);
+            run_query(admin, items, limit).await
+        }
+        Command::Reorg => reorg(admin, arg(0)).await,
+        Command::Sessions => Ok(sessions(admin)),
+        Command::Stop => {
+            return (Ok(json!("stopping")), After { stop: true });
+        }
+    };
+    (outcome, After::default())
+}
+
+/// ElectrumX's coin class name for the network (`getinfo`'s `coin`).
+fn coin_name(net: Net) -> &'static str {
+    match net {
+        Net::Mainnet => "BitcoinMainnet",
+        Net::Testnet => "BitcoinTestnet3",
+        Net::Testnet4 => "BitcoinTestnet4",
+        Net::Signet => "BitcoinSignet",
+        Net::Regtest => "BitcoinRegtest",
+    }
+}
+
+/// A daemon URL as ElectrumX logs it: `host:port/`, no scheme, no credentials.
+fn logged_url(url: &str) -> String {
+    url.strip_prefix("http://").unwrap_or(url).to_string()
+}
+
+/// The live sessions, oldest first.
+fn live_sessions(admin: &Admin) -> Vec<Arc<SessionState>> {
+    let mut sessions = admin.registry.all();
+    sessions.sort_by_key(|s| (s.started, s.id));
+    sessions
+}
+
+fn opt_f64(v: Option<f64>) -> Value {
+    v.map_or(Value::Null, |x| json!(x))
+}
+
+fn opt_u64(v: Option<u64>) -> Value {
+    v.map_or(Value::Null, |x| json!(x))
+}
+
+/// `getinfo`: ElectrumX's summary, from FerrumX's state.
+fn getinfo(admin: &Admin) -> Value {
+    let shared = &admin.shared;
+    let sessions = live_sessions(admin);
+    let (entries, lookups, hits) = shared.histories.stats();
+    let sum = |f: &dyn Fn(&SessionState) -> u64| sessions.iter().map(|s| f(s)).sum::<u64>();
+    let pending: Option<u64> = sessions
+        .iter()
+        .map(|s| bridge::pending_requests(s))
+        .sum::<Option<u64>>();
+    let uptime = SystemTime::now()
+        .duration_since(admin.started)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let daemon = shared
+        .daemon
+        .current_url()
+        .map_or(Value::Null, |u| json!(logged_url(&u)));
+    json!({
+        "coin": coin_name(admin.config.net),
+        "daemon": daemon,
+        "daemon height": admin.sync.daemon_height(),
+        "db height": shared.index.tip().map(|t| t.0),
+        "db_flush_count": admin.sync.flushes(),
+        "groups": bridge::groups(&admin.registry).len(),
+        "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
+        "merkle txid cache": "none: branches are computed from the txids cache",
+        "pid": std::process::id(),
+        "peers": admin.peers.info(),
+        "request counts": Value::Null,
+        "request total": shared.counters.requests.load(Ordering::Relaxed),
+        "sessions": {
+            "count": sessions.len(),
+            "count with subs": sessions.iter().filter(|s| s.sub_count() > 0).count(),
+            "errors": sum(&|s| s.errors.load(Ordering::Relaxed)),
+            "logged": sessions.iter().filter(|s| bridge::log_me(s)).count(),
+            "pending requests": opt_u64(pending),
+            "subs": sum(&|s| s.sub_count() as u64),
+        },
+        "txids cache": Value::Null,
+        "txs sent": shared.counters.txs_sent.load(Ordering::Relaxed),
+        "uptime": text::formatted_time(uptime, " "),
+        "version": SERVER_VERSION,
+    })
+}
+
+/// `sessions`: one row per session, oldest first, ElectrumX's columns.
+fn sessions(admin: &Admin) -> Value {
+    let rows: Vec<Value> = live_sessions(admin)
+        .iter()
+        .map(|s| {
+            json!([
+                s.id,
+                bridge::flags(s),
+                s.peer.to_string(),
+                s.client(),
+                s.protocol().version_string(),
+                opt_f64(bridge::cost(s)),
+                opt_f64(bridge::extra_cost(s)),
+                opt_u64(bridge::pending_requests(s)),
+                s.txs_sent(),
+                s.sub_count(),
+                s.recv_count.load(Ordering::Relaxed),
+                s.recv_size.load(Ordering::Relaxed),
+                s.send_count.load(Ordering::Relaxed),
+                s.send_size.load(Ordering::Relaxed),
+                s.started.elapsed().as_secs_f64(),
+            ])
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// `groups`: one row per session group.
+fn groups(admin: &Admin) -> Value {
+    let rows: Vec<Value> = bridge::groups(&admin.registry)
+        .into_iter()
+        .map(|g| {
+            let members: Vec<Arc<SessionState>> = g
+                .session_ids
+                .iter()
+                .filter_map(|id| bridge::session(&admin.registry, *id))
+                .collect();
+            let sum = |f: &dyn Fn(&SessionState) -> u64| members.iter().map(|s| f(s)).sum::<u64>();
+            let pending: Option<u64> = members
+                .iter()
+                .map(|s| bridge::pending_requests(s))
+                .sum::<Option<u64>>();
+            json!([
+                g.name,
+                members.len(),
+                opt_f64(g.cost),
+                opt_f64(g.retained_cost),
+                opt_u64(pending),
+                sum(&|s| s.txs_sent()),
+                sum(&|s| s.sub_count() as u64),
+                sum(&|s| s.recv_count.load(Ordering::Relaxed)),
+                sum(&|s| s.recv_size.load(Ordering::Relaxed)),
+                sum(&|s| s.send_count.load(Ordering::Relaxed)),
+                sum(&|s| s.send_size.load(Ordering::Relaxed)),
+            ])
+        })
+        .collect();
+    Value::Array(rows)
+}
+
+/// What `disconnect` and `log` arguments name (ElectrumX's `_session_references`).
+#[derive(Debug, Default)]
+struct References {
+    sessions: Vec<Arc<SessionState>>,
+    /// Group names (lower case) and their members.
+    groups: Vec<(String, Vec<u64>)>,
+    specials: BTreeSet<String>,
+    unknown: Vec<String>,
+}
+
+fn references(
+    admin: &Admin,
+    items: Option<Value>,
+    special: &[&str],
+) -> Result<References, RpcError> {
+    let bad = || RpcError::bad_request("expected a list of session IDs");
+    let items = match items {
+        Some(Value::Array(items)) => items,
+        _ => return Err(bad()),
+    };
+    let mut refs = References::default();
+    for item in items {
+        let Value::String(item) = item else {
+            return Err(bad());
+        };
+        if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
+            let found = item
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| bridge::session(&admin.registry, id));
+            match found {
+                Some(s) if !refs.sessions.iter().any(|x| x.id == s.id) => refs.sessions.push(s),
+                Some(_) => {}
+                None => refs.unknown.push(item),
+            }
+            continue;
+        }
+        let lower = item.to_lowercase();
+        if special.contains(&lower.as_str()) {
+            refs.specials.insert(lower);
+        } else if let Some(members) = bridge::group_members(&admin.registry, &lower) {
+            if !refs.groups.iter().any(|(n, _)| *n == lower) {
+                refs.groups.push((lower, members));
+            }
+        } else {
+            refs.unknown.push(item);
+        }
+    }
+    refs.sessions.sort_by_key(|s| s.id);
+    Ok(refs)
+}
+
+/// `disconnect`: closes the named sessions, the members of the named groups, or all.
+fn disconnect(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
+    let refs = references(admin, ids, &["all"])?;
+    let mut lines = Vec::new();
+    let mut close: Vec<Arc<SessionState>> = Vec::new();
+    if refs.specials.contains("all") {
+        close = live_sessions(admin);
+        lines.push("disconnecting all sessions".to_string());
+    } else {
+        for s in &refs.sessions {
+            lines.push(format!("disconnecting session {}", s.id));
+        }
+        close.extend(refs.sessions.iter().cloned());
+        for (name, members) in &refs.groups {
+            lines.push(format!("disconnecting group {name}"));
+            for id in members {
+                if close.iter().any(|s| s.id == *id) {
+                    continue;
+                }
+                if let Some(s) = bridge::session(&admin.registry, *id) {
+                    close.push(s);
+                }
+            }
+        }
+    }
+    lines.extend(refs.unknown.iter().map(|u| format!("unknown: {u}")));
+    if !close.is_empty() {
+        let ids: Vec<String> = close.iter().map(|s| s.id.to_string()).collect();
+        tracing::info!(
+            "local RPC request to disconnect session ids {}",
+            ids.join(", ")
+        );
+        for s in &close {
+            s.closing.cancel();
+        }
+    }
+    Ok(json!(lines))
+}
+
+/// `log`: toggles logging of the named sessions and groups' members; `all`, `none` and
+/// `new` as ElectrumX.
+fn log(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
+    let refs = references(admin, ids, &["all", "none", "new"])?;
+    let mut lines = Vec::new();
+    let mut said = |text: String, on: bool| {
+        lines.push(if on {
+            format!("logging {text}")
+        } else {
+            format!("not logging {text}")
+        });
+    };
+    if refs.specials.contains("all") {
+        for s in live_sessions(admin) {
+            bridge::set_log(&s, true);
+        }
+        bridge::set_log_new(&admin.registry, true);
+        said("all sessions".into(), true);
+    }
+    if refs.specials.contains("none") {
+        for s in live_sessions(admin) {
+            bridge::set_log(&s, false);
+        }
+        bridge::set_log_new(&admin.registry, false);
+        lines.push("logging no sessions".into());
+    }
+    if refs.specials.contains("new") {
+        let on = !bridge::log_new(&admin.registry);
+        bridge::set_log_new(&admin.registry, on);
+        lines.push(if on {
+            "logging new sessions".into()
+        } else {
+            "not logging new sessions".into()
+        });
+    }
+    let mut done: Vec<u64> = Vec::new();
+    for s in &refs.sessions {
+        done.push(s.id);
+        let on = bridge::toggle_log(s);
+        lines.push(if on {
+            format!("logging session {}", s.id)
+        } else {
+            format!("not logging session {}", s.id)
+        });
+    }
+    for (_, members) in &refs.groups {
+        for id in members {
+            if done.contains(id) {
+                continue;
+            }
+            if let Some(s) = bridge::session(&admin.registry, *id) {
+                done.push(s.id);
+                let on = bridge::toggle_log(&s);
+                lines.push(if on {
+                    format!("logging session {}", s.id)
+                } else {
+                    format!("not logging session {}", s.id)
+                });
+            }
+        }
+    }
+    lines.extend(refs.unknown.iter().map(|u| format!("unknown: {u}")));
+    if !done.is_empty() || !refs.specials.is_empty() {
+        tracing::info!("local RPC request to toggle logging: {}", lines.join("; "));
+    }
+    Ok(json!(lines))
+}
+
+/// `add_peer`: adds a peer by its real name and starts verifying it.
+fn add_peer(admin: &Admin, real_name: Option<Value>) -> Result<Value, RpcError> {
+    let Some(Value::String(real_name)) = real_name else {
+        return Err(RpcError::bad_request(
+            "expected a peer's real name, e.g. \"host.example v1.4 s t\"",
+        ));
+    };
+    admin
+        .peers
+        .add(&real_name, "RPC")
+        .map_err(|e| RpcError::bad_request(format!("cannot add peer '{real_name}': {e}")))?;
+    Ok(json!(format!("peer '{real_name}' added")))
+}
+
+/// `daemon_url`: switches to other daemons (DAEMON_URL syntax; empty for the configured
+/// DAEMON_URL), after checking that they serve the configured network when they answer.
+async fn daemon_url(admin: &Admin, url: Option<Value>) -> Result<Value, RpcError> {
+    let url = match url {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(RpcError::bad_request("expected a DAEMON_URL string")),
+    };
+    let endpoints = if url.trim().is_empty() {
+        admin.config.daemon_endpoints.clone()
+    } else {
+        parse_daemon_urls(&url, admin.config.net.default_rpc_port())
+            .map_err(|e| RpcError::bad_request(format!("invalid daemon URL: {e}")))?
+    };
+    let network = admin.shared.daemon.network();
+    let probe = Daemon::with_options(
+        endpoints.clone(),
+        network,
+        DaemonOptions {
+            retry_base: Duration::from_millis(200),
+            retry_cap: Duration::from_secs(2),
+            timeout: DAEMON_CHECK,
+            max_connections: 1,
+            shutdown: admin.shutdown.child_token(),
+        },
+    )
+    .give_up_after(DAEMON_CHECK);
+    match probe.check_network().await {
+        Ok(()) => {}
+        Err(e @ crate::daemon::Error::WrongNetwork { .. }) => {
+            return Err(RpcError::bad_request(format!("not switching daemons: {e}")))
+        }
+        Err(e) => tracing::warn!("the new daemon does not answer yet: {e}"),
+    }
+    admin
+        .shared
+        .daemon
+        .set_endpoints(endpoints)
+        .map_err(|e| RpcError::bad_request(e.to_string()))?;
+    let now = admin
+        .shared
+        .daemon
+        .current_url()
+        .map(|u| logged_url(&u))
+        .unwrap_or_default();
+    Ok(json!(format!("now using daemon at {now}")))
+}
+
+/// ElectrumX's `non_negative_integer`: an integer, or a string of one, not negative.
+fn non_negative(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `reorg`: rolls back the last `count` blocks (3 by default) and lets the block processor
+/// apply the daemon's blocks again.
+async fn reorg(admin: &Admin, count: Option<Value>) -> Result<Value, RpcError> {
+    let count = match count {
+        None | Some(Value::Null) => 3,
+        Some(v) => non_negative(&v)
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                RpcError::bad_request(format!("{} should be a non-negative integer", shown(&v)))
+            })?,
+    };
+    if !admin.sync.caught_up() {
+        return Err(RpcError::bad_request("still catching up with daemon"));
+    }
+    let (reply, answer) = oneshot::channel();
+    admin
+        .reorgs
+        .send(ForcedReorg { count, reply })
+        .map_err(|_| RpcError::bad_request("the block processor has stopped"))?;
+    let fork = match tokio::time::timeout(REORG_WAIT, answer).await {
+        Ok(Ok(Ok(fork))) => fork,
+        Ok(Ok(Err(why))) => return Err(RpcError::bad_request(why)),
+        Ok(Err(_)) => return Err(RpcError::bad_request("the block processor has stopped")),
+        Err(_) => {
+            return Err(RpcError::bad_request(format!(
+                "the block processor did not take the reorg within {} s",
+                REORG_WAIT.as_secs()
+            )))
+        }
+    };
+    Ok(json!(format!(
+        "reorg of {} blocks: rolled back to height {}, catching up with the daemon",
+        thousands(count),
+        thousands(fork)
+    )))
+}
+
+/// `query`: history, UTXOs and balance of addresses, scripts and script hashes.
+async fn run_query(
+    admin: &Admin,
+    items: Option<Value>,
+    limit: Option<Value>,
+) -> Result<Value, RpcError> {
+    let bad =
+        || RpcError::bad_request("expected a list of addresses, hex scripts or script hashes");
+    let items: Vec<String> = match items {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(Value::String(s)) => vec![s],
+        _ => return Err(bad()),
+    };
+    let limit = match limit {
+        None | Some(Value::Null) => query::DEFAULT_LIMIT,
+        Some(v) => non_negative(&v).ok_or_else(|| {
+            RpcError::bad_request(format!("{} should be a non-negative integer", shown(&v)))
+        })?,
+    };
+    let shared = admin.shared.clone();
+    let lines = tokio::task::spawn_blocking(move || query::run(&shared, &items, limit))
+        .await
+        .map_err(|e| RpcError::bad_request(format!("query failed: {e}")))?
+        .map_err(|e| RpcError::bad_request(format!("query failed: {e}")))?;
+    Ok(json!(lines))
+}

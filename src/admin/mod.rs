@@ -1,0 +1,58 @@
+//! The admin room: the local RPC server behind SERVICES' `rpc` entries (ElectrumX's
+//! `LocalRPC`), served from start-up — during the initial sync too — and the pieces of the
+//! `ferrumx_rpc` command-line client.
+//!
+//! Commands, with ElectrumX's arguments and answers (see `docs/operations.md`):
+//! `add_peer`, `daemon_url`, `disconnect`, `getinfo`, `groups`, `log`, `peers`, `query`,
+//! `reorg`, `sessions`, `stop`.
+//!
+//! Layout: `rpc` (listeners, newline-framed JSON-RPC 2.0, argument binding, errors),
+//! `commands` (what each command does), `query` (`query`'s lookups), `peers` (the peer
+//! table and peer verification), `bridge` (the few calls into the session layer's cost
+//! and group accounting), `text` (tables, durations, amounts and JSON for people),
+//! `client` (the CLI's argument parsing and exchange).
+
+mod bridge;
+pub mod client;
+mod commands;
+pub mod peers;
+pub mod query;
+mod rpc;
+pub mod text;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::electrum::manager::Registry;
+use crate::electrum::shared::Shared;
+use crate::sync::{ForcedReorg, SyncStatus};
+
+pub use peers::PeerTable;
+pub use rpc::start;
+
+/// The default port of the `rpc` service and of `ferrumx_rpc` (ElectrumX's).
+pub const DEFAULT_PORT: u16 = 8000;
+
+/// Everything the commands act on.
+pub struct Admin {
+    pub config: Config,
+    pub shared: Arc<Shared>,
+    pub registry: Arc<Registry>,
+    pub sync: Arc<SyncStatus>,
+    /// To the block processor: forced rollbacks (`reorg`).
+    pub reorgs: mpsc::UnboundedSender<ForcedReorg>,
+    pub peers: Arc<PeerTable>,
+    /// Cancelled by `stop`, as SIGINT/SIGTERM do.
+    pub shutdown: CancellationToken,
+    pub started: SystemTime,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}

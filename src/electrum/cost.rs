@@ -1,0 +1,798 @@
+//! Resource accounting and throttling, as ElectrumX 1.20 configures aiorpcX 0.25's
+//! `SessionBase`: every session has a *cost* that requests, errors and bandwidth raise and
+//! time lowers; between COST_SOFT_LIMIT and COST_HARD_LIMIT its concurrency falls linearly
+//! from INITIAL_CONCURRENT to zero and each request first sleeps up to REQUEST_SLEEP; at
+//! zero concurrency its next request is refused ("excessive resource usage") and the session
+//! closed. Sessions from one IP subnet share a *group*: each bears the others' costs, and a
+//! group keeps the cost of the sessions that left it, so reconnecting does not reset it.
+//!
+//! The figures (see `docs/environment.md`, "Resource limits"):
+//!
+//! - A new session costs 5.0. Each byte received or sent costs `1 / BANDWIDTH_UNIT_COST`.
+//!   Each request costs what its method says (`methods.rs`, ElectrumX's figures); each error
+//!   answered costs 100 more, a message that is not JSON 1,000.
+//! - Cost decays continuously at `COST_HARD_LIMIT / 10,000` per second at first; every 300 s
+//!   the rate becomes `COST_HARD_LIMIT / (10,000 + 5 × subscriptions)` (subscriptions have a
+//!   running cost, so they slow the decay).
+//! - The throttle is recomputed when the cost has moved by more than 100 since the last
+//!   computation, when the session starts, and every 300 s: with `cost` the session's own
+//!   (decayed) cost plus its groups' share ([`extra_cost`]),
+//!   `fraction = max(0, (cost − soft) / (hard − soft))`,
+//!   `concurrency = max(0, ⌈(1 − fraction) × INITIAL_CONCURRENT⌉)` and each request first
+//!   sleeps `fraction × REQUEST_SLEEP`. With `hard − soft ≤ 0` (both limits 0) nothing is
+//!   throttled.
+//! - A group member's share is `Σ (group cost − own cost) × weight` over its groups, where a
+//!   group's cost is its members' costs plus its retained cost (weight 1.0 for the subnet
+//!   group, the only group ElectrumX 1.20 makes). A leaving session adds its cost to its
+//!   groups' retained cost; every 300 s retained costs fall by `300 × COST_HARD_LIMIT /
+//!   5,000` and groups with neither members nor retained cost are forgotten.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
+
+/// The cost of a new session (ElectrumX's "connection cost").
+pub const CONNECTION_COST: f64 = 5.0;
+/// The cost of an answered error (aiorpcX's `error_base_cost`).
+pub const ERROR_COST: f64 = 100.0;
+/// The cost of a message that is not JSON (ten times [`ERROR_COST`]).
+pub const PARSE_ERROR_COST: f64 = 1000.0;
+/// The cost drift that triggers a throttle recomputation.
+pub const RECALC_DRIFT: f64 = 100.0;
+/// How often every session's throttle is recomputed and retained group costs fall.
+pub const RECALC_PERIOD: Duration = Duration::from_secs(300);
+/// The weight of the subnet group.
+pub const SUBNET_WEIGHT: f64 = 1.0;
+
+/// The throttling settings (COST_SOFT_LIMIT, COST_HARD_LIMIT, INITIAL_CONCURRENT,
+/// REQUEST_SLEEP, BANDWIDTH_UNIT_COST).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    pub soft: f64,
+    pub hard: f64,
+    pub initial_concurrent: usize,
+    pub request_sleep: Duration,
+    /// Bytes that cost 1.0 (at least 1).
+    pub bandwidth_unit_cost: u64,
+}
+
+impl Default for Limits {
+    /// ElectrumX's defaults.
+    fn default() -> Limits {
+        Limits {
+            soft: 1000.0,
+            hard: 10_000.0,
+            initial_concurrent: 10,
+            request_sleep: Duration::from_millis(2500),
+            bandwidth_unit_cost: 5000,
+        }
+    }
+}
+
+/// Where a session's cost puts it between the limits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Throttle {
+    /// `(cost − soft) / (hard − soft)`, at least 0 (above 1 past the hard limit).
+    pub fraction: f64,
+    /// The concurrency allowed; 0 means the next request is refused.
+    pub concurrency: i64,
+}
+
+impl Limits {
+    /// Whether costs throttle at all (`hard − soft > 0`).
+    pub fn enabled(&self) -> bool {
+        self.hard - self.soft > 0.0
+    }
+
+    /// The throttle for a total cost (own plus groups'), `None` when throttling is off.
+    pub fn throttle(&self, cost: f64) -> Option<Throttle> {
+        let range = self.hard - self.soft;
+        if range <= 0.0 {
+            return None;
+        }
+        let fraction = ((cost - self.soft) / range).max(0.0);
+        let concurrency = ((1.0 - fraction) * self.initial_concurrent as f64).ceil();
+        // `as` saturates: a huge INITIAL_CONCURRENT stays huge, a negative value is 0.
+        Some(Throttle {
+            fraction,
+            concurrency: (concurrency as i64).max(0),
+        })
+    }
+
+    /// The sleep before a request at `fraction`.
+    pub fn sleep(&self, fraction: f64) -> Duration {
+        if fraction > 0.0 && fraction.is_finite() {
+            self.request_sleep.mul_f64(fraction.min(1e6))
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// The cost of `bytes` of traffic.
+    pub fn bandwidth_cost(&self, bytes: u64) -> f64 {
+        bytes as f64 / self.bandwidth_unit_cost.max(1) as f64
+    }
+
+    /// The decay per second of a new session.
+    pub fn initial_decay_per_sec(&self) -> f64 {
+        self.hard / 10_000.0
+    }
+
+    /// The decay per second of a session with `subs` subscriptions (set every
+    /// [`RECALC_PERIOD`]).
+    pub fn decay_per_sec(&self, subs: usize) -> f64 {
+        self.hard / (10_000.0 + 5.0 * subs as f64)
+    }
+
+    /// What retained group costs lose every `period`.
+    pub fn group_refund(&self, period: Duration) -> f64 {
+        period.as_secs_f64() * self.hard / 5000.0
+    }
+}
+
+/// One session's cost.
+#[derive(Clone, Debug)]
+pub struct SessionCost {
+    cost: f64,
+    /// The cost at the last recomputation.
+    last: f64,
+    /// When the cost was last decayed.
+    at: Instant,
+    decay_per_sec: f64,
+    fraction: f64,
+}
+
+impl SessionCost {
+    pub fn new(limits: &Limits, now: Instant) -> SessionCost {
+        SessionCost {
+            cost: 0.0,
+            last: 0.0,
+            at: now,
+            decay_per_sec: limits.initial_decay_per_sec(),
+            fraction: 0.0,
+        }
+    }
+
+    /// The cost as last decayed (what groups add up).
+    pub fn cost(&self) -> f64 {
+        self.cost
+    }
+
+    /// The cost decayed to `now`, without recording it.
+    pub fn cost_at(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        (self.cost - elapsed * self.decay_per_sec).max(0.0)
+    }
+
+    /// Adds `delta` (never below 0); true when the throttle should be recomputed.
+    pub fn bump(&mut self, delta: f64) -> bool {
+        if delta.is_finite() {
+            self.cost = (self.cost + delta).max(0.0);
+        }
+        (self.cost - self.last).abs() > RECALC_DRIFT
+    }
+
+    /// Sets the cost outright (the connection cost of a new session).
+    pub fn set(&mut self, cost: f64) {
+        self.cost = cost;
+    }
+
+    /// Applies the decay up to `now` and marks a recomputation; returns the cost.
+    pub fn decay(&mut self, now: Instant) -> f64 {
+        self.cost = self.cost_at(now);
+        self.at = now;
+        self.last = self.cost;
+        self.cost
+    }
+
+    pub fn set_decay_per_sec(&mut self, rate: f64) {
+        self.decay_per_sec = rate;
+    }
+
+    pub fn decay_per_sec(&self) -> f64 {
+        self.decay_per_sec
+    }
+
+    pub fn fraction(&self) -> f64 {
+        self.fraction
+    }
+
+    pub fn set_fraction(&mut self, fraction: f64) {
+        self.fraction = fraction;
+    }
+}
+
+/// A session's cost, shared with its groups.
+#[derive(Debug)]
+pub struct CostCell(Mutex<SessionCost>);
+
+impl CostCell {
+    pub fn new(cost: SessionCost) -> CostCell {
+        CostCell(Mutex::new(cost))
+    }
+
+    /// Never held while a group is locked by the same thread (groups lock cells).
+    pub fn lock(&self) -> MutexGuard<'_, SessionCost> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[derive(Debug)]
+struct GroupInner {
+    members: BTreeMap<u64, Arc<CostCell>>,
+    retained: f64,
+}
+
+/// Sessions that share their costs (ElectrumX's `SessionGroup`).
+#[derive(Debug)]
+pub struct Group {
+    name: String,
+    weight: f64,
+    /// Creation order (groups are listed in it).
+    seq: u64,
+    inner: Mutex<GroupInner>,
+}
+
+impl Group {
+    fn lock(&self) -> MutexGuard<'_, GroupInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn weight(&self) -> f64 {
+        self.weight
+    }
+
+    /// The members' costs.
+    pub fn session_cost(&self) -> f64 {
+        self.lock().members.values().map(|c| c.lock().cost()).sum()
+    }
+
+    /// The cost kept from members that left.
+    pub fn retained_cost(&self) -> f64 {
+        self.lock().retained
+    }
+
+    /// Retained plus members' costs.
+    pub fn cost(&self) -> f64 {
+        let inner = self.lock();
+        inner.retained + inner.members.values().map(|c| c.lock().cost()).sum::<f64>()
+    }
+
+    /// The members' session ids, ascending.
+    pub fn member_ids(&self) -> Vec<u64> {
+        self.lock().members.keys().copied().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().members.is_empty()
+    }
+}
+
+/// What a session owes through its groups: `Σ (group cost − own) × weight`.
+pub fn extra_cost(groups: &[Arc<Group>], own: f64) -> f64 {
+    groups.iter().map(|g| (g.cost() - own) * g.weight).sum()
+}
+
+/// Every group by name.
+#[derive(Debug, Default)]
+pub struct Groups {
+    map: Mutex<HashMap<String, Arc<Group>>>,
+    next_seq: AtomicU64,
+}
+
+impl Groups {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Group>>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds session `id` (its cost `cell`) to the group `name`, made with `weight` if new.
+    pub fn join(&self, name: &str, weight: f64, id: u64, cell: Arc<CostCell>) -> Arc<Group> {
+        let mut map = self.lock();
+        let group = map
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Group {
+                    name: name.to_owned(),
+                    weight,
+                    seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+                    inner: Mutex::new(GroupInner {
+                        members: BTreeMap::new(),
+                        retained: 0.0,
+                    }),
+                })
+            })
+            .clone();
+        group.lock().members.insert(id, cell);
+        group
+    }
+
+    /// Session `id` leaves `groups`, which keep its `cost`.
+    pub fn leave(groups: &[Arc<Group>], id: u64, cost: f64) {
+        for g in groups {
+            let mut inner = g.lock();
+            inner.retained += cost;
+            inner.members.remove(&id);
+        }
+    }
+
+    /// Lowers every retained cost by `amount` (not below 0) and forgets the groups left
+    /// with neither members nor retained cost; returns how many were forgotten.
+    pub fn refund(&self, amount: f64) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, g| {
+            let mut inner = g.lock();
+            inner.retained = (inner.retained - amount).max(0.0);
+            !(inner.retained == 0.0 && inner.members.is_empty())
+        });
+        before - map.len()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Group>> {
+        self.lock().get(name).cloned()
+    }
+
+    /// Every group, in creation order.
+    pub fn all(&self) -> Vec<Arc<Group>> {
+        let mut all: Vec<Arc<Group>> = self.lock().values().cloned().collect();
+        all.sort_by_key(|g| g.seq);
+        all
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+}
+
+/// The subnet group of a client address: the network of `ip` with the given prefix length,
+/// written as Python's `ipaddress` writes it (`203.0.113.0/24`, `2001:db8:1::/48`). `None`
+/// for private addresses (Python 3.11's `is_private`), which ElectrumX leaves out of every
+/// group, unless `include_private` (SESSION_GROUP_PRIVATE).
+pub fn subnet_group(
+    ip: IpAddr,
+    v4_prefix: u8,
+    v6_prefix: u8,
+    include_private: bool,
+) -> Option<String> {
+    if !include_private && is_private(ip) {
+        return None;
+    }
+    match ip {
+        IpAddr::V4(v4) => {
+            let prefix = v4_prefix.min(32);
+            let bits = u32::from(v4);
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            Some(format!("{}/{prefix}", Ipv4Addr::from(bits & mask)))
+        }
+        IpAddr::V6(v6) => {
+            let prefix = v6_prefix.min(128);
+            let bits = u128::from(v6);
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            Some(format!(
+                "{}/{prefix}",
+                python_ipv6(Ipv6Addr::from(bits & mask))
+            ))
+        }
+    }
+}
+
+/// An IPv6 address as Python's `ipaddress` writes it: lowercase hextets without leading
+/// zeros, the longest run (leftmost on ties) of two or more zero hextets as `::`, and no
+/// dotted IPv4 form (Rust writes `::ffff:a.b.c.d`).
+fn python_ipv6(ip: Ipv6Addr) -> String {
+    let h = ip.segments();
+    let (mut best, mut best_len) = (0usize, 0usize);
+    let mut i = 0;
+    while i < 8 {
+        if h[i] == 0 {
+            let start = i;
+            while i < 8 && h[i] == 0 {
+                i += 1;
+            }
+            if i - start > best_len {
+                best = start;
+                best_len = i - start;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let hex = |s: &[u16]| {
+        s.iter()
+            .map(|x| format!("{x:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    if best_len < 2 {
+        return hex(&h);
+    }
+    format!("{}::{}", hex(&h[..best]), hex(&h[best + best_len..]))
+}
+
+/// Python 3.11's `ipaddress` `is_private` (what ElectrumX's reference install runs).
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_private_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private_v4(v4),
+            None => is_private_v6(v6),
+        },
+    }
+}
+
+fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
+    let mask = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+    u32::from(ip) & mask == u32::from(Ipv4Addr::from(net)) & mask
+}
+
+fn is_private_v4(ip: Ipv4Addr) -> bool {
+    const NETS: [([u8; 4], u32); 14] = [
+        ([0, 0, 0, 0], 8),
+        ([10, 0, 0, 0], 8),
+        ([127, 0, 0, 0], 8),
+        ([169, 254, 0, 0], 16),
+        ([172, 16, 0, 0], 12),
+        ([192, 0, 0, 0], 29),
+        ([192, 0, 0, 170], 31),
+        ([192, 0, 2, 0], 24),
+        ([192, 168, 0, 0], 16),
+        ([198, 18, 0, 0], 15),
+        ([198, 51, 100, 0], 24),
+        ([203, 0, 113, 0], 24),
+        ([240, 0, 0, 0], 4),
+        ([255, 255, 255, 255], 32),
+    ];
+    NETS.iter().any(|(net, prefix)| in_v4(ip, *net, *prefix))
+}
+
+fn is_private_v6(ip: Ipv6Addr) -> bool {
+    const NETS: [([u16; 8], u32); 10] = [
+        ([0, 0, 0, 0, 0, 0, 0, 1], 128),
+        ([0, 0, 0, 0, 0, 0, 0, 0], 128),
+        ([0, 0, 0, 0, 0, 0xffff, 0, 0], 96),
+        ([0x100, 0, 0, 0, 0, 0, 0, 0], 64),
+        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
+        ([0x2001, 2, 0, 0, 0, 0, 0, 0], 48),
+        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
+        ([0x2001, 0x10, 0, 0, 0, 0, 0, 0], 28),
+        ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),
+        ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),
+    ];
+    let bits = u128::from(ip);
+    NETS.iter().any(|(net, prefix)| {
+        let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+        bits & mask == u128::from(Ipv6Addr::from(*net)) & mask
+    })
+}
+
+/// Refused: the session's concurrency is zero (its cost reached the hard limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Excessive;
+
+/// A retargetable limit on a session's concurrent requests (aiorpcX's `Concurrency`):
+/// lowering the target takes effect as requests finish (each finishing one withdraws its
+/// slot while more are in circulation than the target), so slots left idle when the target
+/// fell still serve the next burst; raising it adds slots at the next entry. A request
+/// entering while the target is zero or less is refused with [`Excessive`].
+///
+/// One deliberate difference: in aiorpcX, requests already *waiting* for a slot when the
+/// target falls to zero keep waiting (each finishing request withdraws its slot), until
+/// REQUEST_TIMEOUT answers them "server busy", so a client that pipelines is starved rather
+/// than disconnected. Here waiting requests are refused as soon as the target reaches zero,
+/// so the session is closed at the hard limit, as ElectrumX's documentation says.
+#[derive(Debug)]
+pub struct Concurrency {
+    target: AtomicI64,
+    sem: Semaphore,
+    /// Permits in circulation (held or available).
+    circulating: Mutex<i64>,
+    /// Wakes waiting requests when the target reaches zero.
+    zero: Notify,
+}
+
+impl Concurrency {
+    pub fn new(target: usize) -> Concurrency {
+        let target = target.min(Semaphore::MAX_PERMITS);
+        Concurrency {
+            target: AtomicI64::new(i64::try_from(target).unwrap_or(i64::MAX)),
+            sem: Semaphore::new(target),
+            circulating: Mutex::new(i64::try_from(target).unwrap_or(i64::MAX)),
+            zero: Notify::new(),
+        }
+    }
+
+    fn circulating(&self) -> MutexGuard<'_, i64> {
+        self.circulating.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current target.
+    pub fn max_concurrent(&self) -> i64 {
+        self.target.load(Ordering::SeqCst)
+    }
+
+    pub fn set_target(&self, target: i64) {
+        self.target.store(target, Ordering::SeqCst);
+        if target <= 0 {
+            self.zero.notify_waiters();
+        }
+    }
+
+    /// Waits for a slot.
+    ///
+    /// # Errors
+    /// [`Excessive`] when the target is zero or less, now or while waiting.
+    pub async fn enter(self: &Arc<Self>) -> Result<Slot, Excessive> {
+        let zero = self.zero.notified();
+        tokio::pin!(zero);
+        // Registered before the check, so a target set to zero after it still wakes us.
+        zero.as_mut().enable();
+        if self.max_concurrent() <= 0 {
+            return Err(Excessive);
+        }
+        tokio::select! {
+            // The semaphore is never closed.
+            permit = self.sem.acquire() => {
+                if let Ok(permit) = permit {
+                    permit.forget();
+                }
+            }
+            _ = &mut zero => return Err(Excessive),
+        }
+        let target = self.max_concurrent();
+        if target <= 0 {
+            // As aiorpcX: the slot is not given back (the session is about to close).
+            return Err(Excessive);
+        }
+        let mut circulating = self.circulating();
+        let room = i64::try_from(Semaphore::MAX_PERMITS).unwrap_or(i64::MAX);
+        let raise = (target.min(room) - *circulating).max(0);
+        if raise > 0 {
+            *circulating += raise;
+            self.sem.add_permits(usize::try_from(raise).unwrap_or(0));
+        }
+        Ok(Slot(self.clone()))
+    }
+}
+
+/// A slot of [`Concurrency`]; given back (or withdrawn, when above the target) on drop.
+#[derive(Debug)]
+pub struct Slot(Arc<Concurrency>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let c = &self.0;
+        let mut circulating = c.circulating();
+        if *circulating > c.max_concurrent() {
+            *circulating -= 1;
+        } else {
+            c.sem.add_permits(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(soft: f64, hard: f64, initial: usize, sleep_ms: u64) -> Limits {
+        Limits {
+            soft,
+            hard,
+            initial_concurrent: initial,
+            request_sleep: Duration::from_millis(sleep_ms),
+            bandwidth_unit_cost: 5000,
+        }
+    }
+
+    #[test]
+    fn concurrency_and_sleep_fall_linearly_between_the_limits() {
+        let l = limits(1000.0, 3000.0, 10, 2000);
+        // Below the soft limit: full concurrency, no sleep.
+        let t = l.throttle(500.0).expect("enabled");
+        assert_eq!((t.fraction, t.concurrency), (0.0, 10));
+        assert_eq!(l.sleep(t.fraction), Duration::ZERO);
+        // A quarter of the way: fraction 0.25, ⌈7.5⌉ = 8, sleep 500 ms.
+        let t = l.throttle(1500.0).expect("enabled");
+        assert_eq!((t.fraction, t.concurrency), (0.25, 8));
+        assert_eq!(l.sleep(t.fraction), Duration::from_millis(500));
+        // Half-way: ⌈5⌉ = 5, 1 s.
+        let t = l.throttle(2000.0).expect("enabled");
+        assert_eq!((t.fraction, t.concurrency), (0.5, 5));
+        assert_eq!(l.sleep(t.fraction), Duration::from_millis(1000));
+        // 0.95: ⌈0.5⌉ = 1; 1.9 s.
+        let t = l.throttle(2900.0).expect("enabled");
+        assert_eq!(t.concurrency, 1);
+        assert_eq!(l.sleep(t.fraction), Duration::from_millis(1900));
+        // At and past the hard limit: 0.
+        assert_eq!(l.throttle(3000.0).map(|t| t.concurrency), Some(0));
+        assert_eq!(l.throttle(9000.0).map(|t| t.concurrency), Some(0));
+        // ElectrumX's defaults: 1000/10000/10; cost 5500 is half-way.
+        let d = Limits::default();
+        assert_eq!(d.throttle(5500.0).map(|t| t.concurrency), Some(5));
+        assert_eq!(d.sleep(0.5), Duration::from_millis(1250));
+    }
+
+    #[test]
+    fn zero_limits_disable_throttling() {
+        let l = limits(0.0, 0.0, 10, 2500);
+        assert!(!l.enabled());
+        assert_eq!(l.throttle(1e12), None);
+        // Soft 0 with a hard limit throttles from the first unit of cost.
+        let l = limits(0.0, 100.0, 10, 1000);
+        assert_eq!(l.throttle(50.0).map(|t| t.concurrency), Some(5));
+    }
+
+    #[test]
+    fn cost_decays_over_time_and_drift_triggers_recalculation() {
+        let l = limits(1000.0, 10_000.0, 10, 2500);
+        let t0 = Instant::now();
+        let mut c = SessionCost::new(&l, t0);
+        assert!(!c.bump(60.0));
+        assert!(!c.bump(40.0), "exactly 100 is not more than 100");
+        assert!(c.bump(0.5));
+        // 1.0 per second (10,000 / 10,000): 100.5 after 30 s is 70.5.
+        assert_eq!(c.decay(t0 + Duration::from_secs(30)), 70.5);
+        assert!(!c.bump(10.0), "drift counts from the last recalculation");
+        // Never below zero.
+        assert_eq!(c.cost_at(t0 + Duration::from_secs(1000)), 0.0);
+        assert!(!c.bump(-1e9));
+        assert_eq!(c.cost(), 0.0);
+        // Subscriptions slow the decay: 2,000 subscriptions → 10,000 / 20,000 per second.
+        assert_eq!(l.decay_per_sec(2000), 0.5);
+        c.set(100.0);
+        c.decay(t0 + Duration::from_secs(30));
+        c.set_decay_per_sec(l.decay_per_sec(2000));
+        assert_eq!(c.decay(t0 + Duration::from_secs(50)), 90.0);
+        // Bandwidth: 100 KB at 5,000 bytes per unit is 20.
+        assert_eq!(l.bandwidth_cost(100_000), 20.0);
+    }
+
+    fn cell(cost: f64) -> Arc<CostCell> {
+        let mut c = SessionCost::new(&Limits::default(), Instant::now());
+        c.set(cost);
+        Arc::new(CostCell::new(c))
+    }
+
+    #[test]
+    fn groups_share_costs_and_retain_them_after_members_leave() {
+        let groups = Groups::default();
+        let (a, b) = (cell(300.0), cell(200.0));
+        let ga = groups.join("203.0.113.0/24", SUBNET_WEIGHT, 1, a.clone());
+        let gb = groups.join("203.0.113.0/24", SUBNET_WEIGHT, 2, b.clone());
+        assert!(Arc::ptr_eq(&ga, &gb));
+        // Each bears the other's cost.
+        assert_eq!(extra_cost(std::slice::from_ref(&ga), 300.0), 200.0);
+        assert_eq!(extra_cost(std::slice::from_ref(&gb), 200.0), 300.0);
+        // A weight scales the share.
+        let light = groups.join("light", 0.03, 1, a.clone());
+        groups.join("light", 0.03, 3, cell(1000.0));
+        assert!((extra_cost(std::slice::from_ref(&light), 300.0) - 30.0).abs() < 1e-9);
+        // Session 1 leaves with cost 300: its groups keep it.
+        Groups::leave(&[ga.clone(), light.clone()], 1, 300.0);
+        assert_eq!(ga.retained_cost(), 300.0);
+        assert_eq!(ga.member_ids(), vec![2]);
+        assert_eq!(extra_cost(std::slice::from_ref(&gb), 200.0), 300.0);
+        // A newcomer from the subnet starts with the group's whole cost as its share.
+        let g3 = groups.join("203.0.113.0/24", SUBNET_WEIGHT, 4, cell(0.0));
+        assert_eq!(extra_cost(&[g3], 0.0), 500.0);
+        // Retained costs fall; empty groups without cost are forgotten.
+        Groups::leave(std::slice::from_ref(&gb), 2, 200.0);
+        Groups::leave(std::slice::from_ref(&gb), 4, 0.0);
+        assert_eq!(groups.refund(450.0), 0);
+        assert_eq!(gb.retained_cost(), 50.0);
+        assert_eq!(groups.refund(100.0), 1, "the subnet group went");
+        assert!(groups.get("203.0.113.0/24").is_none());
+        assert!(groups.get("light").is_some(), "session 3 is still in it");
+        // ElectrumX's refund: 300 s × hard / 5,000 = 600 with the default hard limit.
+        assert_eq!(Limits::default().group_refund(RECALC_PERIOD), 600.0);
+    }
+
+    #[test]
+    fn subnet_group_names_are_pythons() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            subnet_group(ip("8.8.4.4"), 24, 48, false).as_deref(),
+            Some("8.8.4.0/24")
+        );
+        assert_eq!(
+            subnet_group(ip("8.8.4.4"), 16, 48, false).as_deref(),
+            Some("8.8.0.0/16")
+        );
+        assert_eq!(
+            subnet_group(ip("8.8.4.4"), 0, 48, false).as_deref(),
+            Some("0.0.0.0/0")
+        );
+        assert_eq!(
+            subnet_group(ip("8.8.4.4"), 32, 48, false).as_deref(),
+            Some("8.8.4.4/32")
+        );
+        assert_eq!(
+            subnet_group(ip("2a00:1450:4001:80b::200e"), 24, 48, false).as_deref(),
+            Some("2a00:1450:4001::/48")
+        );
+        assert_eq!(
+            subnet_group(ip("2a00:0:0:1:0:0:0:5"), 24, 128, false).as_deref(),
+            Some("2a00:0:0:1::5/128")
+        );
+        assert_eq!(
+            subnet_group(ip("2a00:0:0:1:0:0:5:5"), 24, 128, false).as_deref(),
+            Some("2a00::1:0:0:5:5/128")
+        );
+        assert_eq!(
+            subnet_group(ip("2a00:1:0:1:0:1:0:1"), 24, 128, false).as_deref(),
+            Some("2a00:1:0:1:0:1:0:1/128")
+        );
+        // Private addresses are in no group, unless asked.
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.1",
+            "::1",
+            "fd00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert_eq!(subnet_group(ip(private), 24, 48, false), None, "{private}");
+        }
+        assert_eq!(
+            subnet_group(ip("127.0.1.1"), 24, 48, true).as_deref(),
+            Some("127.0.1.0/24")
+        );
+        assert_eq!(
+            subnet_group(ip("::1"), 24, 48, true).as_deref(),
+            Some("::/48")
+        );
+        // 100.64/10 is not private in Python 3.11.
+        assert!(!is_private(ip("100.64.0.1")));
+        assert!(is_private(ip("2001:db8::1")));
+        assert!(!is_private(ip("2002::1")));
+    }
+
+    #[tokio::test]
+    async fn concurrency_follows_its_target_and_refuses_at_zero() {
+        let c = Arc::new(Concurrency::new(3));
+        let a = c.enter().await.expect("1");
+        let b = c.enter().await.expect("2");
+        let d = c.enter().await.expect("3");
+        // Lowered to 1 while 3 run: a fourth waits until two have finished and one more.
+        c.set_target(1);
+        let c2 = c.clone();
+        let waiter = tokio::spawn(async move { c2.enter().await.map(|_| ()) });
+        tokio::task::yield_now().await;
+        drop(a);
+        drop(b);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "two withdrawn, one still running");
+        drop(d);
+        assert_eq!(waiter.await.expect("join"), Ok(()));
+        // Raised again: more slots at the next entry.
+        c.set_target(2);
+        let x = c.enter().await.expect("x");
+        let y = c.enter().await.expect("y");
+        drop((x, y));
+        // Zero: the next entry is refused.
+        c.set_target(0);
+        assert_eq!(c.enter().await.err(), Some(Excessive));
+        // Requests waiting when the target reaches zero are refused at once.
+        let c = Arc::new(Concurrency::new(1));
+        let held = c.enter().await.expect("held");
+        let c2 = c.clone();
+        let waiter = tokio::spawn(async move { c2.enter().await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        c.set_target(0);
+        assert_eq!(waiter.await.expect("join"), Err(Excessive));
+        drop(held);
+    }
+}

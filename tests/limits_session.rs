@@ -1,0 +1,208 @@
+//! The session limits against the real server on loopback: MAX_SESSIONS pauses accepting
+//! until the count falls to 95 %; SESSION_TIMEOUT closes sessions idle that long (checked
+//! every 60 s, as ElectrumX does); REQUEST_TIMEOUT answers a slow request "server busy" and
+//! the session goes on; DROP_CLIENT and DROP_CLIENT_UNKNOWN drop clients by the name they
+//! give; LOG_SESSIONS logs the sessions table, without any client address under ANON_LOGS.
+
+mod common_electrum;
+mod common_line;
+mod common_server;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common_electrum::Electrum;
+use common_line::{LineClient, Read, WAIT};
+use ferrumx_simnode::{GenParams, Node};
+use serde_json::{json, Value};
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().expect("ip")
+}
+
+/// The id the server gave the session that connected from `local` (its connection line).
+fn session_id(e: &mut Electrum, local: SocketAddr) -> u64 {
+    let needle = format!("tcp {local},");
+    let line = e.server.wait_for(&needle, WAIT);
+    line.field("session").expect("session id")
+}
+
+#[test]
+fn max_sessions_stops_accepting_until_the_count_falls_to_95_percent() {
+    let mut e = Electrum::start(
+        "max-sessions",
+        Node::generate(GenParams::fixture(92)),
+        &[("MAX_SESSIONS", "4")],
+    );
+    let mut clients: Vec<LineClient> = (0..4)
+        .map(|i| {
+            let mut c = LineClient::from(ip("127.0.0.1"), e.tcp);
+            c.version(&format!("client {i}"));
+            c
+        })
+        .collect();
+    // 95 % of 4, rounded down, is 3.
+    e.server.wait_for(
+        "MAX_SESSIONS (4) reached: not accepting connections until there are 3 sessions or \
+         fewer",
+        WAIT,
+    );
+    // A fifth connection completes in the kernel's backlog but nobody serves it.
+    let mut fifth = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let id = fifth.send("server.version", json!(["fifth", "1.4"]));
+    match fifth.read(Duration::from_secs(2)) {
+        Read::Timeout => {}
+        other => panic!("the fifth connection was served while paused: {other:?}"),
+    }
+    // The sessions already there are served as before.
+    assert_eq!(clients[1].call("server.ping", json!([])), Ok(Value::Null));
+    // Down to 3: accepting again, and the waiting connection is served.
+    drop(clients.remove(0));
+    e.server.wait_for("accepting connections again", WAIT);
+    let answer = fifth.try_response(id, WAIT).expect("served once resumed");
+    assert_eq!(answer.expect("version")[1], json!("1.4"));
+    // Four again: paused again.
+    e.server.wait_for("MAX_SESSIONS (4) reached", WAIT);
+}
+
+#[test]
+fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
+    let mut e = Electrum::start(
+        "timeouts",
+        Node::generate(GenParams::fixture(93)),
+        &[("SESSION_TIMEOUT", "2"), ("REQUEST_TIMEOUT", "1")],
+    );
+    let mut idle = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let idle_id = session_id(&mut e, idle.local);
+    idle.version("idle");
+    let mut active = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let active_id = session_id(&mut e, active.local);
+    active.version("active");
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                assert_eq!(active.call("server.ping", json!([])), Ok(Value::Null));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            active
+        })
+    };
+
+    // REQUEST_TIMEOUT: a broadcast while the daemon takes 3 s to answer.
+    let mut slow = LineClient::from(ip("127.0.0.1"), e.tcp);
+    slow.version("slow");
+    e.sim.control().set_delay(Duration::from_secs(3));
+    let (r, took) = slow.timed_call("blockchain.transaction.broadcast", json!(["00"]));
+    e.sim.control().set_delay(Duration::ZERO);
+    assert_eq!(r, Err((-102, "server busy - request timed out".to_owned())));
+    assert!(
+        took >= Duration::from_millis(999),
+        "answered after {took:?}"
+    );
+    e.server.wait_for("request timed out after 1 s", WAIT);
+    // The session goes on.
+    assert_eq!(slow.call("server.ping", json!([])), Ok(Value::Null));
+
+    // SESSION_TIMEOUT: within the first 60-second round, the idle session is closed, the
+    // active one is not.
+    let line = e
+        .server
+        .wait_for("closing idle sessions", Duration::from_secs(90));
+    let ids: Vec<u64> = line
+        .text
+        .split("closing idle sessions: ")
+        .nth(1)
+        .expect("ids")
+        .split(", ")
+        .map(|s| s.trim().parse().expect("id"))
+        .collect();
+    assert!(ids.contains(&idle_id), "{}", line.text);
+    assert!(!ids.contains(&active_id), "{}", line.text);
+    assert!(idle.closed_within(WAIT), "the idle session was closed");
+    stop.store(true, Ordering::SeqCst);
+    let mut active = pinger.join().expect("the active session kept being served");
+    assert_eq!(active.call("server.ping", json!([])), Ok(Value::Null));
+}
+
+#[test]
+fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
+    let mut e = Electrum::start(
+        "drop-client",
+        Node::generate(GenParams::fixture(94)),
+        &[
+            ("DROP_CLIENT", "bad"),
+            ("DROP_CLIENT_UNKNOWN", "1"),
+            ("LOG_SESSIONS", "1"),
+            ("ANON_LOGS", "1"),
+            ("SESSION_GROUP_PRIVATE", "1"),
+            ("COST_SOFT_LIMIT", "1000"),
+            ("COST_HARD_LIMIT", "2000"),
+        ],
+    );
+    let tip = e.sim.with_node(|n| n.tip_height());
+    let mut locals = Vec::new();
+
+    // DROP_CLIENT matches at the start of the name (Python's re.match).
+    let mut bad = LineClient::from(ip("127.0.0.1"), e.tcp);
+    locals.push(bad.local);
+    assert_eq!(
+        bad.call("server.version", json!(["badwallet 4.0", "1.4"])),
+        Err((1, "unsupported client: badwallet 4.0".to_owned()))
+    );
+    assert!(bad.closed_within(WAIT), "dropped");
+    let mut good = LineClient::from(ip("127.0.1.1"), e.tcp);
+    locals.push(good.local);
+    good.version("not bad");
+    assert_eq!(good.call("server.ping", json!([])), Ok(Value::Null));
+
+    // DROP_CLIENT_UNKNOWN: a client that gave no name is dropped at its next request.
+    let mut unnamed = LineClient::from(ip("127.0.0.1"), e.tcp);
+    locals.push(unnamed.local);
+    let v = unnamed
+        .call("server.version", json!(["", "1.4"]))
+        .expect("version");
+    assert_eq!(v[1], json!("1.4"));
+    assert_eq!(
+        unnamed.call("server.ping", json!([])),
+        Err((1, "use server.version to identify client".to_owned()))
+    );
+    assert!(unnamed.closed_within(WAIT), "dropped");
+
+    // LOG_SESSIONS every second: the table, with the peer redacted.
+    e.server.wait_for("Flags", WAIT);
+    let row = e.server.wait_for("not bad", WAIT);
+    assert!(row.text.contains("xx.xx.xx.xx:xx"), "{}", row.text);
+    assert!(
+        row.text.contains(" T10 "),
+        "flags: tcp, concurrency 10: {}",
+        row.text
+    );
+    e.server.wait_for("\"sessions\"", WAIT);
+
+    // The refusal at the hard limit logs the session's groups without naming them.
+    let r = good.call("blockchain.block.headers", json!([tip + 1, 100_000]));
+    assert_eq!(r.expect("headers")["count"], json!(0));
+    assert_eq!(
+        good.call("server.ping", json!([])),
+        Err((-101, "excessive resource usage".to_owned()))
+    );
+    let line = e
+        .server
+        .wait_for("closing session: excessive resource usage", WAIT);
+    assert!(line.text.contains("groups=1"), "{}", line.text);
+
+    // Nowhere in the logs: the clients' addresses, nor the subnet of the one on 127.0.1.x
+    // (its group's name).
+    let mut all = e.server.stdout();
+    all.extend(e.server.stderr());
+    for l in &all {
+        assert!(!l.text.contains("127.0.1."), "{}", l.text);
+        for local in &locals {
+            assert!(!l.text.contains(&local.to_string()), "{}", l.text);
+        }
+    }
+}
