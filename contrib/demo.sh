@@ -5,6 +5,8 @@
 #   electrum --regtest --oneserver -s 127.0.0.1:50001:t
 #   printf '%s\n' '{"id":1,"method":"server.version","params":["demo","1.4"]}' \
 #     '{"id":2,"method":"blockchain.headers.subscribe","params":[]}' | nc 127.0.0.1 50001
+# and the admin RPC on rpc://127.0.0.1:8000, e.g.
+#   ./target/debug/ferrumx_rpc getinfo;  ./target/debug/ferrumx_rpc sessions
 # Ctrl-C stops both. Uses the debug build shared with the tests (RocksDB is built once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +36,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 COIN=Bitcoin NET=regtest DB_DIRECTORY="$dir" \
     DAEMON_URL="http://user:pass@127.0.0.1:$port/" ALLOW_ROOT="$allow_root" \
-    SERVICES="${DEMO_SERVICES:-tcp://127.0.0.1:50001}" \
+    SERVICES="${DEMO_SERVICES:-tcp://127.0.0.1:50001,rpc://127.0.0.1:8000}" \
     ./target/debug/ferrumx_server &
 fx=$!
 wait "$fx"

@@ -493,10 +493,34 @@ fn every_command_against_a_running_server() {
     assert_eq!(info["sessions"]["count"], json!(1));
     assert_eq!(info["sessions"]["subs"], json!(2));
     assert_eq!(info["sessions"]["count with subs"], json!(1));
-    assert!(info["request total"].as_u64() >= Some(3), "{info}");
-    // Loopback is private: no subnet group (ElectrumX's rule), so none are listed.
+    // Per-method counts: the wallet's version and two subscriptions (no other session has
+    // subscribed), and the total is their sum.
+    let counts = info["request counts"].as_object().expect("request counts");
+    assert_eq!(
+        counts.get("blockchain.scripthash.subscribe"),
+        Some(&json!(2)),
+        "{info}"
+    );
+    assert!(
+        counts.get("server.version").and_then(Value::as_u64) >= Some(1),
+        "{info}"
+    );
+    let total: u64 = counts.values().filter_map(Value::as_u64).sum();
+    assert_eq!(info["request total"], json!(total), "{info}");
+    // Loopback is private: no subnet group (ElectrumX's rule); the session is in the group
+    // of the timeslice it connected in, t0 (the server started less than 5 minutes ago).
+    assert_eq!(info["groups"], json!(1), "{info}");
+    let groups = json_of(port, &["groups"]);
+    let rows = groups.as_array().expect("group rows");
+    assert_eq!(rows.len(), 1, "{groups}");
+    assert_eq!(rows[0][0], json!("t0"), "{groups}");
+    assert_eq!(rows[0][1], json!(1), "{groups}");
     let groups = ok(port, &["groups"]);
     assert!(groups.starts_with("Name            Sessions"), "{groups}");
+    assert!(
+        groups.lines().nth(1).is_some_and(|l| l.starts_with("t0 ")),
+        "{groups}"
+    );
 
     // log: the session's next request appears in the server's log, with its id.
     assert_eq!(server.count("request received"), 0);
@@ -763,10 +787,18 @@ fn every_command_against_a_running_server() {
          [{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"groups\"},\
          {\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"disconnect\",\"params\":[[\"998\"]]}]",
     );
+    // The only group left is the timeslice group t0, with no sessions (the test's sessions
+    // have gone) but the cost they left behind.
+    let groups = &batch[0]["result"];
+    assert_eq!(groups.as_array().map(Vec::len), Some(1), "{batch}");
+    assert_eq!(groups[0][0], json!("t0"), "{batch}");
+    assert_eq!(groups[0][1], json!(0), "{batch}");
+    assert_eq!(groups[0][2], json!(0.0), "{batch}");
+    assert!(groups[0][3].as_f64().is_some_and(|c| c > 0.0), "{batch}");
     assert_eq!(
         batch,
         json!([
-            {"jsonrpc": "2.0", "result": [], "id": 6},
+            {"jsonrpc": "2.0", "result": groups, "id": 6},
             {"jsonrpc": "2.0", "result": ["unknown: 998"], "id": 7}
         ])
     );

@@ -183,7 +183,8 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
     );
     e.server.wait_for("\"sessions\"", WAIT);
 
-    // The refusal at the hard limit logs the session's groups without naming them.
+    // The refusal at the hard limit logs the session's groups (its timeslice and its
+    // subnet) without naming them.
     let r = good.call("blockchain.block.headers", json!([tip + 1, 100_000]));
     assert_eq!(r.expect("headers")["count"], json!(0));
     assert_eq!(
@@ -193,7 +194,7 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
     let line = e
         .server
         .wait_for("closing session: excessive resource usage", WAIT);
-    assert!(line.text.contains("groups=1"), "{}", line.text);
+    assert!(line.text.contains("groups=2"), "{}", line.text);
 
     // Nowhere in the logs: the clients' addresses, nor the subnet of the one on 127.0.1.x
     // (its group's name).

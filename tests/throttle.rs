@@ -4,7 +4,8 @@
 //! where `fraction = (cost − COST_SOFT_LIMIT) / (COST_HARD_LIMIT − COST_SOFT_LIMIT)`; at the
 //! hard limit it is refused ("excessive resource usage", code -101) and closed; its subnet
 //! group keeps its cost, so reconnecting from the subnet starts where it left off; a client
-//! on another subnet is not slowed.
+//! on another subnet is not slowed (every session also bears 3 % of the costs of its
+//! connection timeslice's group, which the bounds below allow for).
 //!
 //! Costs are injected with `blockchain.block.headers` from above the tip, which ElectrumX
 //! prices at `count / 50` whatever it returns (nothing, here), plus the fixed figures: 5.0 for
@@ -35,6 +36,13 @@ const CONNECTION: f64 = 5.0;
 const VERSION: f64 = 0.5;
 const PING: f64 = 0.1;
 const BANDWIDTH_UNIT: f64 = 5000.0;
+/// Every session also joins the group of its connection timeslice (`t0` here), bearing this
+/// share of the other members' costs, as ElectrumX documents.
+const TIMESLICE_WEIGHT: f64 = 0.03;
+/// An upper bound of the costs the test's sessions put into `t0`: two flooders driven to the
+/// hard limit (with the overshoot of their last requests), the returning session's 2,000,
+/// and the small ones.
+const T0_BOUND: f64 = 3.0 * HARD + 2000.0;
 
 /// The documented throttle at `cost`: (fraction, concurrency, sleep).
 fn model(cost: f64) -> (f64, i64, Duration) {
@@ -301,14 +309,19 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     let hid = session_id(&mut e, h.local);
     h.version("returning");
     inject(&mut h, tip, 2000.0 - CONNECTION - VERSION);
-    assert_eq!(concurrency_change(&mut e, hid), (10, 5));
+    // Half-way is concurrency 5; the timeslice group's share may take it one step lower.
+    let (_, lowest, _) = model(2000.0 + TIMESLICE_WEIGHT * T0_BOUND);
+    assert_eq!(lowest, 4);
+    let (from, to) = concurrency_change(&mut e, hid);
+    assert!(from == 10 && (4..=5).contains(&to), "{from} -> {to}");
     drop(h);
     // The group holds 2,000 plus the bandwidth of four messages (under 0.1).
     let (_, concurrency, sleep) = model(2000.0);
     assert_eq!(concurrency, 5);
     let mut back = LineClient::from(ip("127.0.2.2"), e.tcp);
     let back_id = session_id(&mut e, back.local);
-    assert_eq!(concurrency_change(&mut e, back_id), (10, 5));
+    let (from, to) = concurrency_change(&mut e, back_id);
+    assert!(from == 10 && (4..=5).contains(&to), "{from} -> {to}");
     let (r, took) = back.timed_call("server.version", json!(["returning", "1.4"]));
     assert!(r.is_ok(), "{r:?}");
     assert!(

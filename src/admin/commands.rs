@@ -154,6 +154,7 @@ fn getinfo(admin: &Admin) -> Value {
         .daemon
         .current_url()
         .map_or(Value::Null, |u| json!(logged_url(&u)));
+    let method_counts = shared.counters.method_counts();
     json!({
         "coin": coin_name(admin.config.net),
         "daemon": daemon,
@@ -165,8 +166,10 @@ fn getinfo(admin: &Admin) -> Value {
         "merkle txid cache": "none: branches are computed from the txids cache",
         "pid": std::process::id(),
         "peers": admin.peers.info(),
-        "request counts": Value::Null,
-        "request total": shared.counters.requests.load(Ordering::Relaxed),
+        "request counts": Value::Object(
+            method_counts.iter().map(|(m, n)| (m.to_string(), json!(n))).collect()
+        ),
+        "request total": method_counts.iter().map(|(_, n)| n).sum::<u64>(),
         "sessions": {
             "count": sessions.len(),
             "count with subs": sessions.iter().filter(|s| s.sub_count() > 0).count(),
@@ -175,7 +178,12 @@ fn getinfo(admin: &Admin) -> Value {
             "pending requests": opt_u64(pending),
             "subs": sum(&|s| s.sub_count() as u64),
         },
-        "txids cache": Value::Null,
+        "txids cache": format!(
+            "{} lookups, {} hits, {} entries",
+            shared.counters.txids_lookups.load(Ordering::Relaxed),
+            shared.counters.txids_hits.load(Ordering::Relaxed),
+            shared.block_txids_cached()
+        ),
         "txs sent": shared.counters.txs_sent.load(Ordering::Relaxed),
         "uptime": text::formatted_time(uptime, " "),
         "version": SERVER_VERSION,

@@ -22,8 +22,10 @@
 //!   sleeps `fraction × REQUEST_SLEEP`. With `hard − soft ≤ 0` (both limits 0) nothing is
 //!   throttled.
 //! - A group member's share is `Σ (group cost − own cost) × weight` over its groups, where a
-//!   group's cost is its members' costs plus its retained cost (weight 1.0 for the subnet
-//!   group, the only group ElectrumX 1.20 makes). A leaving session adds its cost to its
+//!   group's cost is its members' costs plus its retained cost. Every session joins the
+//!   group of the five-minute timeslice it connected in (`t0`, `t1`, …; weight 0.03, for
+//!   every address) and, unless its address is private, its subnet group (weight 1.0), as
+//!   ElectrumX's documentation describes. A leaving session adds its cost to its
 //!   groups' retained cost; every 300 s retained costs fall by `300 × COST_HARD_LIMIT /
 //!   5,000` and groups with neither members nor retained cost are forgotten.
 
@@ -47,6 +49,16 @@ pub const RECALC_DRIFT: f64 = 100.0;
 pub const RECALC_PERIOD: Duration = Duration::from_secs(300);
 /// The weight of the subnet group.
 pub const SUBNET_WEIGHT: f64 = 1.0;
+/// The weight of the connection-timeslice group (ElectrumX's documented `t<N>` groups).
+pub const TIMESLICE_WEIGHT: f64 = 0.03;
+/// The length of a connection timeslice.
+pub const TIMESLICE: Duration = Duration::from_secs(300);
+
+/// The timeslice group of a session that connected `since_start` after the server started:
+/// `t0` for the first five minutes, `t1` for the next, and so on.
+pub fn timeslice_group(since_start: Duration) -> String {
+    format!("t{}", since_start.as_secs() / TIMESLICE.as_secs())
+}
 
 /// The throttling settings (COST_SOFT_LIMIT, COST_HARD_LIMIT, INITIAL_CONCURRENT,
 /// REQUEST_SLEEP, BANDWIDTH_UNIT_COST).
@@ -250,9 +262,12 @@ impl Group {
         self.weight
     }
 
-    /// The members' costs.
+    /// The members' costs (0 when it has none: a float sum starts at -0).
     pub fn session_cost(&self) -> f64 {
-        self.lock().members.values().map(|c| c.lock().cost()).sum()
+        self.lock()
+            .members
+            .values()
+            .fold(0.0, |sum, c| sum + c.lock().cost())
     }
 
     /// The cost kept from members that left.
@@ -278,7 +293,9 @@ impl Group {
 
 /// What a session owes through its groups: `Σ (group cost − own) × weight`.
 pub fn extra_cost(groups: &[Arc<Group>], own: f64) -> f64 {
-    groups.iter().map(|g| (g.cost() - own) * g.weight).sum()
+    groups
+        .iter()
+        .fold(0.0, |sum, g| sum + (g.cost() - own) * g.weight)
 }
 
 /// Every group by name.
@@ -697,6 +714,14 @@ mod tests {
         assert!(groups.get("light").is_some(), "session 3 is still in it");
         // ElectrumX's refund: 300 s × hard / 5,000 = 600 with the default hard limit.
         assert_eq!(Limits::default().group_refund(RECALC_PERIOD), 600.0);
+    }
+
+    #[test]
+    fn timeslice_groups_are_five_minutes_long() {
+        assert_eq!(timeslice_group(Duration::ZERO), "t0");
+        assert_eq!(timeslice_group(Duration::from_secs(299)), "t0");
+        assert_eq!(timeslice_group(Duration::from_secs(300)), "t1");
+        assert_eq!(timeslice_group(Duration::from_secs(3 * 300 + 1)), "t3");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::cost::{self, Groups, Limits, RECALC_PERIOD, SUBNET_WEIGHT};
+use super::cost::{self, Groups, Limits, RECALC_PERIOD, SUBNET_WEIGHT, TIMESLICE_WEIGHT};
 use super::methods::status_json;
 use super::session::{self, SessionState, OUTGOING_QUEUE};
 use super::shared::{Settings, Shared};
@@ -98,7 +98,7 @@ impl Policy {
 /// A session group, as the admin interface shows it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupInfo {
-    /// The subnet, as `203.0.113.0/24` or `2001:db8:1::/48`.
+    /// The subnet, as `203.0.113.0/24` or `2001:db8:1::/48`, or the timeslice, as `t0`.
     pub name: String,
     /// Its live members, ascending.
     pub session_ids: Vec<u64>,
@@ -121,6 +121,8 @@ pub struct Registry {
     paused: watch::Sender<bool>,
     /// Whether new sessions start logged (the admin `log new` / `all` / `none`).
     log_new: AtomicBool,
+    /// When the registry was made: timeslice groups count from here.
+    started: Instant,
 }
 
 impl Default for Registry {
@@ -143,6 +145,7 @@ impl Registry {
             policy: RwLock::new(policy),
             paused: watch::channel(false).0,
             log_new: AtomicBool::new(false),
+            started: Instant::now(),
         }
     }
 
@@ -166,15 +169,17 @@ impl Registry {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers a session: it joins its subnet group (none for private addresses unless
-    /// SESSION_GROUP_PRIVATE), and the listeners pause if MAX_SESSIONS is reached.
+    /// Registers a session: it joins its timeslice group and its subnet group (none for
+    /// private addresses unless SESSION_GROUP_PRIVATE), and the listeners pause if MAX_SESSIONS is reached.
     pub fn add(&self, s: Arc<SessionState>) {
         let policy = self.policy();
-        let groups: Vec<_> = policy
-            .group_name(s.peer.ip())
-            .map(|name| self.groups.join(&name, SUBNET_WEIGHT, s.id, s.cost_cell()))
-            .into_iter()
-            .collect();
+        let slice = cost::timeslice_group(s.started.saturating_duration_since(self.started));
+        let mut groups = vec![self
+            .groups
+            .join(&slice, TIMESLICE_WEIGHT, s.id, s.cost_cell())];
+        if let Some(name) = policy.group_name(s.peer.ip()) {
+            groups.push(self.groups.join(&name, SUBNET_WEIGHT, s.id, s.cost_cell()));
+        }
         s.set_groups(groups);
         let mut sessions = self.lock();
         sessions.insert(s.id, s);

@@ -56,6 +56,37 @@ pub enum Method {
 
 impl Method {
     /// The method called `name` at protocol `v`, if it exists there.
+    /// The method's name (what ElectrumX counts requests by).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::BlockHeader => "blockchain.block.header",
+            Method::BlockHeaders => "blockchain.block.headers",
+            Method::EstimateFee => "blockchain.estimatefee",
+            Method::HeadersSubscribe => "blockchain.headers.subscribe",
+            Method::RelayFee => "blockchain.relayfee",
+            Method::GetBalance => "blockchain.scripthash.get_balance",
+            Method::GetHistory => "blockchain.scripthash.get_history",
+            Method::GetMempool => "blockchain.scripthash.get_mempool",
+            Method::ListUnspent => "blockchain.scripthash.listunspent",
+            Method::Subscribe => "blockchain.scripthash.subscribe",
+            Method::Unsubscribe => "blockchain.scripthash.unsubscribe",
+            Method::Broadcast => "blockchain.transaction.broadcast",
+            Method::BroadcastPackage => "blockchain.transaction.broadcast_package",
+            Method::TxGet => "blockchain.transaction.get",
+            Method::TxGetMerkle => "blockchain.transaction.get_merkle",
+            Method::TxIdFromPos => "blockchain.transaction.id_from_pos",
+            Method::FeeHistogram => "mempool.get_fee_histogram",
+            Method::MempoolInfo => "mempool.get_info",
+            Method::AddPeer => "server.add_peer",
+            Method::Banner => "server.banner",
+            Method::DonationAddress => "server.donation_address",
+            Method::Features => "server.features",
+            Method::PeersSubscribe => "server.peers.subscribe",
+            Method::Ping => "server.ping",
+            Method::Version => "server.version",
+        }
+    }
+
     pub fn lookup(name: &str, v: &ProtocolVersion) -> Option<Method> {
         let m = match name {
             "blockchain.block.header" => Method::BlockHeader,
@@ -957,6 +988,47 @@ fn old_client_warning(client: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every method ElectrumX 1.20 serves, by name.
+    const NAMES: [&str; 25] = [
+        "blockchain.block.header",
+        "blockchain.block.headers",
+        "blockchain.estimatefee",
+        "blockchain.headers.subscribe",
+        "blockchain.relayfee",
+        "blockchain.scripthash.get_balance",
+        "blockchain.scripthash.get_history",
+        "blockchain.scripthash.get_mempool",
+        "blockchain.scripthash.listunspent",
+        "blockchain.scripthash.subscribe",
+        "blockchain.scripthash.unsubscribe",
+        "blockchain.transaction.broadcast",
+        "blockchain.transaction.broadcast_package",
+        "blockchain.transaction.get",
+        "blockchain.transaction.get_merkle",
+        "blockchain.transaction.id_from_pos",
+        "mempool.get_fee_histogram",
+        "mempool.get_info",
+        "server.add_peer",
+        "server.banner",
+        "server.donation_address",
+        "server.features",
+        "server.peers.subscribe",
+        "server.ping",
+        "server.version",
+    ];
+
+    #[test]
+    fn every_method_is_counted_under_its_own_name() {
+        let v14 = ProtocolVersion::min_supported();
+        let v16 = ProtocolVersion::max_supported();
+        for name in NAMES {
+            let m = Method::lookup(name, &v16)
+                .or_else(|| Method::lookup(name, &v14))
+                .unwrap_or_else(|| panic!("{name} is not served"));
+            assert_eq!(m.name(), name);
+        }
+    }
 
     #[test]
     fn daemon_errors_are_shown_as_electrumx_shows_them_without_the_daemons_address() {

@@ -944,6 +944,9 @@ async fn handle(
                 disconnect: true,
             })
         } else {
+            shared
+                .counters
+                .count_method(method.map_or("invalid method", Method::name));
             match method {
                 None => Err(RpcError::unknown_method(&req.method).into()),
                 Some(m) => match jsonrpc::bind(&req.method, &m.signature(), &req.params) {

@@ -2,7 +2,7 @@
 //! methods use (histories, block txids, header merkle segments, daemon answers), plus the
 //! settings the methods need.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,6 +150,34 @@ pub struct Counters {
     pub txs_sent: AtomicU64,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
+    /// Requests by method (ElectrumX's `request counts`: a method this server does not serve
+    /// at the session's version counts as `invalid method`).
+    methods: Mutex<BTreeMap<&'static str, u64>>,
+    /// Lookups and hits of the block-txids cache.
+    pub txids_lookups: AtomicU64,
+    pub txids_hits: AtomicU64,
+}
+
+impl Counters {
+    /// Counts one request of `method` (its canonical name).
+    pub fn count_method(&self, method: &'static str) {
+        *self
+            .methods
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(method)
+            .or_insert(0) += 1;
+    }
+
+    /// Requests by method, in name order.
+    pub fn method_counts(&self) -> Vec<(&'static str, u64)> {
+        self.methods
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
 }
 
 /// Block hashes from the index, for header proofs.
@@ -259,10 +287,12 @@ impl Shared {
         let Some(hash) = self.index.block_hash(height).map_err(|e| e.to_string())? else {
             return Ok(None);
         };
+        self.counters.txids_lookups.fetch_add(1, Ordering::Relaxed);
         {
             let mut cache = self.block_txids.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((h, txids)) = cache.get(&height) {
                 if *h == hash {
+                    self.counters.txids_hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(Some(txids.clone()));
                 }
             }
@@ -279,6 +309,14 @@ impl Shared {
                 .put(height, (hash, txids.clone()));
         }
         Ok(Some(txids))
+    }
+
+    /// Blocks whose txids are cached now.
+    pub fn block_txids_cached(&self) -> usize {
+        self.block_txids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// The branch and root proving block `index` among blocks `0..length`.

@@ -1,0 +1,572 @@
+//! Side by side: ElectrumX 1.20 and FerrumX sync the same chain from the same stand-in, then
+//! serve the same request load, in one run. Reports sync rates, requests/s, p50/p99 latency,
+//! peak RSS, CPU time and database size for both, and FerrumX's ratio to ElectrumX.
+//!
+//! ```text
+//! cargo bench --bench side_by_side
+//! ```
+//!
+//! Settings (environment):
+//! - `FERRUMX_ELECTRUMX`: path of `electrumx_server` (default: the venv that
+//!   `contrib/electrumx/install.sh` makes under `~/.cache/ferrumx`);
+//! - `FERRUMX_BENCH_TXS`: transactions in the chain (default 1,000,000), cached in
+//!   `FERRUMX_BENCH_CHAIN` (default `~/.cache/ferrumx/bench-<txs>.chain`);
+//! - `FERRUMX_BENCH_SECS`: seconds of request load per server (default 30);
+//! - `FERRUMX_BENCH_CONNS`, `FERRUMX_BENCH_INFLIGHT`: client connections and requests in
+//!   flight on each (default 8 and 4);
+//! - `FERRUMX_BENCH_ONLY`: `ferrumx` or `electrumx` to run one side only.
+//!
+//! The servers run one after the other (the machine has few cores), each alone with the
+//! stand-in, with their default CACHE_MB, and the load goes over websockets: ElectrumX pads
+//! and holds back small responses on raw TCP (up to 1 s, against traffic analysis) but not on
+//! websockets, so websockets measure the servers' work rather than that delay.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrumx::util::thousands;
+use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Mempool transactions added before the servers start.
+const MEMPOOL_TXS: u32 = 300;
+/// Script hashes in the request mix.
+const SCRIPT_HASHES: usize = 4_000;
+/// Confirmed transactions in the request mix.
+const TXS: usize = 4_000;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not valid")),
+        Err(_) => default,
+    }
+}
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("FERRUMX_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrumx")))
+        .unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
+}
+
+fn electrumx_path() -> PathBuf {
+    let p = std::env::var_os("FERRUMX_ELECTRUMX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("electrumx-venv/bin/electrumx_server"));
+    assert!(
+        p.is_file(),
+        "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",
+        p.display()
+    );
+    p
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+// ----------------------------------------------------------------------------------------
+// The request mix.
+
+/// Requests of the load, drawn from the chain's real contents.
+struct Workload {
+    requests: Vec<Value>,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+impl Workload {
+    /// A wallet-like mix: script-hash queries (history, balance, UTXOs, mempool), headers
+    /// with and without checkpoints, header ranges, transactions and merkle proofs.
+    fn new(node: &Node, count: usize) -> Workload {
+        let mut rng = Rng(0x5eed);
+        let mut all: Vec<_> = node.truth.script_hashes().copied().collect();
+        all.sort();
+        let mut shs = Vec::with_capacity(SCRIPT_HASHES);
+        for _ in 0..SCRIPT_HASHES.min(all.len()) {
+            shs.push(all[rng.below(all.len())].to_string());
+        }
+        let tip = node.tip_height();
+        let mut txs = Vec::with_capacity(TXS);
+        while txs.len() < TXS {
+            let h = 1 + rng.below(tip as usize) as u32;
+            let Some(b) = node.block_at(h) else { continue };
+            let i = rng.below(b.txids.len());
+            txs.push((b.txids[i].to_string(), h));
+        }
+        let mut requests = Vec::with_capacity(count);
+        for _ in 0..count {
+            let sh = &shs[rng.below(shs.len())];
+            let (txid, height) = &txs[rng.below(txs.len())];
+            let h = rng.below(tip as usize + 1) as u32;
+            let r = match rng.below(100) {
+                0..=24 => json!(["blockchain.scripthash.get_history", [sh]]),
+                25..=39 => json!(["blockchain.scripthash.get_balance", [sh]]),
+                40..=54 => json!(["blockchain.scripthash.listunspent", [sh]]),
+                55..=59 => json!(["blockchain.scripthash.get_mempool", [sh]]),
+                60..=67 => json!(["blockchain.transaction.get", [txid]]),
+                68..=77 => json!(["blockchain.transaction.get_merkle", [txid, height]]),
+                78..=84 => json!(["blockchain.block.header", [h]]),
+                85..=89 => json!(["blockchain.block.header", [h, tip]]),
+                90..=94 => json!(["blockchain.block.headers", [h.saturating_sub(50), 100]]),
+                95..=96 => json!(["blockchain.transaction.id_from_pos", [*height, 0, true]]),
+                _ => json!(["server.ping", []]),
+            };
+            requests.push(r);
+        }
+        Workload { requests }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// A server under test.
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ElectrumX,
+    FerrumX,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::ElectrumX => "ElectrumX 1.20.0",
+            Kind::FerrumX => "FerrumX",
+        }
+    }
+}
+
+struct Running {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(kind: Kind, db: &Path, daemon_url: &str) -> Running {
+        let port = free_port();
+        let exe = match kind {
+            Kind::ElectrumX => electrumx_path(),
+            Kind::FerrumX => PathBuf::from(env!("CARGO_BIN_EXE_ferrumx_server")),
+        };
+        let mut cmd = Command::new(exe);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("COIN", "Bitcoin")
+            .env("NET", "regtest")
+            .env("DB_DIRECTORY", db)
+            .env("DAEMON_URL", daemon_url)
+            .env("SERVICES", format!("ws://127.0.0.1:{port}"))
+            .env("COST_SOFT_LIMIT", "0")
+            .env("COST_HARD_LIMIT", "0")
+            .env("PEER_DISCOVERY", "off")
+            .env("PEER_ANNOUNCE", "")
+            .env("ALLOW_ROOT", "1")
+            .env("LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn the server");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let pipes: [Box<dyn Read + Send>; 2] = [
+            Box::new(child.stdout.take().expect("stdout")),
+            Box::new(child.stderr.take().expect("stderr")),
+        ];
+        for pipe in pipes {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { break };
+                    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+                }
+            });
+        }
+        Running { child, port, log }
+    }
+
+    /// Waits until the websocket port accepts: both servers listen only once caught up and
+    /// their mempool is synchronized.
+    fn wait_serving(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.dump_log();
+                panic!("the server exited ({status}) before serving");
+            }
+            if Instant::now() > deadline {
+                self.dump_log();
+                panic!("the server did not serve within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn dump_log(&self) {
+        for l in self.log.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            eprintln!("    {l}");
+        }
+    }
+
+    fn proc_status_kb(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Peak resident memory so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        self.proc_status_kb("VmHWM:") as f64 / 1024.0
+    }
+
+    /// CPU time used so far (user + system), in seconds.
+    fn cpu_secs(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // utime and stime are fields 14 and 15 of /proc/PID/stat; `rest` starts at field 3.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / hz.max(1.0)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+// ----------------------------------------------------------------------------------------
+// The load.
+
+struct LoadResult {
+    requests: usize,
+    errors: usize,
+    secs: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl LoadResult {
+    fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+/// One connection: `server.version`, then requests from `reqs` (cycled, starting at
+/// `offset`) with `inflight` outstanding, until `until`. Only responses after `measure_from`
+/// are counted.
+async fn connection(
+    port: u16,
+    reqs: Arc<Vec<String>>,
+    offset: usize,
+    inflight: usize,
+    measure_from: Instant,
+    until: Instant,
+) -> (usize, usize, Vec<u32>) {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://127.0.0.1:{port}/"), stream)
+        .await
+        .expect("websocket handshake");
+    let (mut tx, mut rx) = ws.split();
+    let hello = r#"{"jsonrpc":"2.0","id":0,"method":"server.version","params":["bench","1.4"]}"#;
+    tx.send(Message::text(hello)).await.expect("send");
+    let _ = rx.next().await;
+    let mut sent_at: std::collections::HashMap<u64, Instant> = std::collections::HashMap::new();
+    let mut next_id = 1u64;
+    let mut cursor = offset;
+    let (mut done, mut errors, mut lat) = (0usize, 0usize, Vec::new());
+    let send_one = |cursor: &mut usize, next_id: &mut u64| {
+        let body = &reqs[*cursor % reqs.len()];
+        *cursor += 1;
+        let id = *next_id;
+        *next_id += 1;
+        (id, format!(r#"{{"jsonrpc":"2.0","id":{id},{body}}}"#))
+    };
+    for _ in 0..inflight {
+        let (id, m) = send_one(&mut cursor, &mut next_id);
+        sent_at.insert(id, Instant::now());
+        tx.send(Message::text(m)).await.expect("send");
+    }
+    while Instant::now() < until {
+        let msg = match tokio::time::timeout(Duration::from_secs(30), rx.next()).await {
+            Ok(Some(Ok(m))) => m,
+            other => panic!("connection ended or stalled: {other:?}"),
+        };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            _ => continue,
+        };
+        let v: Value = serde_json::from_str(&text).expect("JSON response");
+        let Some(id) = v.get("id").and_then(Value::as_u64) else {
+            continue;
+        };
+        let Some(t0) = sent_at.remove(&id) else {
+            continue;
+        };
+        let now = Instant::now();
+        if now >= measure_from {
+            done += 1;
+            if v.get("error").is_some_and(|e| !e.is_null()) {
+                errors += 1;
+            }
+            lat.push((now - t0).as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+        let (id, m) = send_one(&mut cursor, &mut next_id);
+        sent_at.insert(id, Instant::now());
+        tx.send(Message::text(m)).await.expect("send");
+    }
+    (done, errors, lat)
+}
+
+fn run_load(port: u16, work: &Workload, conns: usize, inflight: usize, secs: u64) -> LoadResult {
+    let bodies: Vec<String> = work
+        .requests
+        .iter()
+        .map(|r| format!(r#""method":{},"params":{}"#, r[0], r[1]))
+        .collect();
+    let bodies = Arc::new(bodies);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let warmup = Duration::from_secs(3);
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let until = measure_from + Duration::from_secs(secs);
+    let per_conn = bodies.len() / conns.max(1);
+    let results = rt.block_on(async {
+        let tasks: Vec<_> = (0..conns)
+            .map(|c| {
+                tokio::spawn(connection(
+                    port,
+                    bodies.clone(),
+                    c * per_conn,
+                    inflight,
+                    measure_from,
+                    until,
+                ))
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.expect("load task"));
+        }
+        out
+    });
+    let mut r = LoadResult {
+        requests: 0,
+        errors: 0,
+        secs: secs as f64,
+        latencies_us: Vec::new(),
+    };
+    for (done, errors, lat) in results {
+        r.requests += done;
+        r.errors += errors;
+        r.latencies_us.extend(lat);
+    }
+    r.latencies_us.sort_unstable();
+    r
+}
+
+// ----------------------------------------------------------------------------------------
+
+struct Outcome {
+    kind: Kind,
+    sync_secs: f64,
+    sync_cpu_secs: f64,
+    sync_rss_mib: f64,
+    db_mib: f64,
+    load: LoadResult,
+    peak_rss_mib: f64,
+}
+
+fn measure(
+    kind: Kind,
+    daemon_url: &str,
+    work: &Workload,
+    root: &Path,
+    (conns, inflight, secs): (usize, usize, u64),
+) -> Outcome {
+    let db = root.join(match kind {
+        Kind::ElectrumX => "electrumx-db",
+        Kind::FerrumX => "ferrumx-db",
+    });
+    let _ = std::fs::remove_dir_all(&db);
+    std::fs::create_dir_all(&db).expect("db dir");
+    eprintln!("[{}] syncing ...", kind.name());
+    let started = Instant::now();
+    let mut server = Running::start(kind, &db, daemon_url);
+    server.wait_serving(Duration::from_secs(4 * 3600));
+    let sync_secs = started.elapsed().as_secs_f64();
+    let sync_cpu_secs = server.cpu_secs();
+    let sync_rss_mib = server.peak_rss_mib();
+    let db_mib = dir_size(&db) as f64 / (1 << 20) as f64;
+    eprintln!(
+        "[{}] synced in {sync_secs:.1} s ({sync_cpu_secs:.1} s CPU), peak RSS {sync_rss_mib:.0} MiB; load for {secs} s ...",
+        kind.name()
+    );
+    let load = run_load(server.port, work, conns, inflight, secs);
+    let peak_rss_mib = server.peak_rss_mib();
+    drop(server);
+    let _ = std::fs::remove_dir_all(&db);
+    Outcome {
+        kind,
+        sync_secs,
+        sync_cpu_secs,
+        sync_rss_mib,
+        db_mib,
+        load,
+        peak_rss_mib,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    let txs: u64 = env_or("FERRUMX_BENCH_TXS", 1_000_000);
+    let secs: u64 = env_or("FERRUMX_BENCH_SECS", 30);
+    let conns: usize = env_or("FERRUMX_BENCH_CONNS", 8);
+    let inflight: usize = env_or("FERRUMX_BENCH_INFLIGHT", 4);
+    let only = std::env::var("FERRUMX_BENCH_ONLY").unwrap_or_default();
+    let kinds: Vec<Kind> = match only.as_str() {
+        "" => vec![Kind::ElectrumX, Kind::FerrumX],
+        "ferrumx" => vec![Kind::FerrumX],
+        "electrumx" => vec![Kind::ElectrumX],
+        other => panic!("FERRUMX_BENCH_ONLY={other:?}: ferrumx or electrumx"),
+    };
+    if kinds.contains(&Kind::ElectrumX) {
+        electrumx_path();
+    }
+    let cache = cache_dir();
+    std::fs::create_dir_all(&cache).expect("cache dir");
+    let chain_path = std::env::var_os("FERRUMX_BENCH_CHAIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache.join(format!("bench-{txs}.chain")));
+    let params = GenParams::sized(1, txs, 2_000);
+    eprintln!("chain: {} ...", chain_path.display());
+    let t = Instant::now();
+    let (mut node, loaded) =
+        chainfile::load_or_generate(&params, &chain_path).expect("load or generate the chain");
+    eprintln!(
+        "chain {} in {:.1} s",
+        if loaded { "loaded" } else { "generated" },
+        t.elapsed().as_secs_f64()
+    );
+    let chain_txs: usize = node.all_blocks().map(|b| b.txids.len()).sum();
+    let height = node.tip_height();
+    node.add_traffic(MEMPOOL_TXS);
+    let work = Workload::new(&node, 100_000);
+    let sim = SimNode::spawn(node, SimNodeOptions::default()).expect("start the stand-in");
+    let root = cache.join("bench-run");
+    let mut outcomes = Vec::new();
+    for kind in kinds {
+        outcomes.push(measure(
+            kind,
+            &sim.daemon_url(),
+            &work,
+            &root,
+            (conns, inflight, secs),
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&root);
+
+    println!();
+    println!(
+        "chain: {} transactions in {} blocks (seed 1); load: {conns} websocket connections x {inflight} in flight, {secs} s after 3 s warm-up",
+        thousands(chain_txs as u64),
+        thousands(u64::from(height) + 1),
+    );
+    println!();
+    println!("| | sync time | sync rate | sync CPU | peak RSS (sync) | DB size | requests/s | p50 | p99 | errors | peak RSS (after load) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for o in &outcomes {
+        println!(
+            "| {} | {:.1} s | {} tx/s | {:.1} s | {:.0} MiB | {:.0} MiB | {} | {:.2} ms | {:.2} ms | {} | {:.0} MiB |",
+            o.kind.name(),
+            o.sync_secs,
+            thousands((chain_txs as f64 / o.sync_secs) as u64),
+            o.sync_cpu_secs,
+            o.sync_rss_mib,
+            o.db_mib,
+            thousands((o.load.requests as f64 / o.load.secs) as u64),
+            o.load.percentile_ms(0.5),
+            o.load.percentile_ms(0.99),
+            o.load.errors,
+            o.peak_rss_mib,
+        );
+    }
+    if let [ex, fx] = &outcomes[..] {
+        let rps = |o: &Outcome| o.load.requests as f64 / o.load.secs;
+        println!(
+            "| FerrumX / ElectrumX | {:.3}x | {:.2}x | {:.3}x | {:.3}x | {:.3}x | {:.2}x | {:.3}x | {:.3}x | | {:.3}x |",
+            fx.sync_secs / ex.sync_secs,
+            ex.sync_secs / fx.sync_secs,
+            fx.sync_cpu_secs / ex.sync_cpu_secs,
+            fx.sync_rss_mib / ex.sync_rss_mib,
+            fx.db_mib / ex.db_mib,
+            rps(fx) / rps(ex),
+            fx.load.percentile_ms(0.5) / ex.load.percentile_ms(0.5),
+            fx.load.percentile_ms(0.99) / ex.load.percentile_ms(0.99),
+            fx.peak_rss_mib / ex.peak_rss_mib,
+        );
+    }
+    sim.shutdown();
+}
