@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use bitcoin::{Address, Network};
 use common_electrum::{free_port, poll_until};
-use common_server::{digest_of, fresh_digest, Server, ServerEnv, TempDir, STEP};
+use common_server::{
+    digest_of, fresh_digest, start_on_free_ports, Server, ServerEnv, TempDir, STEP,
+};
 use ferrumx_simnode::{chainfile, GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
 use serde_json::{json, Value};
 
@@ -110,25 +112,28 @@ fn start(
     extra: &[(&str, &str)],
 ) -> (Server, Ports) {
     let clients = services.matches("{tcp}").count() + services.matches("{ssl}").count();
-    for attempt in 1..=3 {
-        let ports = Ports {
-            rpc: free_port(),
-            tcp: free_port(),
-            ssl: free_port(),
-        };
-        let fill = |v: &str| {
-            v.replace("{rpc}", &ports.rpc.to_string())
-                .replace("{tcp}", &ports.tcp.to_string())
-                .replace("{ssl}", &ports.ssl.to_string())
-        };
-        let mut env = ServerEnv::new(db, daemon_url)
-            .set("SERVICES", &fill(services))
-            .set("REORG_LIMIT", &REORG_LIMIT.to_string());
-        for (k, v) in extra {
-            env = env.set(k, &fill(v));
-        }
-        let mut server = Server::start(name, &env);
-        let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    start_on_free_ports(
+        name,
+        || {
+            let ports = Ports {
+                rpc: free_port(),
+                tcp: free_port(),
+                ssl: free_port(),
+            };
+            let fill = |v: &str| {
+                v.replace("{rpc}", &ports.rpc.to_string())
+                    .replace("{tcp}", &ports.tcp.to_string())
+                    .replace("{ssl}", &ports.ssl.to_string())
+            };
+            let mut env = ServerEnv::new(db, daemon_url)
+                .set("SERVICES", &fill(services))
+                .set("REORG_LIMIT", &REORG_LIMIT.to_string());
+            for (k, v) in extra {
+                env = env.set(k, &fill(v));
+            }
+            (env, ports)
+        },
+        |server| {
             server.wait_for("admin RPC listening", STEP);
             if clients > 0 {
                 server.wait_for("caught up with the daemon", STEP);
@@ -136,26 +141,8 @@ fn start(
                     server.wait_for("listening service=", STEP);
                 }
             }
-        }));
-        let mut exited = || {
-            (0..100).any(|_| {
-                let gone = server.try_status().is_some();
-                if !gone {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                gone
-            })
-        };
-        match ready {
-            Ok(()) => return (server, ports),
-            Err(p) if attempt < 3 && exited() => {
-                eprintln!("[{name}] the server exited before listening; again on other ports");
-                drop(p);
-            }
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    }
-    unreachable!("three attempts")
+        },
+    )
 }
 
 /// The height of the first line containing `needle` so far.

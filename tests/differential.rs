@@ -77,6 +77,36 @@ fn long_history(node: &mut Node) {
     assert!(n >= 1_000, "the long history has {n} entries");
 }
 
+/// MAX_SEND for both servers: ElectrumX's floor, so that the limits are reached with a
+/// test-sized chain. A history is refused above `MAX_SEND / 99` entries (ElectrumX's
+/// "history too large"), a response above MAX_SEND bytes ("response too large").
+const MAX_SEND: usize = 350_000;
+/// Payments to the script of [`oversized`]: more entries than a history may have.
+const TOO_LONG_HISTORY: usize = MAX_SEND / 99 + 65;
+/// Outputs of the wide transaction of [`oversized`]: its verbose form (one JSON object per
+/// output, about 250 bytes each) exceeds MAX_SEND; its raw hex (31 bytes an output) does not.
+const WIDE_OUTPUTS: usize = 2_000;
+
+/// What reaches the response limits: a script hash whose history is too long to send, and
+/// a transaction too wide to send verbose. Returns them (both mined).
+fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
+    let script = bitcoin::ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([0x43; 32]));
+    for i in 0..TOO_LONG_HISTORY {
+        ferrumx_simnode::fund::pay_to_scripts(node, &[(script.clone(), 20_000 + i as u64)], 2)
+            .expect("pay the over-long history's script");
+        if i % 250 == 249 {
+            node.mine(1).expect("mine");
+        }
+    }
+    let wide = bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0x44; 20]));
+    let outputs = vec![(wide, 1_000); WIDE_OUTPUTS];
+    let (tx, _) = ferrumx_simnode::fund::pay_to_scripts(node, &outputs, 2).expect("wide tx");
+    node.mine(1).expect("mine");
+    let sh = ferrumx_simnode::ScriptHash::of(&script);
+    assert!(node.truth.history(&sh, None).len() > MAX_SEND / 99);
+    (sh, tx.compute_txid())
+}
+
 // ----------------------------------------------------------------------------------------
 // ElectrumX as a child process.
 
@@ -743,7 +773,13 @@ impl Subscriber {
                 })
                 .collect();
             for (sh, id) in ids {
-                status.insert(sh, client.response(id).expect("subscribe"));
+                // The over-long history's subscription is refused ("history too large"):
+                // the refusal is compared like a status.
+                let answer = match client.response(id) {
+                    Ok(status) => status,
+                    Err((code, message)) => json!({"refused": [code, message]}),
+                };
+                status.insert(sh, answer);
             }
         }
         Subscriber {
@@ -924,7 +960,9 @@ fn answers_equal_a_real_electrumx() {
     )
     .expect("banner");
     let banner = banner.to_str().expect("utf-8").to_string();
+    let max_send = MAX_SEND.to_string();
     let extra = [
+        ("MAX_SEND", max_send.as_str()),
         ("BANNER_FILE", banner.as_str()),
         (
             "DONATION_ADDRESS",
@@ -933,6 +971,7 @@ fn answers_equal_a_real_electrumx() {
     ];
     let mut node = Node::generate(GenParams::fixture(23));
     long_history(&mut node);
+    let (too_long, wide_tx) = oversized(&mut node);
     let traffic = node.add_traffic(150);
     assert!(traffic.len() > 100, "{} mempool txs", traffic.len());
     let fx = Electrum::start("differential", node, &extra);
@@ -1057,6 +1096,45 @@ fn answers_equal_a_real_electrumx() {
             }
         }
         pair.compare(&mut report, "transactions", version, &calls, 4);
+    }
+
+    // -- The response limits (the sections above ask these too, among everything else; here
+    // they are asked on their own and FerrumX's answers are checked to be the refusals).
+    let oversized_calls = [
+        call(
+            "blockchain.scripthash.get_history",
+            json!([too_long.to_string()]),
+        ),
+        call(
+            "blockchain.scripthash.subscribe",
+            json!([too_long.to_string()]),
+        ),
+        call(
+            "blockchain.scripthash.listunspent",
+            json!([too_long.to_string()]),
+        ),
+        call(
+            "blockchain.scripthash.get_balance",
+            json!([too_long.to_string()]),
+        ),
+        call(
+            "blockchain.transaction.get",
+            json!([wide_tx.to_string(), true]),
+        ),
+        call("blockchain.transaction.get", json!([wide_tx.to_string()])),
+    ];
+    for version in VERSIONS {
+        pair.compare_sequential(&mut report, "oversized", version, &oversized_calls);
+        let got = run_sequential(pair.fx, version, &oversized_calls);
+        let history_too_large = Err((1, "history too large".to_owned()));
+        // aiorpcx's message, sic (no closing parenthesis).
+        let response_too_large = Err((-32600, "response too large (over 350,000 bytes".to_owned()));
+        assert_eq!(got[0], history_too_large, "[{version}] get_history");
+        assert_eq!(got[1], history_too_large, "[{version}] subscribe");
+        assert_eq!(got[2], response_too_large, "[{version}] listunspent");
+        assert!(got[3].is_ok(), "[{version}] get_balance: {:?}", got[3]);
+        assert_eq!(got[4], response_too_large, "[{version}] verbose wide tx");
+        assert!(got[5].is_ok(), "[{version}] raw wide tx: {:?}", got[5]);
     }
 
     // -- Notifications, part 1: subscribers before the broadcasts.

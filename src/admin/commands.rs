@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::rpc::{After, Signature};
+use super::rpc::After;
 use super::{bridge, query, text, Admin};
 use crate::config::{parse_daemon_urls, Net};
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::jsonrpc::RpcError;
+use crate::electrum::jsonrpc::Signature;
 use crate::electrum::session::SessionState;
 use crate::electrum::shared::SERVER_VERSION;
 use crate::sync::ForcedReorg;
@@ -73,7 +74,12 @@ impl Command {
             | Command::Sessions
             | Command::Stop => (&[], 0),
         };
-        Signature { names, required }
+        Signature {
+            names,
+            required,
+            varargs: false,
+            varkw: false,
+        }
     }
 }
 

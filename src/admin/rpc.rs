@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{commands, Admin};
 use crate::config::Protocol;
-use crate::electrum::jsonrpc::{RpcError, INVALID_REQUEST, PARSE_ERROR};
+use crate::electrum::jsonrpc::{self, Params, RpcError, Signature, INVALID_REQUEST, PARSE_ERROR};
 use crate::electrum::transport::{Connection, Listener, RecvError};
 
 /// Largest request line accepted when MAX_RECV is 0 ("no limit") — the admin port is
@@ -217,69 +217,15 @@ fn error_reply(e: &RpcError, id: &Value) -> Value {
     json!({"jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}, "id": id})
 }
 
-/// A command's parameters: their names and how many are required.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Signature {
-    pub names: &'static [&'static str],
-    pub required: usize,
-}
-
-/// The arguments in signature order (`None` where an optional one was left out), with
-/// aiorpcx's `handler_invocation` messages for too few, too many, missing or unknown ones.
+/// The arguments in signature order (`None` where an optional one was left out), bound as
+/// aiorpcx binds them (the Electrum side's binding; commands take no `*args`/`**kwargs`).
 fn bind(method: &str, sig: Signature, params: Value) -> Result<Vec<Option<Value>>, RpcError> {
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    match params {
-        Value::Array(args) => {
-            let n = args.len();
-            if n < sig.required {
-                return Err(RpcError::invalid_args(format!(
-                    "{n} argument{} passed to method \"{method}\" but it requires {}",
-                    plural(n),
-                    sig.required
-                )));
-            }
-            if n > sig.names.len() {
-                return Err(RpcError::invalid_args(format!(
-                    "{n} argument{} passed to method {method} taking at most {}",
-                    plural(n),
-                    sig.names.len()
-                )));
-            }
-            let mut out: Vec<Option<Value>> = args.into_iter().map(Some).collect();
-            out.resize(sig.names.len(), None);
-            Ok(out)
-        }
-        Value::Object(mut named) => {
-            let mut missing: Vec<String> = sig.names[..sig.required]
-                .iter()
-                .filter(|n| !named.contains_key(**n))
-                .map(|n| format!("\"{n}\""))
-                .collect();
-            if !missing.is_empty() {
-                missing.sort();
-                return Err(RpcError::invalid_args(format!(
-                    "method \"{method}\" requires parameter{} {}",
-                    plural(missing.len()),
-                    missing.join(", ")
-                )));
-            }
-            let mut excess: Vec<String> = named
-                .keys()
-                .filter(|k| !sig.names.contains(&k.as_str()))
-                .map(|k| format!("\"{k}\""))
-                .collect();
-            if !excess.is_empty() {
-                excess.sort();
-                return Err(RpcError::invalid_args(format!(
-                    "method \"{method}\" does not accept parameter{} {}",
-                    plural(excess.len()),
-                    excess.join(", ")
-                )));
-            }
-            Ok(sig.names.iter().map(|n| named.remove(*n)).collect())
-        }
-        _ => Ok(vec![None; sig.names.len()]),
-    }
+    let params = match params {
+        Value::Object(named) => Params::Named(named),
+        Value::Array(args) => Params::List(args),
+        _ => Params::List(Vec::new()),
+    };
+    jsonrpc::bind(method, &sig, &params)
 }
 
 /// A request in the shape `ferrumx_rpc` and `electrumx_rpc` send (arguments by name).
@@ -294,6 +240,8 @@ mod tests {
     const SIG: Signature = Signature {
         names: &["items", "limit"],
         required: 1,
+        varargs: false,
+        varkw: false,
     };
 
     #[test]
@@ -322,7 +270,7 @@ mod tests {
         let e = bind("query", SIG, json!({"items": [], "x": 1, "a": 2})).expect_err("excess");
         assert_eq!(
             e.message,
-            "method \"query\" does not accept parameters \"a\", \"x\""
+            "method \"query\" does not take parameters \"a\", \"x\""
         );
     }
 }

@@ -54,71 +54,58 @@ pub enum Method {
     Version,
 }
 
+/// Every method ElectrumX 1.20 serves, by name (at some protocol version: see
+/// [`Method::lookup`]).
+const METHODS: [(&str, Method); 25] = [
+    ("blockchain.block.header", Method::BlockHeader),
+    ("blockchain.block.headers", Method::BlockHeaders),
+    ("blockchain.estimatefee", Method::EstimateFee),
+    ("blockchain.headers.subscribe", Method::HeadersSubscribe),
+    ("blockchain.relayfee", Method::RelayFee),
+    ("blockchain.scripthash.get_balance", Method::GetBalance),
+    ("blockchain.scripthash.get_history", Method::GetHistory),
+    ("blockchain.scripthash.get_mempool", Method::GetMempool),
+    ("blockchain.scripthash.listunspent", Method::ListUnspent),
+    ("blockchain.scripthash.subscribe", Method::Subscribe),
+    ("blockchain.scripthash.unsubscribe", Method::Unsubscribe),
+    ("blockchain.transaction.broadcast", Method::Broadcast),
+    (
+        "blockchain.transaction.broadcast_package",
+        Method::BroadcastPackage,
+    ),
+    ("blockchain.transaction.get", Method::TxGet),
+    ("blockchain.transaction.get_merkle", Method::TxGetMerkle),
+    ("blockchain.transaction.id_from_pos", Method::TxIdFromPos),
+    ("mempool.get_fee_histogram", Method::FeeHistogram),
+    ("mempool.get_info", Method::MempoolInfo),
+    ("server.add_peer", Method::AddPeer),
+    ("server.banner", Method::Banner),
+    ("server.donation_address", Method::DonationAddress),
+    ("server.features", Method::Features),
+    ("server.peers.subscribe", Method::PeersSubscribe),
+    ("server.ping", Method::Ping),
+    ("server.version", Method::Version),
+];
+
 impl Method {
     /// The method called `name` at protocol `v`, if it exists there.
-    /// The method's name (what ElectrumX counts requests by).
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::BlockHeader => "blockchain.block.header",
-            Method::BlockHeaders => "blockchain.block.headers",
-            Method::EstimateFee => "blockchain.estimatefee",
-            Method::HeadersSubscribe => "blockchain.headers.subscribe",
-            Method::RelayFee => "blockchain.relayfee",
-            Method::GetBalance => "blockchain.scripthash.get_balance",
-            Method::GetHistory => "blockchain.scripthash.get_history",
-            Method::GetMempool => "blockchain.scripthash.get_mempool",
-            Method::ListUnspent => "blockchain.scripthash.listunspent",
-            Method::Subscribe => "blockchain.scripthash.subscribe",
-            Method::Unsubscribe => "blockchain.scripthash.unsubscribe",
-            Method::Broadcast => "blockchain.transaction.broadcast",
-            Method::BroadcastPackage => "blockchain.transaction.broadcast_package",
-            Method::TxGet => "blockchain.transaction.get",
-            Method::TxGetMerkle => "blockchain.transaction.get_merkle",
-            Method::TxIdFromPos => "blockchain.transaction.id_from_pos",
-            Method::FeeHistogram => "mempool.get_fee_histogram",
-            Method::MempoolInfo => "mempool.get_info",
-            Method::AddPeer => "server.add_peer",
-            Method::Banner => "server.banner",
-            Method::DonationAddress => "server.donation_address",
-            Method::Features => "server.features",
-            Method::PeersSubscribe => "server.peers.subscribe",
-            Method::Ping => "server.ping",
-            Method::Version => "server.version",
-        }
+    pub fn lookup(name: &str, v: &ProtocolVersion) -> Option<Method> {
+        let m = METHODS.iter().find(|(n, _)| *n == name)?.1;
+        let served = match m {
+            Method::RelayFee => !v.at_least(&[1, 6]),
+            Method::Unsubscribe => v.at_least(&[1, 4, 2]),
+            Method::BroadcastPackage | Method::MempoolInfo => v.at_least(&[1, 6]),
+            _ => true,
+        };
+        served.then_some(m)
     }
 
-    pub fn lookup(name: &str, v: &ProtocolVersion) -> Option<Method> {
-        let m = match name {
-            "blockchain.block.header" => Method::BlockHeader,
-            "blockchain.block.headers" => Method::BlockHeaders,
-            "blockchain.estimatefee" => Method::EstimateFee,
-            "blockchain.headers.subscribe" => Method::HeadersSubscribe,
-            "blockchain.relayfee" if !v.at_least(&[1, 6]) => Method::RelayFee,
-            "blockchain.scripthash.get_balance" => Method::GetBalance,
-            "blockchain.scripthash.get_history" => Method::GetHistory,
-            "blockchain.scripthash.get_mempool" => Method::GetMempool,
-            "blockchain.scripthash.listunspent" => Method::ListUnspent,
-            "blockchain.scripthash.subscribe" => Method::Subscribe,
-            "blockchain.scripthash.unsubscribe" if v.at_least(&[1, 4, 2]) => Method::Unsubscribe,
-            "blockchain.transaction.broadcast" => Method::Broadcast,
-            "blockchain.transaction.broadcast_package" if v.at_least(&[1, 6]) => {
-                Method::BroadcastPackage
-            }
-            "blockchain.transaction.get" => Method::TxGet,
-            "blockchain.transaction.get_merkle" => Method::TxGetMerkle,
-            "blockchain.transaction.id_from_pos" => Method::TxIdFromPos,
-            "mempool.get_fee_histogram" => Method::FeeHistogram,
-            "mempool.get_info" if v.at_least(&[1, 6]) => Method::MempoolInfo,
-            "server.add_peer" => Method::AddPeer,
-            "server.banner" => Method::Banner,
-            "server.donation_address" => Method::DonationAddress,
-            "server.features" => Method::Features,
-            "server.peers.subscribe" => Method::PeersSubscribe,
-            "server.ping" => Method::Ping,
-            "server.version" => Method::Version,
-            _ => return None,
-        };
-        Some(m)
+    /// The method's name (what ElectrumX counts requests by).
+    pub fn name(self) -> &'static str {
+        METHODS
+            .iter()
+            .find(|(_, m)| *m == self)
+            .map_or("invalid method", |(n, _)| n)
     }
 
     /// The Python signature of ElectrumX's handler, for argument binding.
@@ -989,45 +976,25 @@ fn old_client_warning(client: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    /// Every method ElectrumX 1.20 serves, by name.
-    const NAMES: [&str; 25] = [
-        "blockchain.block.header",
-        "blockchain.block.headers",
-        "blockchain.estimatefee",
-        "blockchain.headers.subscribe",
-        "blockchain.relayfee",
-        "blockchain.scripthash.get_balance",
-        "blockchain.scripthash.get_history",
-        "blockchain.scripthash.get_mempool",
-        "blockchain.scripthash.listunspent",
-        "blockchain.scripthash.subscribe",
-        "blockchain.scripthash.unsubscribe",
-        "blockchain.transaction.broadcast",
-        "blockchain.transaction.broadcast_package",
-        "blockchain.transaction.get",
-        "blockchain.transaction.get_merkle",
-        "blockchain.transaction.id_from_pos",
-        "mempool.get_fee_histogram",
-        "mempool.get_info",
-        "server.add_peer",
-        "server.banner",
-        "server.donation_address",
-        "server.features",
-        "server.peers.subscribe",
-        "server.ping",
-        "server.version",
-    ];
-
     #[test]
-    fn every_method_is_counted_under_its_own_name() {
+    fn names_and_methods_correspond_one_to_one() {
         let v14 = ProtocolVersion::min_supported();
         let v16 = ProtocolVersion::max_supported();
-        for name in NAMES {
-            let m = Method::lookup(name, &v16)
-                .or_else(|| Method::lookup(name, &v14))
-                .unwrap_or_else(|| panic!("{name} is not served"));
+        let mut seen = std::collections::HashSet::new();
+        for (name, m) in METHODS {
+            assert!(seen.insert(m), "{m:?} twice");
             assert_eq!(m.name(), name);
+            let found = Method::lookup(name, &v16).or_else(|| Method::lookup(name, &v14));
+            assert_eq!(found, Some(m), "{name}");
         }
+        // Version-dependent methods.
+        assert_eq!(Method::lookup("blockchain.relayfee", &v16), None);
+        assert_eq!(Method::lookup("mempool.get_info", &v14), None);
+        assert_eq!(
+            Method::lookup("blockchain.scripthash.unsubscribe", &v14),
+            None
+        );
+        assert_eq!(Method::lookup("no.such.method", &v16), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ferrumx_simnode::{Node, ScriptHash, SimNode, SimNodeOptions};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::common_server::{Server, ServerEnv, TempDir};
+use crate::common_server::{start_on_free_ports, Server, ServerEnv, TempDir};
 
 #[path = "../common_tls/mod.rs"]
 mod tls;
@@ -75,55 +75,36 @@ impl Electrum {
         std::fs::write(&key_path, key.serialize_pem()).expect("write key");
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).expect("db dir");
-        // The ports are free when picked but released before the server binds them, so
-        // another test can take one first: the server then exits at start-up ("cannot
-        // listen on …") and is started again on other ports (its database resumes).
-        let mut attempt = 1;
-        let (server, (tcp, ssl, ws, wss)) = loop {
-            let ports = (free_port(), free_port(), free_port(), free_port());
-            let (tcp, ssl, ws, wss) = ports;
-            let services = format!(
-                "tcp://127.0.0.1:{tcp},ssl://127.0.0.1:{ssl},ws://127.0.0.1:{ws},\
-                 wss://127.0.0.1:{wss}"
-            );
-            let mut env = ServerEnv::new(&db, &sim.daemon_url())
-                .set("SERVICES", &services)
-                .set("SSL_CERTFILE", cert_path.to_str().expect("utf-8"))
-                .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
-                .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
-                // Protocol tests send thousands of requests (many of them errors) on one
-                // session: no throttling unless a test sets limits (as differential.rs).
-                .set("COST_SOFT_LIMIT", "0")
-                .set("COST_HARD_LIMIT", "0");
-            for (k, v) in extra {
-                env = env.set(k, v);
-            }
-            let mut server = Server::start(name, &env);
-            let ready = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (server, (tcp, ssl, ws, wss)) = start_on_free_ports(
+            name,
+            || {
+                let ports = (free_port(), free_port(), free_port(), free_port());
+                let (tcp, ssl, ws, wss) = ports;
+                let services = format!(
+                    "tcp://127.0.0.1:{tcp},ssl://127.0.0.1:{ssl},ws://127.0.0.1:{ws},\
+                     wss://127.0.0.1:{wss}"
+                );
+                let mut env = ServerEnv::new(&db, &sim.daemon_url())
+                    .set("SERVICES", &services)
+                    .set("SSL_CERTFILE", cert_path.to_str().expect("utf-8"))
+                    .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
+                    .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
+                    // Protocol tests send thousands of requests (many of them errors) on one
+                    // session: no throttling unless a test sets limits (as differential.rs).
+                    .set("COST_SOFT_LIMIT", "0")
+                    .set("COST_HARD_LIMIT", "0");
+                for (k, v) in extra {
+                    env = env.set(k, v);
+                }
+                (env, ports)
+            },
+            |server| {
                 assert_eq!(server.wait_caught_up(), tip);
                 for _ in 0..4 {
                     server.wait_for("listening", WAIT);
                 }
-            }));
-            let mut exited = || {
-                (0..100).any(|_| {
-                    let gone = server.try_status().is_some();
-                    if !gone {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    gone
-                })
-            };
-            match ready {
-                Ok(()) => break (server, ports),
-                Err(p) if attempt < 3 && exited() => {
-                    eprintln!("[{name}] the server exited before listening; again on other ports");
-                    drop(p);
-                    attempt += 1;
-                }
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        };
+            },
+        );
         Electrum {
             sim,
             server,

@@ -342,6 +342,41 @@ impl Server {
     }
 }
 
+/// Starts a server with the environment `env_for` makes (with fresh free ports, returned
+/// beside it) and waits with `ready`. The ports are free when picked but released before
+/// the server binds them, so another test can take one first: the server then exits at
+/// start-up ("cannot listen on …") and is started again, up to three times, on other ports
+/// (its database resumes).
+pub fn start_on_free_ports<P>(
+    name: &str,
+    mut env_for: impl FnMut() -> (ServerEnv, P),
+    mut ready: impl FnMut(&mut Server),
+) -> (Server, P) {
+    for attempt in 1..=3 {
+        let (env, ports) = env_for();
+        let mut server = Server::start(name, &env);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ready(&mut server)));
+        let mut exited = || {
+            (0..100).any(|_| {
+                let gone = server.try_status().is_some();
+                if !gone {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                gone
+            })
+        };
+        match outcome {
+            Ok(()) => return (server, ports),
+            Err(p) if attempt < 3 && exited() => {
+                eprintln!("[{name}] the server exited before listening; again on other ports");
+                drop(p);
+            }
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    unreachable!("three attempts")
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if self.status.is_none() {
