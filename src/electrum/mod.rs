@@ -11,6 +11,7 @@ pub mod manager;
 pub mod merkle;
 pub mod methods;
 pub mod params;
+pub mod registry;
 pub mod session;
 pub mod shared;
 pub mod transport;
