@@ -12,6 +12,7 @@ pub mod merkle;
 pub mod methods;
 pub mod params;
 pub mod registry;
+mod serve;
 pub mod session;
 pub mod shared;
 pub mod transport;

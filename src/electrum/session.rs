@@ -1,7 +1,6 @@
-//! One client connection: reads JSON-RPC messages, runs requests concurrently (up to the
-//! session's allowance), writes responses and notifications through one queue, and keeps
-//! the session's state (negotiated version, client name, subscriptions) for the
-//! notifier and the admin interface.
+//! One client session's state — negotiated version, client name, subscriptions, cost and
+//! throttle, counters, the outgoing queue — shared by its request tasks, the notifier and
+//! the admin interface. The connection itself is served by `serve.rs` (re-exported here).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -14,17 +13,14 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::cost::{
-    self, Concurrency, CostCell, Excessive, Group, Limits, SessionCost, CONNECTION_COST,
-    ERROR_COST, PARSE_ERROR_COST,
-};
-use super::jsonrpc::{self, Detector, Incoming, Request, RpcError, BAD_REQUEST, PARSE_ERROR};
-use super::methods::{Call, Failure, Method};
-use super::shared::{Settings, Shared};
-use super::transport::{Connection, MessageWriter, RecvError};
+use super::cost::{self, Concurrency, CostCell, Group, Limits, SessionCost, CONNECTION_COST};
+use super::jsonrpc::{self, Detector};
+use super::shared::Settings;
 use super::version::ProtocolVersion;
 use crate::config::Protocol;
 use crate::index::HashX;
+
+pub use super::serve::serve;
 
 /// Messages queued for a session's writer before it counts as too slow and is dropped.
 pub const OUTGOING_QUEUE: usize = 1_000;
@@ -94,19 +90,19 @@ pub struct SessionState {
     /// Cancelled to close the session.
     pub closing: CancellationToken,
     limits: Limits,
-    anon_logs: bool,
+    pub(super) anon_logs: bool,
     /// The session's cost, shared with its groups.
     cost: Arc<CostCell>,
     /// Its groups (set once, when it joins the registry).
     groups: OnceLock<Vec<Arc<Group>>>,
-    concurrency: Arc<Concurrency>,
+    pub(super) concurrency: Arc<Concurrency>,
     /// Requests received and not answered yet.
-    unanswered: AtomicU64,
+    pub(super) unanswered: AtomicU64,
     log_me: AtomicBool,
     /// When the last message was received.
     last_recv: Mutex<Instant>,
     /// Set once a request has been refused for excessive resource usage.
-    excessive: AtomicBool,
+    pub(super) excessive: AtomicBool,
 }
 
 impl std::fmt::Debug for SessionState {
@@ -297,7 +293,7 @@ impl SessionState {
         *self.last_recv.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn touch(&self) {
+    pub(super) fn touch(&self) {
         *self.last_recv.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
@@ -505,467 +501,7 @@ impl SessionState {
         self.try_send(jsonrpc::encode_notification(rpc, method, params))
     }
 
-    fn set_rpc(&self, detector: &Detector) {
+    pub(super) fn set_rpc(&self, detector: &Detector) {
         *self.rpc.lock().unwrap_or_else(|e| e.into_inner()) = detector.writer();
-    }
-}
-
-/// Writes queued messages until the queue ends, a `Close` arrives or the socket fails.
-async fn write_loop(
-    mut writer: MessageWriter,
-    mut rx: mpsc::Receiver<Outgoing>,
-    state: Arc<SessionState>,
-) {
-    loop {
-        let msg = tokio::select! {
-            m = rx.recv() => m,
-            _ = state.closing.cancelled() => None,
-        };
-        match msg {
-            Some(Outgoing::Message(m)) => {
-                if let Err(e) = writer.send(&m).await {
-                    tracing::debug!(session = state.id, "write failed: {e}");
-                    break;
-                }
-                state.send_count.fetch_add(1, Ordering::Relaxed);
-                state.send_size.fetch_add(m.len() as u64, Ordering::Relaxed);
-                state.bump_bandwidth(m.len() as u64);
-            }
-            Some(Outgoing::Close) | None => break,
-        }
-    }
-    state.closing.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer.close()).await;
-}
-
-/// A request's outcome, and whether to disconnect after answering it; `None` when it is
-/// abandoned without an answer (the session is closing).
-type Settled = Option<(Result<Value, RpcError>, bool)>;
-
-/// A request read and not answered yet.
-struct Job {
-    req: Request,
-    /// REQUEST_TIMEOUT counts from when the request was read.
-    deadline: tokio::time::Instant,
-    /// Its batch and its place in it.
-    batch: Option<(Arc<Mutex<BatchAnswer>>, usize)>,
-}
-
-/// A batch's answer, assembled as its items finish.
-struct BatchAnswer {
-    collector: jsonrpc::BatchCollector,
-    ids: Vec<Option<jsonrpc::Id>>,
-    outcomes: Vec<Option<Settled>>,
-    left: usize,
-}
-
-impl BatchAnswer {
-    /// Records item `i`; once all are in, the answer (items in batch order; nothing if one
-    /// was abandoned) and whether to disconnect.
-    fn record(
-        &mut self,
-        i: usize,
-        outcome: Settled,
-        max_send: usize,
-    ) -> Option<(Option<Vec<u8>>, bool)> {
-        if let Some(slot) = self.outcomes.get_mut(i) {
-            *slot = Some(outcome);
-            self.left = self.left.saturating_sub(1);
-        }
-        if self.left > 0 {
-            return None;
-        }
-        let mut reply = None;
-        let mut disconnect = false;
-        for (id, outcome) in self.ids.iter().zip(&self.outcomes) {
-            let Some(Some((outcome, d))) = outcome else {
-                return Some((None, false));
-            };
-            disconnect |= d;
-            if let Some(id) = id {
-                if let Some(r) = self.collector.add(id, outcome.as_ref(), max_send) {
-                    reply = Some(r);
-                }
-            }
-        }
-        Some((reply, disconnect))
-    }
-}
-
-/// Serves one connection until the client leaves, the session is closed or `shutdown`.
-pub async fn serve(
-    conn: Connection,
-    shared: Arc<Shared>,
-    state: Arc<SessionState>,
-    rx: mpsc::Receiver<Outgoing>,
-) {
-    let Connection {
-        mut reader, writer, ..
-    } = conn;
-    let writer_task = tokio::spawn(write_loop(writer, rx, state.clone()));
-    let (jobs, queue) = mpsc::channel::<Job>(MAX_QUEUED);
-    let dispatcher = tokio::spawn(dispatch(shared.clone(), state.clone(), queue));
-    let mut detector = Detector::new();
-    let mut writer_ends = false;
-    let mut received = 0u64;
-    loop {
-        let msg = tokio::select! {
-            _ = state.closing.cancelled() => break,
-            m = reader.recv() => m,
-        };
-        // Every byte read costs, oversized and discarded ones included (as aiorpcX charges
-        // each chunk it receives).
-        let now_received = reader.bytes_received();
-        let delta = now_received.saturating_sub(received);
-        received = now_received;
-        state.recv_size.fetch_add(delta, Ordering::Relaxed);
-        state.bump_bandwidth(delta);
-        let msg = match msg {
-            Ok(Some(m)) => m,
-            Ok(None) => break,
-            // As aiorpcx: the oversized message is dropped with a warning, no reply, and
-            // the stream re-synchronises at the next newline.
-            Err(RecvError::TooLarge { limit }) => {
-                tracing::warn!(session = state.id, limit, "dropping an oversized message");
-                continue;
-            }
-            Err(RecvError::Io(e)) => {
-                tracing::debug!(session = state.id, "read failed: {e}");
-                break;
-            }
-        };
-        let deadline = tokio::time::Instant::now() + shared.settings.request_timeout;
-        state.touch();
-        state.recv_count.fetch_add(1, Ordering::Relaxed);
-        if state.log_me() {
-            tracing::info!(
-                session = state.id,
-                "request received: {}",
-                String::from_utf8_lossy(&msg)
-            );
-        }
-        let parsed = jsonrpc::parse(&msg, &mut detector);
-        state.set_rpc(&detector);
-        match parsed {
-            Err(fault) => {
-                tracing::debug!(session = state.id, "bad message: {}", fault.message);
-                if fault.fatal {
-                    state.errors.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
-                state.bump_errors(if fault.code == PARSE_ERROR {
-                    PARSE_ERROR_COST
-                } else {
-                    ERROR_COST
-                });
-                if let Some(reply) = fault.reply {
-                    if !state.send(reply).await {
-                        break;
-                    }
-                }
-            }
-            Ok(Incoming::Single(req)) => {
-                // server.version, and anything before it, is handled before the next
-                // message is read: later requests see the negotiated version.
-                if req.method == "server.version" || !state.version_seen() {
-                    state.unanswered.fetch_add(1, Ordering::Relaxed);
-                    let go_on = handle_in_order(&shared, &state, req, deadline).await;
-                    state.unanswered.fetch_sub(1, Ordering::Relaxed);
-                    if !go_on {
-                        // The reply and the close are queued (or the writer is gone):
-                        // let the writer send them; cancelling now could drop the reply.
-                        writer_ends = true;
-                        break;
-                    }
-                    continue;
-                }
-                let job = Job {
-                    req,
-                    deadline,
-                    batch: None,
-                };
-                if !queue_job(&state, &jobs, job).await {
-                    break;
-                }
-            }
-            Ok(Incoming::Batch(batch)) => {
-                let jsonrpc::Batch {
-                    requests,
-                    collector,
-                } = batch;
-                let answer = Arc::new(Mutex::new(BatchAnswer {
-                    collector,
-                    ids: requests.iter().map(|r| r.id.clone()).collect(),
-                    outcomes: vec![None; requests.len()],
-                    left: requests.len(),
-                }));
-                let mut open = true;
-                for (i, req) in requests.into_iter().enumerate() {
-                    let job = Job {
-                        req,
-                        deadline,
-                        batch: Some((answer.clone(), i)),
-                    };
-                    if !queue_job(&state, &jobs, job).await {
-                        open = false;
-                        break;
-                    }
-                }
-                if !open {
-                    break;
-                }
-            }
-        }
-    }
-    if !writer_ends {
-        state.closing.cancel();
-    }
-    drop(jobs);
-    let _ = dispatcher.await;
-    let _ = writer_task.await;
-}
-
-/// Queues a request for the dispatcher (waiting while [`MAX_QUEUED`] are); false when the
-/// session is closing.
-async fn queue_job(state: &SessionState, jobs: &mpsc::Sender<Job>, job: Job) -> bool {
-    state.unanswered.fetch_add(1, Ordering::Relaxed);
-    tokio::select! {
-        _ = state.closing.cancelled() => false,
-        r = jobs.send(job) => r.is_ok(),
-    }
-}
-
-/// Starts the session's requests in the order they were read, as aiorpcX does (its tasks
-/// start in order and its semaphore is first come, first served): each waits for a
-/// concurrency slot within its deadline, then runs in its own task holding the slot.
-async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc::Receiver<Job>) {
-    loop {
-        let job = tokio::select! {
-            _ = state.closing.cancelled() => return,
-            j = queue.recv() => match j {
-                Some(j) => j,
-                None => return,
-            },
-        };
-        let entered = tokio::select! {
-            _ = state.closing.cancelled() => return,
-            r = tokio::time::timeout_at(job.deadline, state.concurrency.enter()) => r,
-        };
-        let (shared, state) = (shared.clone(), state.clone());
-        match entered {
-            Ok(Ok(slot)) => {
-                tokio::spawn(async move {
-                    let outcome = tokio::select! {
-                        _ = state.closing.cancelled() => None,
-                        r = tokio::time::timeout_at(job.deadline, run(&shared, &state, &job.req)) => {
-                            Some(r.unwrap_or_else(|_| timed_out(&shared, &state, &job.req)))
-                        }
-                    };
-                    drop(slot);
-                    complete(&shared, &state, job, outcome).await;
-                });
-            }
-            Ok(Err(Excessive)) => {
-                let outcome = refuse(&state);
-                tokio::spawn(async move { complete(&shared, &state, job, outcome).await });
-            }
-            Err(_) => {
-                let outcome = Some(timed_out(&shared, &state, &job.req));
-                tokio::spawn(async move { complete(&shared, &state, job, outcome).await });
-            }
-        }
-    }
-}
-
-/// Sleeps as the session's cost says, then runs the request.
-async fn run(
-    shared: &Arc<Shared>,
-    state: &Arc<SessionState>,
-    req: &Request,
-) -> (Result<Value, RpcError>, bool) {
-    let delay = state.request_delay();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    handle(shared, state, req).await
-}
-
-/// REQUEST_TIMEOUT passed: aiorpcX's "server busy" (the session goes on).
-fn timed_out(
-    shared: &Shared,
-    state: &SessionState,
-    req: &Request,
-) -> (Result<Value, RpcError>, bool) {
-    tracing::info!(
-        session = state.id,
-        method = %req.method,
-        "request timed out after {} s",
-        shared.settings.request_timeout.as_secs()
-    );
-    (Err(RpcError::server_busy()), false)
-}
-
-/// The concurrency is zero: the first such request is refused and the session closed; the
-/// others are abandoned.
-fn refuse(state: &SessionState) -> Settled {
-    if state.excessive.swap(true, Ordering::SeqCst) {
-        return None;
-    }
-    if state.anon_logs {
-        tracing::info!(
-            session = state.id,
-            groups = state.groups().len(),
-            "closing session: excessive resource usage"
-        );
-    } else {
-        tracing::info!(
-            session = state.id,
-            ip = %state.peer.ip(),
-            groups = ?state.group_names(),
-            "closing session: excessive resource usage"
-        );
-    }
-    Some((Err(RpcError::excessive_resource_usage()), true))
-}
-
-/// Answers a finished request (or its batch, once complete). Every error answered costs
-/// [`ERROR_COST`].
-async fn complete(shared: &Arc<Shared>, state: &Arc<SessionState>, job: Job, outcome: Settled) {
-    if let Some((Err(_), _)) = &outcome {
-        shared.counters.errors.fetch_add(1, Ordering::Relaxed);
-        state.bump_errors(ERROR_COST);
-    }
-    let max_send = shared.settings.max_send;
-    match job.batch {
-        None => {
-            if let Some((outcome, disconnect)) = outcome {
-                let reply = job.req.response(outcome.as_ref(), max_send);
-                finish(state, reply, disconnect).await;
-            }
-        }
-        Some((answer, i)) => {
-            let done = answer
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record(i, outcome, max_send);
-            if let Some((reply, disconnect)) = done {
-                finish(state, reply, disconnect).await;
-            }
-        }
-    }
-    state.unanswered.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Sends a reply (if any), then closes the session if asked to.
-async fn finish(state: &SessionState, reply: Option<Vec<u8>>, disconnect: bool) {
-    if disconnect {
-        state.send_and_close(reply).await;
-    } else if let Some(r) = reply {
-        state.send(r).await;
-    }
-}
-
-/// Handles a request that must complete before the next is read (server.version, or
-/// anything before it), throttled like any other. False when the session must end.
-async fn handle_in_order(
-    shared: &Arc<Shared>,
-    state: &Arc<SessionState>,
-    req: Request,
-    deadline: tokio::time::Instant,
-) -> bool {
-    let gated = async {
-        let slot = state.concurrency.enter().await?;
-        let done = run(shared, state, &req).await;
-        drop(slot);
-        Ok::<_, Excessive>(done)
-    };
-    let outcome = tokio::select! {
-        _ = state.closing.cancelled() => None,
-        r = tokio::time::timeout_at(deadline, gated) => match r {
-            Ok(Ok(done)) => Some(done),
-            Ok(Err(Excessive)) => refuse(state),
-            Err(_) => Some(timed_out(shared, state, &req)),
-        },
-    };
-    let Some((outcome, disconnect)) = outcome else {
-        return false;
-    };
-    if outcome.is_err() {
-        shared.counters.errors.fetch_add(1, Ordering::Relaxed);
-        state.bump_errors(ERROR_COST);
-    }
-    let reply = req.response(outcome.as_ref(), shared.settings.max_send);
-    if disconnect {
-        state.send_and_close(reply).await;
-        return false;
-    }
-    match reply {
-        Some(r) => state.send(r).await,
-        None => !state.closing.is_cancelled(),
-    }
-}
-
-/// Runs one request: its outcome, and whether to disconnect after answering. The method's
-/// cost is charged to the session.
-async fn handle(
-    shared: &Arc<Shared>,
-    state: &Arc<SessionState>,
-    req: &Request,
-) -> (Result<Value, RpcError>, bool) {
-    state.requests.fetch_add(1, Ordering::Relaxed);
-    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let method = Method::lookup(&req.method, &state.protocol());
-    let outcome: Result<Value, Failure> =
-        if !state.version_seen() && method != Some(Method::Version) {
-            // ElectrumX: the first message must be server.version; old Electrum clients that
-            // skip it are sent the two notifications that crash them, then the error.
-            tracing::info!(
-                session = state.id,
-                "closing session: server.version must be the first message"
-            );
-            state.notify("blockchain.relayfee", &[]);
-            state.notify("blockchain.estimatefee", &[]);
-            Err(Failure {
-                error: RpcError::new(BAD_REQUEST, "use server.version to identify client"),
-                disconnect: true,
-            })
-        } else if shared.settings.drop_client_unknown
-            && req.method != "server.version"
-            && state.client() == "unknown"
-        {
-            // DROP_CLIENT_UNKNOWN (ElectrumX 1.16–1.18): a client that did not name itself
-            // in server.version is dropped at its next request.
-            tracing::info!(
-                session = state.id,
-                "closing session: the client did not identify itself"
-            );
-            Err(Failure {
-                error: RpcError::new(BAD_REQUEST, "use server.version to identify client"),
-                disconnect: true,
-            })
-        } else {
-            shared
-                .counters
-                .count_method(method.map_or("invalid method", Method::name));
-            match method {
-                None => Err(RpcError::unknown_method(&req.method).into()),
-                Some(m) => match jsonrpc::bind(&req.method, &m.signature(), &req.params) {
-                    Err(e) => Err(e.into()),
-                    Ok(args) => {
-                        let mut call = Call {
-                            shared,
-                            session: state,
-                            cost: 0.0,
-                        };
-                        let outcome = call.run(m, &args).await;
-                        state.bump_cost(call.cost);
-                        outcome
-                    }
-                },
-            }
-        };
-    match outcome {
-        Ok(v) => (Ok(v), false),
-        Err(f) => (Err(f.error), f.disconnect),
     }
 }
