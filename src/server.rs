@@ -73,17 +73,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         None => tracing::info!("new database"),
     }
     let mempool = Arc::new(Mempool::new());
-    // ZMQ, when the daemon publishes it, wakes the block and mempool pollers at once.
+    // ZMQ, when the daemon in use publishes it, wakes the block and mempool pollers at once.
     let block_wake = Arc::new(tokio::sync::Notify::new());
-    if let Some(first) = config.daemon_endpoints.first() {
-        tokio::spawn(crate::daemon::zmq::watch(
-            daemon.clone(),
-            first.host.clone(),
-            block_wake.clone(),
-            mempool.waker(),
-            shutdown.clone(),
-        ));
-    }
+    tokio::spawn(crate::daemon::zmq::follow(
+        daemon.clone(),
+        block_wake.clone(),
+        mempool.waker(),
+        shutdown.clone(),
+    ));
     let opts = SyncOptions {
         prefetch_bytes: PREFETCH_BYTES,
         poll: config.daemon_poll_interval_blocks,

@@ -131,3 +131,71 @@ fn zmq_hashtx_wakes_the_mempool_poller() {
         );
     }
 }
+
+/// A raw admin RPC call (newline-delimited JSON-RPC on the `rpc` port).
+fn admin_call(port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("admin connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    writeln!(s, "{req}").expect("admin send");
+    let mut line = String::new();
+    BufReader::new(s)
+        .read_line(&mut line)
+        .expect("admin answer");
+    serde_json::from_str(&line).expect("admin JSON")
+}
+
+#[test]
+fn zmq_follows_the_daemon_when_it_changes() {
+    // Two stand-ins with the same chain: the first without ZMQ, the second publishing it.
+    let a = SimNode::spawn(
+        Node::generate(GenParams::fixture(61)),
+        SimNodeOptions::default(),
+    )
+    .expect("stand-in a");
+    let b = SimNode::spawn(
+        Node::generate(GenParams::fixture(61)),
+        SimNodeOptions {
+            zmq_publish: true,
+            ..SimNodeOptions::default()
+        },
+    )
+    .expect("stand-in b");
+    assert_eq!(a.with_node(|n| n.tip_hash()), b.with_node(|n| n.tip_hash()));
+    let dir = TempDir::new("zmq-follow");
+    let (tcp, rpc) = (free_port(), free_port());
+    let env = ServerEnv::new(dir.path(), &a.daemon_url())
+        .set(
+            "SERVICES",
+            &format!("tcp://127.0.0.1:{tcp},rpc://127.0.0.1:{rpc}"),
+        )
+        .set("DAEMON_POLL_INTERVAL_BLOCKS", "60000")
+        .set("DAEMON_POLL_INTERVAL_MEMPOOL", "60000");
+    let mut server = Server::start("zmq-follow", &env);
+    server.wait_caught_up();
+    server.wait_for("listening", Duration::from_secs(30));
+    wait_logged(&server, "publishes no ZMQ notifications");
+    assert_eq!(
+        server.count("listening to the daemon's ZMQ notifications"),
+        0
+    );
+
+    // Switch to the second daemon: its ZMQ is found, and its next block is indexed at once
+    // although the block poll is a minute.
+    let answer = admin_call(rpc, "daemon_url", json!({"daemon_url": b.daemon_url()}));
+    assert!(answer.get("error").is_none(), "{answer}");
+    wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    let height = b.with_node(|n| n.tip_height()) + 1;
+    let mined = Instant::now();
+    b.with_node(|n| n.mine(1)).expect("mine");
+    let line = server.wait_for_where("new block", Duration::from_secs(10), |l| {
+        l.field("height") == Some(u64::from(height))
+    });
+    let took = line.at.duration_since(mined);
+    assert!(
+        took < Duration::from_secs(5),
+        "block {height} took {took:?} after the switch: ZMQ did not follow the daemon"
+    );
+}

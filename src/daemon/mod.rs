@@ -190,6 +190,15 @@ impl Daemon {
         (n > 0).then(|| endpoints[idx % n].url.clone())
     }
 
+    /// The host of the endpoint in use, as configured (where its ZMQ notifications are
+    /// published when bound to all interfaces).
+    pub fn current_host(&self) -> Option<String> {
+        let endpoints = self.inner.endpoints();
+        let n = endpoints.len();
+        let idx = self.inner.current.load(Ordering::Acquire);
+        (n > 0).then(|| endpoints[idx % n].host().to_string())
+    }
+
     /// Replaces the endpoints at run time (the admin RPC's `daemon_url`, as ElectrumX's
     /// `set_url`) and moves to the first of them. Calls in flight finish where they are;
     /// their retries, and every later call, use the new list. Logs each URL (without

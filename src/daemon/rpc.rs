@@ -61,6 +61,11 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    /// The daemon's host name or address, as configured.
+    pub(crate) fn host(&self) -> &str {
+        &self.config.host
+    }
+
     pub(crate) fn new(config: DaemonEndpoint, timeout: Duration, max_idle: usize) -> Endpoint {
         Endpoint {
             url: config.url(),

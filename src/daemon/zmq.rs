@@ -88,6 +88,37 @@ fn wakes(topic: &[u8]) -> Option<Wakes> {
     })
 }
 
+/// How often [`follow`] checks whether the daemon in use has changed.
+const DAEMON_RECHECK: Duration = Duration::from_secs(2);
+
+/// [`watch`]es the ZMQ notifications of the daemon in use until `shutdown`, and watches
+/// again whenever that daemon changes (failover to another DAEMON_URL, or the admin RPC's
+/// `daemon_url`): the old daemon's sockets are closed, the new one's endpoints looked up.
+pub async fn follow(
+    daemon: Daemon,
+    blocks: Arc<Notify>,
+    mempool: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let url = daemon.current_url();
+        let host = daemon.current_host().unwrap_or_default();
+        let round = shutdown.child_token();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = watch(daemon.clone(), host, blocks.clone(), mempool.clone(), round.clone()) => {}
+        }
+        while daemon.current_url() == url {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(DAEMON_RECHECK) => {}
+            }
+        }
+        round.cancel();
+        tracing::info!("the daemon in use changed: looking up its ZMQ notifications");
+    }
+}
+
 /// Asks the daemon for its ZMQ endpoints and, if it has any we use, listens to them until
 /// `shutdown`, waking `blocks` and `mempool`. Returns at once when there are none.
 pub async fn watch(
