@@ -21,6 +21,9 @@
 //! and holds back small responses on raw TCP (up to 1 s, against traffic analysis) but not on
 //! websockets, so websockets measure the servers' work rather than that delay.
 
+#[path = "../tests/common_electrumx/mod.rs"]
+mod common_electrumx;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,16 +54,11 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn cache_dir() -> PathBuf {
-    std::env::var_os("FERRUMX_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrumx")))
-        .unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
+    common_electrumx::cache_dir().unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
 }
 
 fn electrumx_path() -> PathBuf {
-    let p = std::env::var_os("FERRUMX_ELECTRUMX")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache_dir().join("electrumx-venv/bin/electrumx_server"));
+    let p = common_electrumx::electrumx_server_location().unwrap_or_default();
     assert!(
         p.is_file(),
         "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",

@@ -238,6 +238,11 @@ pub fn run_with<C: Chain>(
                     let _ = r.reply.send(Err("the server is shutting down".into()));
                     break;
                 }
+                if r.reply.is_closed() {
+                    // The admin client was already told it was not taken (it waited too
+                    // long): do not roll back behind its back.
+                    continue;
+                }
                 let done = forced_reorg(chain, opts, caught_up, r.count, &handle);
                 let reply = match done {
                     Ok((g, fork, touched)) => {

@@ -13,6 +13,7 @@
 //!   uninterrupted sync's.
 
 mod common_electrum;
+mod common_electrumx;
 mod common_server;
 
 use std::io::{BufRead, BufReader, Write};
@@ -907,26 +908,11 @@ fn stop_during_initial_sync_resumes_identical() {
     eprintln!("stop during sync test: {:?}", started.elapsed());
 }
 
-/// `electrumx_rpc` (ElectrumX 1.20's own CLI), if installed beside `electrumx_server`
-/// (`FERRUMX_ELECTRUMX`, or `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`).
-fn electrumx_rpc_path() -> Option<std::path::PathBuf> {
-    use std::path::PathBuf;
-    let server = match std::env::var_os("FERRUMX_ELECTRUMX") {
-        Some(p) => PathBuf::from(p),
-        None => std::env::var_os("FERRUMX_CACHE")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrumx")))?
-            .join("electrumx-venv/bin/electrumx_server"),
-    };
-    let p = server.with_file_name("electrumx_rpc");
-    p.is_file().then_some(p)
-}
-
 /// Operators' existing tool works unchanged: ElectrumX's `electrumx_rpc` drives FerrumX
 /// (arguments by name, its table formatting of FerrumX's rows, its error path, `stop`).
 #[test]
 fn electrumx_rpc_drives_ferrumx() {
-    let Some(exe) = electrumx_rpc_path() else {
+    let Some(exe) = common_electrumx::electrumx_rpc() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "ElectrumX 1.20 is not installed (contrib/electrumx/install.sh): cannot run"

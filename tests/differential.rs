@@ -9,6 +9,7 @@
 //! `CI` is set, and is skipped (loudly) otherwise.
 
 mod common_electrum;
+mod common_electrumx;
 mod common_server;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -109,19 +110,6 @@ fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
 
 // ----------------------------------------------------------------------------------------
 // ElectrumX as a child process.
-
-/// Where `electrumx_server` is, if installed.
-fn electrumx_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("FERRUMX_ELECTRUMX") {
-        let p = PathBuf::from(p);
-        return p.is_file().then_some(p);
-    }
-    let cache = std::env::var_os("FERRUMX_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferrumx")))?;
-    let p = cache.join("electrumx-venv/bin/electrumx_server");
-    p.is_file().then_some(p)
-}
 
 #[derive(Default)]
 struct Log {
@@ -937,7 +925,7 @@ const VERSIONS: [&str; 2] = ["1.4", "1.6"];
 
 #[test]
 fn answers_equal_a_real_electrumx() {
-    let Some(exe) = electrumx_path() else {
+    let Some(exe) = common_electrumx::electrumx_server() else {
         if std::env::var_os("CI").is_some() {
             panic!(
                 "ElectrumX 1.20 is not installed (run contrib/electrumx/install.sh, or set \
@@ -1100,29 +1088,19 @@ fn answers_equal_a_real_electrumx() {
 
     // -- The response limits (the sections above ask these too, among everything else; here
     // they are asked on their own and FerrumX's answers are checked to be the refusals).
-    let oversized_calls = [
-        call(
-            "blockchain.scripthash.get_history",
-            json!([too_long.to_string()]),
-        ),
-        call(
-            "blockchain.scripthash.subscribe",
-            json!([too_long.to_string()]),
-        ),
-        call(
-            "blockchain.scripthash.listunspent",
-            json!([too_long.to_string()]),
-        ),
-        call(
-            "blockchain.scripthash.get_balance",
-            json!([too_long.to_string()]),
-        ),
-        call(
-            "blockchain.transaction.get",
-            json!([wide_tx.to_string(), true]),
-        ),
-        call("blockchain.transaction.get", json!([wide_tx.to_string()])),
-    ];
+    let too_long = too_long.to_string();
+    let mut oversized_calls: Vec<Call> = ["get_history", "subscribe", "listunspent", "get_balance"]
+        .iter()
+        .map(|m| call(&format!("blockchain.scripthash.{m}"), json!([too_long])))
+        .collect();
+    oversized_calls.push(call(
+        "blockchain.transaction.get",
+        json!([wide_tx.to_string(), true]),
+    ));
+    oversized_calls.push(call(
+        "blockchain.transaction.get",
+        json!([wide_tx.to_string()]),
+    ));
     for version in VERSIONS {
         pair.compare_sequential(&mut report, "oversized", version, &oversized_calls);
         let got = run_sequential(pair.fx, version, &oversized_calls);

@@ -167,7 +167,7 @@ fn getinfo(admin: &Admin) -> Value {
         "daemon height": admin.sync.daemon_height(),
         "db height": shared.index.tip().map(|t| t.0),
         "db_flush_count": admin.sync.flushes(),
-        "groups": bridge::groups(&admin.registry).len(),
+        "groups": admin.registry.group_count(),
         "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
         "merkle txid cache": "none: branches are computed from the txids cache",
         "pid": std::process::id(),

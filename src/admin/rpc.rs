@@ -19,6 +19,10 @@ use crate::electrum::transport::{Connection, Listener, RecvError};
 /// local, but a stray client must not exhaust memory.
 const MAX_LINE: usize = 16 << 20;
 
+/// An admin connection that sends nothing for this long is closed (a forgotten client must
+/// not hold a task until shutdown).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Binds every `rpc` service of SERVICES and serves it until shutdown.
 ///
 /// # Errors
@@ -93,7 +97,13 @@ async fn serve(conn: Connection, admin: Arc<Admin>) {
     loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => break,
-            m = reader.recv() => m,
+            m = tokio::time::timeout(IDLE_TIMEOUT, reader.recv()) => match m {
+                Ok(m) => m,
+                Err(_) => {
+                    tracing::debug!("admin RPC: closing an idle connection");
+                    break;
+                }
+            },
         };
         let msg = match msg {
             Ok(Some(m)) => m,

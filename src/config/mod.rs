@@ -14,6 +14,7 @@ mod daemon_url;
 mod env;
 mod error;
 mod host;
+pub(crate) use host::is_valid_hostname;
 mod limits;
 mod net;
 mod services;
