@@ -465,6 +465,8 @@ fn measure(
     let load = run_load(server.port, work, conns, inflight, secs);
     let peak_rss_mib = server.peak_rss_mib();
     drop(server);
+    // Every request of the mix is valid: an error means the comparison is not like for like.
+    assert_eq!(load.errors, 0, "{} answered errors", kind.name());
     let _ = std::fs::remove_dir_all(&db);
     Outcome {
         kind,

@@ -31,7 +31,7 @@ fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir, u16) {
         .set("DAEMON_POLL_INTERVAL_MEMPOOL", "60000");
     let mut server = Server::start(name, &env);
     server.wait_caught_up();
-    server.wait_for("listening", Duration::from_secs(30));
+    server.wait_for("listening service=", Duration::from_secs(30));
     (sim, server, dir, port)
 }
 
@@ -175,7 +175,7 @@ fn zmq_follows_the_daemon_when_it_changes() {
         .set("DAEMON_POLL_INTERVAL_MEMPOOL", "60000");
     let mut server = Server::start("zmq-follow", &env);
     server.wait_caught_up();
-    server.wait_for("listening", Duration::from_secs(30));
+    server.wait_for("listening service=", Duration::from_secs(30));
     wait_logged(&server, "publishes no ZMQ notifications");
     assert_eq!(
         server.count("listening to the daemon's ZMQ notifications"),

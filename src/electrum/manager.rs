@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::history::HistoryError;
 use super::methods::status_json;
 pub use super::registry::{
     formatted_time, housekeeping, GroupInfo, Policy, Registry, STALE_CHECK_PERIOD,
@@ -365,26 +366,33 @@ async fn compute_statuses(shared: &Arc<Shared>, keys: HashMap<HashX, [u8; 32]>) 
         tasks.push(tokio::task::spawn_blocking(move || {
             chunk
                 .into_iter()
-                .map(|(x, sh)| {
+                .filter_map(|(x, sh)| {
                     let mempool = shared.mempool.summaries(&x);
                     let mut entries = mempool.len();
-                    let status = shared
-                        .histories
-                        .get(&shared.index, &sh)
-                        .map(|(c, _)| {
+                    let status = match shared.histories.get(&shared.index, &sh) {
+                        Ok((c, _)) => {
                             entries += c.entries.len();
-                            c.status(&mempool)
-                        })
-                        .map_err(|_| ());
-                    (x, (status, !mempool.is_empty(), entries))
+                            Ok(c.status(&mempool))
+                        }
+                        // No longer servable: the subscription ends (notified as null).
+                        Err(HistoryError::TooLarge) => Err(()),
+                        // A database error is no reason to drop a client's subscription:
+                        // this round skips it (its status is re-checked on the next change).
+                        Err(HistoryError::Index(e)) => {
+                            tracing::warn!("status of a subscribed script hash: {e}");
+                            return None;
+                        }
+                    };
+                    Some((x, (status, !mempool.is_empty(), entries)))
                 })
                 .collect::<Vec<_>>()
         }));
     }
     let mut out = HashMap::new();
     for t in tasks {
-        if let Ok(v) = t.await {
-            out.extend(v);
+        match t.await {
+            Ok(v) => out.extend(v),
+            Err(e) => tracing::warn!("computing subscription statuses: {e}"),
         }
     }
     out

@@ -28,7 +28,13 @@ async fn write_loop(
         };
         match msg {
             Some(Outgoing::Message(m)) => {
-                if let Err(e) = writer.send(&m).await {
+                // A client that stops reading must not keep the session (and its place
+                // under MAX_SESSIONS) once it is closed: the write gives way to closing.
+                let sent = tokio::select! {
+                    r = writer.send(&m) => r,
+                    _ = state.closing.cancelled() => break,
+                };
+                if let Err(e) = sent {
                     tracing::debug!(session = state.id, "write failed: {e}");
                     break;
                 }
@@ -83,8 +89,10 @@ impl BatchAnswer {
         let mut reply = None;
         let mut disconnect = false;
         for (id, outcome) in self.ids.iter().zip(&self.outcomes) {
+            // An abandoned item means the session is closing (e.g. refused at the hard
+            // limit): no answer, and the session is closed.
             let Some(Some((outcome, d))) = outcome else {
-                return Some((None, false));
+                return Some((None, true));
             };
             disconnect |= d;
             if let Some(id) = id {
