@@ -1,4 +1,4 @@
-//! FerrumX against ElectrumX 1.20's recorded answers (`shared/electrumx-1.20-answers`):
+//! FerrumX against ElectrumX 1.20's recorded answers (`tests/data/electrumx-1.20-answers`):
 //! the stand-in serves the chain and mempool recorded from a real Bitcoin Core 29.0, the real
 //! `ferrumx_server` binary syncs it, and all 6,338 recorded requests (protocols 1.4 and 1.6)
 //! are sent over TCP, pipelined. Every answer must equal ElectrumX's as a JSON value, apart
@@ -19,9 +19,11 @@ use common_server::{Server, ServerEnv, TempDir};
 use ferrumx_simnode::{recorded, SimNode, SimNodeOptions};
 use serde_json::{json, Value};
 
-fn shared_dir(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(name)
-}
+/// ElectrumX 1.20's recorded answers, bundled in `tests/data/`.
+const ANSWERS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/electrumx-1.20-answers/answers.jsonl"
+);
 
 /// One recorded exchange.
 #[derive(Debug)]
@@ -34,13 +36,9 @@ struct Golden {
 }
 
 fn load_golden() -> Vec<Golden> {
-    let path = shared_dir("electrumx-1.20-answers/answers.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (shared/ must be beside the checkout)",
-            path.display()
-        )
-    });
+    let path = PathBuf::from(ANSWERS);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bundled in tests/data)", path.display()));
     text.lines()
         .enumerate()
         .map(|(i, l)| {
@@ -191,7 +189,7 @@ fn compare(g: &Golden, got: &Value, twins: &HashMap<(String, String), Value>) ->
 fn answers_equal_electrumx_on_the_recorded_chain() {
     let golden = load_golden();
     assert_eq!(golden.len(), 6338, "the golden file is complete");
-    let (mut node, _) = recorded::load(&shared_dir("bitcoind-core-v29")).expect("recorded chain");
+    let (mut node, _) = recorded::load(&recorded::core_v29_dir()).expect("recorded chain");
     // The golden answers were taken from a Core without fee-estimation data (README of
     // the answers): make the stand-in answer "Insufficient data" for every target.
     node.fee_overrides.clear();

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferrumx_simnode::{Node, ScriptHash, SimNode, SimNodeOptions};
@@ -396,11 +395,6 @@ fn read_line(r: &mut impl BufRead, partial: &mut Vec<u8>) -> Recv {
         Err(e) if is_timeout(&e) => Recv::Timeout,
         Err(_) => Recv::Closed,
     }
-}
-
-/// The path of the shared references beside the checkout.
-pub fn shared_dir(name: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(name)
 }
 
 /// The script of the output `op` spends (any transaction the stand-in knows: mempool,

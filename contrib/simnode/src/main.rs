@@ -93,7 +93,7 @@ struct ServeArgs {
     #[arg(long, conflicts_with = "recorded")]
     chain_file: Option<PathBuf>,
     /// Serve the chain recorded from Bitcoin Core 29.0 in this directory
-    /// (e.g. ../shared/bitcoind-core-v29).
+    /// (e.g. contrib/simnode/data/bitcoind-core-v29).
     #[arg(long)]
     recorded: Option<PathBuf>,
     /// Cache the generated chain in this file: reuse it if it matches the parameters.

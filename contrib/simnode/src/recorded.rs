@@ -1,5 +1,5 @@
 //! Serving the chain and mempool recorded from a real Bitcoin Core 29.0
-//! (`shared/bitcoind-core-v29/`): active blocks, stale blocks, mempool entries as Core printed
+//! (bundled in this crate's `data/bitcoind-core-v29/`, see [`core_v29_dir`]): active blocks, stale blocks, mempool entries as Core printed
 //! them, and the node state that cannot be derived from blocks (fee estimates, ZMQ
 //! endpoints), taken from the recorded answers.
 
@@ -67,6 +67,15 @@ fn hex_field<T: bitcoin::consensus::Decodable>(
 
 /// Loads the recording in `dir` into a node. The node's own wallet (seed 0) owns nothing in
 /// it, so generated traffic starts once blocks mined by the stand-in mature.
+/// The recording of Bitcoin Core 29.0 bundled with the stand-in (`data/bitcoind-core-v29`
+/// in this crate: chain, stale blocks, mempool, scenario labels and RPC exchanges).
+pub fn core_v29_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/bitcoind-core-v29"
+    ))
+}
+
 pub fn load(dir: &Path) -> Result<(Node, Vec<ZmqEndpoint>), RecordedError> {
     let mut node = Node::new(GenParams::fixture(0));
     let chain = read(dir, "chain.jsonl")?;

@@ -1,7 +1,7 @@
 //! `corejson` against answers recorded from a real Bitcoin Core 29.0 (regtest).
 //!
 //! The chain, the stale blocks and the mempool are loaded from the recording set in
-//! `/work/shared/bitcoind-core-v29`; every context value (height, confirmations, chain
+//! `data/bitcoind-core-v29` (bundled with the stand-in); every context value (height, confirmations, chain
 //! work, median time, next block, prevouts) is derived here from the block data alone.
 //! Each listed recording is then recomputed and compared with Core's `result`, both as
 //! parsed JSON and as exact text.
@@ -18,10 +18,7 @@ use ferrumx_simnode::corejson::{
 use ferrumx_simnode::json::Json;
 use serde_json::Value;
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/bitcoind-core-v29"
-);
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bitcoind-core-v29");
 
 /// Every recording of a verbose block, header or transaction answer.
 const RECORDINGS: &[&str] = &[

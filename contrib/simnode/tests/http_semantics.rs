@@ -29,8 +29,7 @@ fn recordings() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let candidates = [
         std::env::var_os("SIMNODE_CORE_V29_RPC").map(PathBuf::from),
-        Some(manifest.join("tests/data/bitcoind-core-v29/rpc")),
-        Some(manifest.join("../../../shared/bitcoind-core-v29/rpc")),
+        Some(manifest.join("data/bitcoind-core-v29/rpc")),
     ];
     candidates
         .into_iter()

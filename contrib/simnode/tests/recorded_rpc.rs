@@ -24,10 +24,7 @@ use bitcoin::Txid;
 use ferrumx_simnode::{recorded, GenParams, Node, SimNode, SimNodeOptions};
 use serde_json::Value;
 
-const DATA: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/bitcoind-core-v29"
-);
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bitcoind-core-v29");
 
 /// Our own credentials; those of the recording do not matter.
 const USER: &str = "replay";
@@ -274,8 +271,8 @@ fn data_dir() -> PathBuf {
     let dir = PathBuf::from(DATA);
     assert!(
         dir.join("rpc").is_dir() && dir.join("chain.jsonl").is_file(),
-        "the Core 29.0 recordings are missing: expected {} (shared/bitcoind-core-v29 cloned beside the \
-         repository); this test needs them and is never skipped",
+        "the Core 29.0 recordings are missing: expected {} (bundled with the \
+         stand-in); this test needs them and is never skipped",
         dir.display()
     );
     dir
