@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod electrum;
 pub mod index;
+pub mod memory;
 pub mod mempool;
 pub mod prefetch;
 pub mod server;

@@ -106,6 +106,8 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.bandwidth_unit_cost, 5000);
     assert_eq!(c.request_timeout, Duration::from_secs(30));
     assert_eq!(c.session_timeout, Duration::from_secs(600));
+    // aiorpcX's max_send_delay.
+    assert_eq!(c.send_timeout, Duration::from_secs(20));
     assert_eq!(
         (
             c.session_group_by_subnet_ipv4,
@@ -173,7 +175,7 @@ fn malformed_numbers_are_named() {
     let numeric =
         "CACHE_MB REORG_LIMIT LOG_SESSIONS MAX_SESSIONS MAX_SEND MAX_RECV COST_SOFT_LIMIT \
          COST_HARD_LIMIT REQUEST_SLEEP INITIAL_CONCURRENT BANDWIDTH_UNIT_COST \
-         REQUEST_TIMEOUT SESSION_TIMEOUT SESSION_GROUP_BY_SUBNET_IPV4 \
+         REQUEST_TIMEOUT SESSION_TIMEOUT SEND_TIMEOUT SESSION_GROUP_BY_SUBNET_IPV4 \
          SESSION_GROUP_BY_SUBNET_IPV6 TOR_PROXY_PORT DAEMON_POLL_INTERVAL_BLOCKS \
          DAEMON_POLL_INTERVAL_MEMPOOL"
             .split_whitespace();
@@ -191,6 +193,7 @@ fn malformed_numbers_are_named() {
         ("TOR_PROXY_PORT", "0"),
         ("TOR_PROXY_PORT", "65536"),
         ("BANDWIDTH_UNIT_COST", "0"),
+        ("SEND_TIMEOUT", "0"),
     ] {
         assert_names(&error(&[(var, bad)]), var);
     }
@@ -202,6 +205,7 @@ fn numbers_and_durations_are_typed() {
         ("REQUEST_SLEEP", "100"),
         ("REQUEST_TIMEOUT", "5"),
         ("SESSION_TIMEOUT", "60"),
+        ("SEND_TIMEOUT", "3"),
         ("LOG_SESSIONS", "0"),
         ("TOR_PROXY_PORT", "9150"),
         ("REORG_LIMIT", "1000"),
@@ -209,6 +213,7 @@ fn numbers_and_durations_are_typed() {
     assert_eq!(c.request_sleep, Duration::from_millis(100));
     assert_eq!(c.request_timeout, Duration::from_secs(5));
     assert_eq!(c.session_timeout, Duration::from_secs(60));
+    assert_eq!(c.send_timeout, Duration::from_secs(3));
     assert_eq!(c.log_sessions, None);
     assert_eq!(c.tor_proxy_port, Some(9150));
     assert_eq!(c.reorg_limit, 1000);

@@ -119,7 +119,7 @@ async fn serve(conn: Connection, admin: Arc<Admin>) {
         };
         let (reply, after) = handle_message(&admin, &msg).await;
         if let Some(reply) = reply {
-            if let Err(e) = writer.send(reply.to_string().as_bytes()).await {
+            if let Err(e) = writer.send(reply.to_string().into_bytes()).await {
                 tracing::debug!("admin RPC: write failed: {e}");
                 break;
             }

@@ -76,6 +76,7 @@ pub const VARIABLES: &[&str] = &[
     "BANDWIDTH_UNIT_COST",
     "REQUEST_TIMEOUT",
     "SESSION_TIMEOUT",
+    "SEND_TIMEOUT",
     "PEER_DISCOVERY",
     "PEER_ANNOUNCE",
     "FORCE_PROXY",
@@ -178,6 +179,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// SESSION_TIMEOUT, default 600 s.
     pub session_timeout: Duration,
+    /// SEND_TIMEOUT (FerrumX), default 20 s (aiorpcX's fixed `max_send_delay`): a session
+    /// whose writes make no progress for this long is closed.
+    pub send_timeout: Duration,
     /// SESSION_GROUP_BY_SUBNET_IPV4, default 24 (prefix length).
     pub session_group_by_subnet_ipv4: u8,
     /// SESSION_GROUP_BY_SUBNET_IPV6, default 48 (prefix length).
@@ -342,6 +346,7 @@ impl Config {
         let request_sleep = env.millis("REQUEST_SLEEP", 2500)?;
         let request_timeout = env.seconds("REQUEST_TIMEOUT", 30)?;
         let session_timeout = env.seconds("SESSION_TIMEOUT", 600)?;
+        let send_timeout = Duration::from_secs(env.integer_at_least("SEND_TIMEOUT", 20, 1)?);
         let session_group_by_subnet_ipv4 =
             env.integer_at_most("SESSION_GROUP_BY_SUBNET_IPV4", 24, 32)?;
         let session_group_by_subnet_ipv6 =
@@ -423,6 +428,7 @@ impl Config {
             bandwidth_unit_cost,
             request_timeout,
             session_timeout,
+            send_timeout,
             session_group_by_subnet_ipv4,
             session_group_by_subnet_ipv6,
             session_group_private,

@@ -20,7 +20,7 @@ use super::methods::status_json;
 pub use super::registry::{
     formatted_time, housekeeping, GroupInfo, Policy, Registry, STALE_CHECK_PERIOD,
 };
-use super::session::{self, SessionState, OUTGOING_QUEUE};
+use super::session::{self, SessionState};
 use super::shared::Shared;
 use super::transport::{self, Listener};
 use crate::config::Config;
@@ -131,14 +131,12 @@ pub async fn accept_loop(
                 }
             };
             let id = registry.next_id();
-            let (tx, rx) = mpsc::channel(OUTGOING_QUEUE);
             let closing = shutdown.child_token();
             let policy = registry.policy();
             let state = Arc::new(SessionState::new(
                 id,
                 peer,
                 kind,
-                tx,
                 closing,
                 policy.limits,
                 policy.anon_logs,
@@ -153,7 +151,7 @@ pub async fn accept_loop(
             );
             registry.add(state.clone());
             state.start_costing();
-            session::serve(conn, shared, state.clone(), rx).await;
+            session::serve(conn, shared, state.clone()).await;
             registry.remove(id);
             let mut notes = Vec::new();
             if state.throttled() {

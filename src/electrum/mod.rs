@@ -10,6 +10,7 @@ pub mod jsonrpc;
 pub mod manager;
 pub mod merkle;
 pub mod methods;
+pub mod outbox;
 pub mod params;
 pub mod registry;
 mod serve;

@@ -19,6 +19,8 @@ use crate::util::thousands;
 
 /// How often sessions are checked against SESSION_TIMEOUT (ElectrumX's granularity).
 pub const STALE_CHECK_PERIOD: Duration = Duration::from_secs(60);
+/// How soon after sessions end the allocator is asked to give their memory back.
+const TRIM_PERIOD: Duration = Duration::from_secs(5);
 
 /// The session settings the registry applies (from [`Settings`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +101,8 @@ pub struct Registry {
     log_new: AtomicBool,
     /// When the registry was made: timeslice groups count from here.
     started: Instant,
+    /// Sessions that have ended.
+    ended: AtomicU64,
 }
 
 impl Default for Registry {
@@ -122,6 +126,7 @@ impl Registry {
             paused: watch::channel(false).0,
             log_new: AtomicBool::new(false),
             started: Instant::now(),
+            ended: AtomicU64::new(0),
         }
     }
 
@@ -169,6 +174,7 @@ impl Registry {
         let mut sessions = self.lock();
         if let Some(s) = sessions.remove(&id) {
             Groups::leave(s.groups(), id, s.recorded_cost());
+            self.ended.fetch_add(1, Ordering::Relaxed);
         }
         self.manage_listeners(sessions.len(), &policy);
     }
@@ -402,11 +408,29 @@ pub fn housekeeping(
                 log_sessions(&shared, &registry);
             }
         };
+        // Sessions that ended leave their memory free but held by the allocator: give it
+        // back (see `crate::memory`) once no more have ended for a period, so that a wave
+        // of disconnections is trimmed once, after it.
+        let trim = async {
+            let mut tick = interval_after(TRIM_PERIOD);
+            let (mut seen, mut due) = (0, false);
+            loop {
+                tick.tick().await;
+                let ended = registry.ended.load(Ordering::Relaxed);
+                if ended != seen {
+                    (seen, due) = (ended, true);
+                } else if due {
+                    due = false;
+                    let _ = tokio::task::spawn_blocking(crate::memory::release_free).await;
+                }
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => {}
             _ = recalc => {}
             _ = stale => {}
             _ = log => {}
+            _ = trim => {}
         }
     }
 }

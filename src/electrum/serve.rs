@@ -6,47 +6,81 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use tokio::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::cost::{Excessive, ERROR_COST, PARSE_ERROR_COST};
-use super::jsonrpc::{self, Detector, Incoming, Request, RpcError, BAD_REQUEST, PARSE_ERROR};
+use super::jsonrpc::{
+    self, BatchDone, Detector, Incoming, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
+};
 use super::methods::{Call, Failure, Method};
-use super::session::{Outgoing, SessionState, MAX_QUEUED};
+use super::outbox::Next;
+use super::session::{SessionState, MAX_QUEUED, MAX_QUEUED_BYTES};
 use super::shared::Shared;
 use super::transport::{Connection, MessageWriter, RecvError};
 
-/// Writes queued messages until the queue ends, a `Close` arrives or the socket fails.
-async fn write_loop(
-    mut writer: MessageWriter,
-    mut rx: mpsc::Receiver<Outgoing>,
-    state: Arc<SessionState>,
-) {
+/// Writes queued messages until the outbox closes, the session closes or the socket fails.
+/// A write that makes no progress for `send_timeout` (the client stopped reading) closes the
+/// session.
+async fn write_loop(mut writer: MessageWriter, state: Arc<SessionState>, send_timeout: Duration) {
+    let progress = writer.progress();
+    // How often a stalled write is checked: the timeout is enforced to within this.
+    let tick = (send_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     loop {
-        let msg = tokio::select! {
-            m = rx.recv() => m,
-            _ = state.closing.cancelled() => None,
+        let next = tokio::select! {
+            n = state.outbox.next() => n,
+            _ = state.closing.cancelled() => break,
         };
-        match msg {
-            Some(Outgoing::Message(m)) => {
+        let msg = match next {
+            Next::Message(m) => m,
+            Next::Close => break,
+        };
+        let len = msg.len();
+        let send = writer.send(msg);
+        tokio::pin!(send);
+        let mut seen = progress.load(Ordering::Relaxed);
+        let mut moved = Instant::now();
+        let sent = loop {
+            tokio::select! {
+                r = &mut send => break Some(r),
                 // A client that stops reading must not keep the session (and its place
                 // under MAX_SESSIONS) once it is closed: the write gives way to closing.
-                let sent = tokio::select! {
-                    r = writer.send(&m) => r,
-                    _ = state.closing.cancelled() => break,
-                };
-                if let Err(e) = sent {
-                    tracing::debug!(session = state.id, "write failed: {e}");
-                    break;
+                _ = state.closing.cancelled() => break None,
+                _ = tokio::time::sleep(tick) => {
+                    let now = progress.load(Ordering::Relaxed);
+                    if now != seen {
+                        (seen, moved) = (now, Instant::now());
+                    } else if moved.elapsed() >= send_timeout {
+                        tracing::info!(
+                            session = state.id,
+                            unsent = state.outbox.unsent(),
+                            "closing session: nothing could be sent for {} s (the client \
+                             is not reading)",
+                            send_timeout.as_secs()
+                        );
+                        break None;
+                    }
                 }
-                state.send_count.fetch_add(1, Ordering::Relaxed);
-                state.send_size.fetch_add(m.len() as u64, Ordering::Relaxed);
-                state.bump_bandwidth(m.len() as u64);
             }
-            Some(Outgoing::Close) | None => break,
+        };
+        state.outbox.written(len);
+        match sent {
+            Some(Ok(())) => {
+                state.send_count.fetch_add(1, Ordering::Relaxed);
+                state.send_size.fetch_add(len as u64, Ordering::Relaxed);
+                state.bump_bandwidth(len as u64);
+            }
+            Some(Err(e)) => {
+                tracing::debug!(session = state.id, "write failed: {e}");
+                break;
+            }
+            None => break,
         }
     }
     state.closing.cancel();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), writer.close()).await;
+    state.outbox.close();
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
 }
 
 /// A request's outcome, and whether to disconnect after answering it; `None` when it is
@@ -60,71 +94,59 @@ struct Job {
     deadline: tokio::time::Instant,
     /// Its batch and its place in it.
     batch: Option<(Arc<Mutex<BatchAnswer>>, usize)>,
+    /// Its message's share of [`MAX_QUEUED_BYTES`], given back once the request starts
+    /// (shared by the requests of a batch).
+    queued: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 /// A batch's answer, assembled as its items finish.
 struct BatchAnswer {
     collector: jsonrpc::BatchCollector,
-    ids: Vec<Option<jsonrpc::Id>>,
-    outcomes: Vec<Option<Settled>>,
-    left: usize,
+    /// Whether an item asked to disconnect after answering.
+    disconnect: bool,
 }
 
 impl BatchAnswer {
-    /// Records item `i`; once all are in, the answer (items in batch order; nothing if one
-    /// was abandoned) and whether to disconnect.
+    /// Records item `i`; once all are in, the answer (nothing if one was abandoned: the
+    /// session is then closed) and whether to disconnect.
     fn record(
         &mut self,
         i: usize,
         outcome: Settled,
         max_send: usize,
     ) -> Option<(Option<Vec<u8>>, bool)> {
-        if let Some(slot) = self.outcomes.get_mut(i) {
-            *slot = Some(outcome);
-            self.left = self.left.saturating_sub(1);
+        if let Some((_, d)) = &outcome {
+            self.disconnect |= d;
         }
-        if self.left > 0 {
-            return None;
+        let outcome = outcome.as_ref().map(|(o, _)| o.as_ref());
+        match self.collector.record(i, outcome, max_send)? {
+            BatchDone::Reply(r) => Some((Some(r), self.disconnect)),
+            BatchDone::Silent => Some((None, self.disconnect)),
+            BatchDone::Abandoned => Some((None, true)),
         }
-        let mut reply = None;
-        let mut disconnect = false;
-        for (id, outcome) in self.ids.iter().zip(&self.outcomes) {
-            // An abandoned item means the session is closing (e.g. refused at the hard
-            // limit): no answer, and the session is closed.
-            let Some(Some((outcome, d))) = outcome else {
-                return Some((None, true));
-            };
-            disconnect |= d;
-            if let Some(id) = id {
-                if let Some(r) = self.collector.add(id, outcome.as_ref(), max_send) {
-                    reply = Some(r);
-                }
-            }
-        }
-        Some((reply, disconnect))
     }
 }
 
 /// Serves one connection until the client leaves, the session is closed or `shutdown`.
-pub async fn serve(
-    conn: Connection,
-    shared: Arc<Shared>,
-    state: Arc<SessionState>,
-    rx: mpsc::Receiver<Outgoing>,
-) {
+pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionState>) {
     let Connection {
         mut reader, writer, ..
     } = conn;
-    let writer_task = tokio::spawn(write_loop(writer, rx, state.clone()));
+    let send_timeout = shared.settings.send_timeout;
+    let writer_task = tokio::spawn(write_loop(writer, state.clone(), send_timeout));
     let (jobs, queue) = mpsc::channel::<Job>(MAX_QUEUED);
     let dispatcher = tokio::spawn(dispatch(shared.clone(), state.clone(), queue));
     let mut detector = Detector::new();
     let mut writer_ends = false;
     let mut received = 0u64;
     loop {
+        // Backpressure: nothing more is read while the client leaves our answers unread.
         let msg = tokio::select! {
             _ = state.closing.cancelled() => break,
-            m = reader.recv() => m,
+            m = async {
+                state.outbox.room().await;
+                reader.recv().await
+            } => m,
         };
         // Every byte read costs, oversized and discarded ones included (as aiorpcX charges
         // each chunk it receives).
@@ -146,6 +168,15 @@ pub async fn serve(
                 tracing::debug!(session = state.id, "read failed: {e}");
                 break;
             }
+        };
+        // Requests read and not started are bounded in bytes too.
+        let share = u32::try_from(msg.len().min(MAX_QUEUED_BYTES)).unwrap_or(u32::MAX);
+        let queued = tokio::select! {
+            _ = state.closing.cancelled() => break,
+            p = state.queued_bytes.clone().acquire_many_owned(share) => match p {
+                Ok(p) => Arc::new(p),
+                Err(_) => break,
+            },
         };
         let deadline = tokio::time::Instant::now() + shared.settings.request_timeout;
         state.touch();
@@ -196,6 +227,7 @@ pub async fn serve(
                     req,
                     deadline,
                     batch: None,
+                    queued: Some(queued),
                 };
                 if !queue_job(&state, &jobs, job).await {
                     break;
@@ -208,9 +240,7 @@ pub async fn serve(
                 } = batch;
                 let answer = Arc::new(Mutex::new(BatchAnswer {
                     collector,
-                    ids: requests.iter().map(|r| r.id.clone()).collect(),
-                    outcomes: vec![None; requests.len()],
-                    left: requests.len(),
+                    disconnect: false,
                 }));
                 let mut open = true;
                 for (i, req) in requests.into_iter().enumerate() {
@@ -218,6 +248,7 @@ pub async fn serve(
                         req,
                         deadline,
                         batch: Some((answer.clone(), i)),
+                        queued: Some(queued.clone()),
                     };
                     if !queue_job(&state, &jobs, job).await {
                         open = false;
@@ -253,7 +284,7 @@ async fn queue_job(state: &SessionState, jobs: &mpsc::Sender<Job>, job: Job) -> 
 /// concurrency slot within its deadline, then runs in its own task holding the slot.
 async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc::Receiver<Job>) {
     loop {
-        let job = tokio::select! {
+        let mut job = tokio::select! {
             _ = state.closing.cancelled() => return,
             j = queue.recv() => match j {
                 Some(j) => j,
@@ -264,6 +295,8 @@ async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc
             _ = state.closing.cancelled() => return,
             r = tokio::time::timeout_at(job.deadline, state.concurrency.enter()) => r,
         };
+        // Started (or settled): its bytes no longer count as queued.
+        job.queued = None;
         let (shared, state) = (shared.clone(), state.clone());
         match entered {
             Ok(Ok(slot)) => {
@@ -274,8 +307,10 @@ async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc
                             Some(r.unwrap_or_else(|_| timed_out(&shared, &state, &job.req)))
                         }
                     };
-                    drop(slot);
+                    // The slot is held until the answer is queued: while the client does
+                    // not read, no further request of the session runs.
                     complete(&shared, &state, job, outcome).await;
+                    drop(slot);
                 });
             }
             Ok(Err(Excessive)) => {
@@ -353,6 +388,7 @@ async fn complete(shared: &Arc<Shared>, state: &Arc<SessionState>, job: Job, out
         None => {
             if let Some((outcome, disconnect)) = outcome {
                 let reply = job.req.response(outcome.as_ref(), max_send);
+                drop(outcome);
                 finish(state, reply, disconnect).await;
             }
         }

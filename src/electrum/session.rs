@@ -10,11 +10,12 @@ use std::time::Instant;
 
 use bitcoin::hex::DisplayHex;
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::cost::{self, Concurrency, CostCell, Group, Limits, SessionCost, CONNECTION_COST};
 use super::jsonrpc::{self, Detector};
+use super::outbox::{Outbox, Refused};
 use super::shared::Settings;
 use super::version::ProtocolVersion;
 use crate::config::Protocol;
@@ -22,12 +23,13 @@ use crate::index::HashX;
 
 pub use super::serve::serve;
 
-/// Messages queued for a session's writer before it counts as too slow and is dropped.
-pub const OUTGOING_QUEUE: usize = 1_000;
 /// Requests of one session waiting for a concurrency slot before FerrumX stops reading from
 /// it until some have started (a memory bound: aiorpcX has none; each waiting request is
 /// still subject to REQUEST_TIMEOUT from the moment it was read).
 pub const MAX_QUEUED: usize = 1_000;
+/// Bytes of such requests (as received) before FerrumX stops reading; a single larger
+/// message is still taken alone.
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
 /// One script-hash subscription.
 #[derive(Clone, Debug)]
@@ -58,14 +60,6 @@ impl Sub {
     }
 }
 
-/// What the writer sends.
-#[derive(Debug)]
-pub enum Outgoing {
-    Message(Vec<u8>),
-    /// Send nothing more; close the connection.
-    Close,
-}
-
 /// A session's state, shared by its request tasks, the notifier and the admin interface.
 pub struct SessionState {
     pub id: u64,
@@ -86,7 +80,10 @@ pub struct SessionState {
     pub recv_size: AtomicU64,
     /// The JSON-RPC dialect notifications are written in (detected from the client).
     rpc: Mutex<jsonrpc::Protocol>,
-    outgoing: mpsc::Sender<Outgoing>,
+    /// Messages not yet written, bounded in bytes.
+    pub(super) outbox: Outbox,
+    /// Bytes of requests read and not started (see [`MAX_QUEUED_BYTES`]).
+    pub(super) queued_bytes: Arc<Semaphore>,
     /// Cancelled to close the session.
     pub closing: CancellationToken,
     limits: Limits,
@@ -121,7 +118,6 @@ impl SessionState {
         id: u64,
         peer: SocketAddr,
         kind: Protocol,
-        outgoing: mpsc::Sender<Outgoing>,
         closing: CancellationToken,
         limits: Limits,
         anon_logs: bool,
@@ -145,7 +141,8 @@ impl SessionState {
             recv_count: AtomicU64::new(0),
             recv_size: AtomicU64::new(0),
             rpc: Mutex::new(jsonrpc::Protocol::V2),
-            outgoing,
+            outbox: Outbox::default(),
+            queued_bytes: Arc::new(Semaphore::new(MAX_QUEUED_BYTES)),
             closing,
             limits,
             anon_logs,
@@ -464,35 +461,45 @@ impl SessionState {
     /// Queues a message without waiting (notifications). False if the session is gone or
     /// too far behind (it is then closed).
     pub fn try_send(&self, msg: Vec<u8>) -> bool {
-        match self.outgoing.try_send(Outgoing::Message(msg)) {
+        match self.outbox.try_send(msg) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(Refused::Full) => {
                 // Once: the session stays registered until its writer has given up.
                 if !self.closing.is_cancelled() {
                     tracing::warn!(
                         session = self.id,
-                        "closing session: its outgoing queue is full (client too slow)"
+                        unsent = self.outbox.unsent(),
+                        "closing session: too many bytes waiting to be sent (client too slow)"
                     );
                     self.closing.cancel();
                 }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(Refused::Closed) => false,
         }
     }
 
-    /// Queues a message, waiting while the queue is full (responses: the session's own
-    /// requests wait for its own client).
+    /// Queues a message, waiting while the session's unsent bytes are over the limit
+    /// (responses: the session's own requests wait for its own client). False when the
+    /// session is closing.
     pub async fn send(&self, msg: Vec<u8>) -> bool {
-        self.outgoing.send(Outgoing::Message(msg)).await.is_ok()
+        tokio::select! {
+            _ = self.closing.cancelled() => false,
+            sent = self.outbox.send(msg) => sent,
+        }
     }
 
     /// Sends `msg` (if any), then closes.
     pub async fn send_and_close(&self, msg: Option<Vec<u8>>) {
         if let Some(m) = msg {
-            let _ = self.outgoing.send(Outgoing::Message(m)).await;
+            self.send(m).await;
         }
-        let _ = self.outgoing.send(Outgoing::Close).await;
+        self.outbox.close();
+    }
+
+    /// Bytes queued for the client and not yet written.
+    pub fn unsent_bytes(&self) -> usize {
+        self.outbox.unsent()
     }
 
     /// Sends a notification.

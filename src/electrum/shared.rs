@@ -45,6 +45,7 @@ pub struct Settings {
     pub initial_concurrent: usize,
     pub request_timeout: Duration,
     pub session_timeout: Duration,
+    pub send_timeout: Duration,
     pub anon_logs: bool,
     /// MAX_SESSIONS: listeners pause at this many sessions.
     pub max_sessions: usize,
@@ -78,6 +79,7 @@ impl Settings {
             initial_concurrent: config.initial_concurrent,
             request_timeout: config.request_timeout,
             session_timeout: config.session_timeout,
+            send_timeout: config.send_timeout,
             anon_logs: config.anon_logs,
             max_sessions: config.max_sessions,
             cost_soft_limit: config.cost_soft_limit,

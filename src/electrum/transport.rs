@@ -60,7 +60,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
@@ -86,7 +86,11 @@ const BACKLOG: u32 = 100;
 
 /// Bytes read from a line-framed socket at a time; the memory a connection may use beyond
 /// `max_recv`.
-pub const READ_BUFFER_SIZE: usize = 64 * 1024;
+pub const READ_BUFFER_SIZE: usize = 16 * 1024;
+
+/// The initial read buffer of a websocket (tungstenite's default, 128 KiB, is allocated and
+/// zeroed up front for every session; it grows when a frame needs more).
+const WS_READ_BUFFER_SIZE: usize = 4 * 1024;
 
 // ---------------------------------------------------------------------------------------
 // TLS configuration
@@ -529,10 +533,15 @@ impl Incoming {
             }
             _ => MaybeTls::Plain(stream),
         };
+        let written = Arc::new(AtomicU64::new(0));
         let (reader, writer) = if protocol.is_websocket() {
             let shared = SharedStream(Arc::new(Mutex::new(stream)));
+            let counted = Counted {
+                inner: shared.clone(),
+                written: written.clone(),
+            };
             let ws = tokio_tungstenite::accept_async_with_config(
-                shared.clone(),
+                counted,
                 Some(websocket_config(max_recv)),
             )
             .await
@@ -557,7 +566,10 @@ impl Incoming {
             let (read, write) = tokio::io::split(stream);
             (
                 ReaderInner::Lines(LineReader::new(read, max_recv)),
-                WriterInner::Lines(write),
+                WriterInner::Lines(Counted {
+                    inner: write,
+                    written: written.clone(),
+                }),
             )
         };
         Ok(Connection {
@@ -567,6 +579,7 @@ impl Incoming {
             writer: MessageWriter {
                 inner: writer,
                 closed: false,
+                written,
             },
         })
     }
@@ -574,7 +587,7 @@ impl Incoming {
 
 /// WebSocket limits from MAX_RECV (tungstenite's defaults when it is 0, "no limit").
 fn websocket_config(max_recv: usize) -> WebSocketConfig {
-    let config = WebSocketConfig::default();
+    let config = WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_SIZE);
     if max_recv == 0 {
         config
     } else {
@@ -628,7 +641,7 @@ pub struct MessageReader {
 enum ReaderInner {
     Lines(LineReader),
     Ws {
-        stream: SplitStream<WebSocketStream<SharedStream>>,
+        stream: SplitStream<WebSocketStream<Counted<SharedStream>>>,
         limit: usize,
         /// The stream has ended (close frame, EOF or an oversized message).
         done: bool,
@@ -839,12 +852,14 @@ impl LineReader {
 pub struct MessageWriter {
     inner: WriterInner,
     closed: bool,
+    /// Bytes handed to the socket (TLS: to the TLS layer) so far.
+    written: Arc<AtomicU64>,
 }
 
 enum WriterInner {
-    Lines(WriteHalf<MaybeTls>),
+    Lines(Counted<WriteHalf<MaybeTls>>),
     Ws {
-        sink: SplitSink<WebSocketStream<SharedStream>, Message>,
+        sink: SplitSink<WebSocketStream<Counted<SharedStream>>, Message>,
         /// The socket under the WebSocket, to shut it down after the close frame.
         shared: SharedStream,
         too_large: Arc<AtomicBool>,
@@ -865,13 +880,21 @@ impl fmt::Debug for MessageWriter {
 }
 
 impl MessageWriter {
+    /// Bytes written to the socket so far, shared: it moves while a [`MessageWriter::send`]
+    /// makes progress, so a caller can tell a slow client from one that stopped reading.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.written.clone()
+    }
+
     /// Sends one message: appends `\n` for tcp/ssl; one text frame for ws/wss. Flushes.
     ///
     /// A websocket message that is not valid UTF-8 goes as a binary frame (as aiorpcX does).
+    /// The message is framed in place (no copy).
     ///
     /// # Errors
     /// The connection failed or was closed.
-    pub async fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+    pub async fn send(&mut self, msg: impl Into<Vec<u8>>) -> io::Result<()> {
+        let mut msg = msg.into();
         if self.closed {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -880,16 +903,14 @@ impl MessageWriter {
         }
         match &mut self.inner {
             WriterInner::Lines(write) => {
-                let mut framed = Vec::with_capacity(msg.len() + 1);
-                framed.extend_from_slice(msg);
-                framed.push(b'\n');
-                write.write_all(&framed).await?;
+                msg.push(b'\n');
+                write.write_all(&msg).await?;
                 write.flush().await
             }
             WriterInner::Ws { sink, .. } => {
-                let message = match std::str::from_utf8(msg) {
+                let message = match String::from_utf8(msg) {
                     Ok(text) => Message::text(text),
-                    Err(_) => Message::binary(msg.to_vec()),
+                    Err(e) => Message::binary(e.into_bytes()),
                 };
                 sink.send(message).await.map_err(ws_to_io)
             }
@@ -1008,6 +1029,44 @@ impl AsyncWrite for MaybeTls {
             MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
             MaybeTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// A stream that counts the bytes written through it (see [`MessageWriter::progress`]).
+struct Counted<S> {
+    inner: S,
+    written: Arc<AtomicU64>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &polled {
+            self.written.fetch_add(*n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
