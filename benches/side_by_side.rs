@@ -30,7 +30,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrumx::util::thousands;
+use ferrumx::py::thousands;
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! Golden tests of `ferrumx::electrum`'s JSON-RPC layer against aiorpcx 0.25.0 (the version
+//! Golden tests of `ferrumx::jsonrpc` (the JSON-RPC layer of both services) against aiorpcx 0.25.0 (the version
 //! ElectrumX 1.20 pins), the library ElectrumX speaks JSON-RPC through.
 //!
 //! The vectors below were recorded by running aiorpcx's own `JSONRPCConnection(
@@ -9,18 +9,19 @@
 //! in batch order). `bind` vectors come from aiorpcx's `handler_invocation` on ElectrumX's
 //! handler signatures.
 
-use ferrumx::electrum::jsonrpc::{
-    bind, encode_notification, parse, BatchDone, Detector, Fault, Incoming, Params, Protocol,
-    Signature, MAX_NESTING,
+use ferrumx::jsonrpc::{
+    bind, encode_notification, parse, BatchDone, Detector, Dialect, Fault, Params, Parsed,
+    Signature,
 };
+use ferrumx::py::MAX_NESTING;
 use serde_json::{json, Value};
 
-fn proto_name(p: Option<Protocol>) -> Value {
+fn proto_name(p: Option<Dialect>) -> Value {
     match p {
         None => Value::Null,
-        Some(Protocol::V1) => json!("V1"),
-        Some(Protocol::V2) => json!("V2"),
-        Some(Protocol::Loose) => json!("Loose"),
+        Some(Dialect::V1) => json!("V1"),
+        Some(Dialect::V2) => json!("V2"),
+        Some(Dialect::Loose) => json!("Loose"),
     }
 }
 
@@ -59,7 +60,7 @@ fn aiorpcx_connection_vectors() {
             let ctx = format!("case {name} step {n}");
             let outcome = parse(&message_bytes(step), &mut detector);
             assert_eq!(
-                proto_name(detector.protocol()),
+                proto_name(detector.dialect()),
                 step["proto"],
                 "{ctx}: protocol"
             );
@@ -76,7 +77,7 @@ fn aiorpcx_connection_vectors() {
                     assert_eq!(text(reply), step["reply"], "{ctx}: reply");
                 }
                 "single" => {
-                    let Ok(Incoming::Single(req)) = outcome else {
+                    let Ok(Parsed::Single(req)) = outcome else {
                         panic!("{ctx}: expected a request, got {outcome:?}");
                     };
                     let item = &step["items"][0];
@@ -90,7 +91,7 @@ fn aiorpcx_connection_vectors() {
                     );
                 }
                 "batch" => {
-                    let Ok(Incoming::Batch(mut batch)) = outcome else {
+                    let Ok(Parsed::Batch(mut batch)) = outcome else {
                         panic!("{ctx}: expected a batch, got {outcome:?}");
                     };
                     let items = step["items"].as_array().unwrap();
@@ -169,7 +170,7 @@ fn nesting() {
 
     let nested = format!("{}{}", "[".repeat(300), "]".repeat(300));
     let msg = format!("{{\"method\":\"m\",\"params\":{nested},\"id\":1}}");
-    let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+    let Ok(Parsed::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
         panic!("300 levels should parse");
     };
     let result = json!({"m": req.method, "a": params_value(&req.params)});
@@ -213,7 +214,7 @@ fn nesting_limit_on_this_thread() {
         "{{\"method\":\"m\",\"params\":[{}],\"id\":1}}",
         list(MAX_NESTING - 2)
     );
-    let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+    let Ok(Parsed::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
         panic!("{MAX_NESTING} levels should parse");
     };
     let result = json!({"m": req.method, "a": params_value(&req.params)});
@@ -224,7 +225,7 @@ fn nesting_limit_on_this_thread() {
     );
     let deep_dict = dict(MAX_NESTING - 2);
     let msg = format!("{{\"method\":\"m\",\"params\":[{deep_dict}],\"id\":1}}");
-    let Ok(Incoming::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
+    let Ok(Parsed::Single(req)) = parse(msg.as_bytes(), &mut Detector::new()) else {
         panic!("{MAX_NESTING} levels of dicts should parse");
     };
     let reply =
@@ -273,7 +274,7 @@ fn int_digit_limit() {
     assert!(fault.fatal);
     let digits = "9".repeat(4300);
     let ok = format!("{{\"method\":\"m\",\"params\":[],\"id\":{digits}}}");
-    let Ok(Incoming::Single(req)) = parse(ok.as_bytes(), &mut Detector::new()) else {
+    let Ok(Parsed::Single(req)) = parse(ok.as_bytes(), &mut Detector::new()) else {
         panic!("4,300 digits should parse");
     };
     let reply = String::from_utf8(req.response(Ok(&json!(null)), 0).unwrap()).unwrap();
@@ -289,7 +290,7 @@ fn notifications() {
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
     assert_eq!(
         text(encode_notification(
-            Protocol::V2,
+            Dialect::V2,
             "blockchain.scripthash.subscribe",
             &[json!("ab"), json!(null)]
         )),
@@ -297,7 +298,7 @@ fn notifications() {
     );
     assert_eq!(
         text(encode_notification(
-            Protocol::Loose,
+            Dialect::Loose,
             "blockchain.relayfee",
             &[]
         )),
@@ -305,18 +306,14 @@ fn notifications() {
     );
     assert_eq!(
         text(encode_notification(
-            Protocol::V1,
+            Dialect::V1,
             "blockchain.headers.subscribe",
             &[json!({"hex": "00", "height": 1})]
         )),
         r#"{"method":"blockchain.headers.subscribe","params":[{"hex":"00","height":1}],"id":null}"#
     );
     assert_eq!(
-        text(encode_notification(
-            Protocol::V1,
-            "blockchain.relayfee",
-            &[]
-        )),
+        text(encode_notification(Dialect::V1, "blockchain.relayfee", &[])),
         r#"{"method":"blockchain.relayfee","params":[],"id":null}"#
     );
 }
@@ -325,8 +322,9 @@ fn notifications() {
 /// (`tests/data/electrumx-1.20-answers/answers.jsonl`).
 #[test]
 fn electrumx_param_errors() {
-    use ferrumx::electrum::jsonrpc::RpcError;
-    use ferrumx::electrum::params::{assert_tx_hash, non_negative_integer, script_hash, thousands};
+    use ferrumx::electrum::params::{assert_tx_hash, non_negative_integer, script_hash};
+    use ferrumx::jsonrpc::RpcError;
+    use ferrumx::py::thousands;
     let bad = |m: &str| Some(RpcError::new(1, m));
     assert_eq!(
         non_negative_integer(&json!(-1)).err(),

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use common_electrum::{Client, Electrum, Kind, WAIT};
 use common_server::Rng;
-use ferrumx::electrum::jsonrpc::{self, Detector, Incoming};
 use ferrumx::electrum::methods::Method;
 use ferrumx::electrum::params;
 use ferrumx::electrum::version::{self, ProtocolVersion};
+use ferrumx::jsonrpc::{self, Detector, Parsed};
+use ferrumx::py;
 use ferrumx_simnode::{GenParams, Node};
 use serde_json::{json, Value};
 
@@ -167,8 +168,8 @@ fn random_messages_never_panic_the_protocol_layer() {
         }
         let mut detector = Detector::new();
         let reqs = match jsonrpc::parse(&bytes, &mut detector) {
-            Ok(Incoming::Single(req)) => vec![req],
-            Ok(Incoming::Batch(b)) => b.requests,
+            Ok(Parsed::Single(req)) => vec![req],
+            Ok(Parsed::Batch(b)) => b.requests,
             Err(_) => continue,
         };
         for req in reqs {
@@ -189,8 +190,8 @@ fn random_messages_never_panic_the_protocol_layer() {
                 let _ = params::assert_hex_str(a);
                 let _ = params::estimatefee_mode(Some(a));
                 let _ = version::negotiate(Some(a));
-                let _ = version::py_str(a);
-                let _ = version::py_repr(a);
+                let _ = py::py_str(a);
+                let _ = py::py_repr(a);
             }
             // Any answer is one JSON object carrying an id: the result as given, or (over
             // the size limit) the "response too large" error.

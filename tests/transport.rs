@@ -1,4 +1,4 @@
-//! The client transports (`ferrumx::electrum::transport`) over loopback: line framing as
+//! The transports (`ferrumx::transport`) over loopback: line framing as
 //! aiorpcX's `NewlineFramer` does it (oversized lines skipped, memory bounded), TLS 1.2 and
 //! 1.3 with RSA, ECDSA and Ed25519 keys, websockets plain and over TLS, certificate loading
 //! errors, and binding (IPv4, IPv6, names, all interfaces, SO_REUSEADDR).
@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumx::config::{Protocol, Service, ServiceHost};
-use ferrumx::electrum::transport::{
-    load_tls_config, Connection, Incoming, Listener, MessageReader, MessageWriter, RecvError,
+use ferrumx::transport::{
+    load_tls_config, Accepted, Connection, Listener, MessageReader, MessageWriter, RecvError,
     TlsConfigError,
 };
 use futures_util::{SinkExt, StreamExt};
@@ -421,7 +421,7 @@ async fn flood_without_newline_keeps_memory_bounded() {
 async fn halves_are_send_and_independent() {
     fn assert_send_static<T: Send + 'static>() {}
     assert_send_static::<Listener>();
-    assert_send_static::<Incoming>();
+    assert_send_static::<Accepted>();
     assert_send_static::<Connection>();
     assert_send_static::<MessageReader>();
     assert_send_static::<MessageWriter>();

@@ -13,12 +13,12 @@ use super::rpc::After;
 use super::{bridge, query, text, Admin};
 use crate::config::{parse_daemon_urls, Net};
 use crate::daemon::{Daemon, DaemonOptions};
-use crate::electrum::jsonrpc::RpcError;
-use crate::electrum::jsonrpc::Signature;
 use crate::electrum::session::SessionState;
 use crate::electrum::shared::SERVER_VERSION;
+use crate::jsonrpc::RpcError;
+use crate::jsonrpc::Signature;
+use crate::py::thousands;
 use crate::sync::ForcedReorg;
-use crate::util::thousands;
 
 /// How long `reorg` waits for the block processor to roll back.
 const REORG_WAIT: Duration = Duration::from_secs(120);

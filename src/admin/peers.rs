@@ -480,8 +480,8 @@ impl PeerTable {
         if ours.abs_diff(theirs) > MAX_TIP_HEIGHT_DIFF {
             return Err(VerifyError::Bad(format!(
                 "bad height {} (ours: {})",
-                crate::util::thousands(theirs),
-                crate::util::thousands(ours)
+                crate::py::thousands(theirs),
+                crate::py::thousands(ours)
             )));
         }
         let check_height = ours.min(theirs).saturating_sub(MAX_CHAINSPLIT_LEN);

@@ -10,7 +10,7 @@ use bitcoin::{Address, Network, ScriptBuf};
 use super::text::coins;
 use crate::electrum::shared::Shared;
 use crate::index::HashX;
-use crate::util::thousands;
+use crate::py::thousands;
 
 /// ElectrumX's default `--limit`.
 pub const DEFAULT_LIMIT: u64 = 1000;

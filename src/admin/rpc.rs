@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{commands, Admin};
 use crate::config::Protocol;
-use crate::electrum::jsonrpc::{self, Params, RpcError, Signature, INVALID_REQUEST, PARSE_ERROR};
-use crate::electrum::transport::{Connection, Listener, RecvError};
+use crate::jsonrpc::{self, Params, RpcError, Signature, INVALID_REQUEST, PARSE_ERROR};
+use crate::transport::{Connection, Listener, RecvError};
 
 /// Largest request line accepted when MAX_RECV is 0 ("no limit") — the admin port is
 /// local, but a stray client must not exhaust memory.

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::util::thousands;
+use crate::py::thousands;
 
 /// A number of seconds as ElectrumX's `formatted_time`: days, then zero-padded hours and
 /// minutes from the first non-zero part, and seconds unless days are shown;

@@ -22,11 +22,11 @@ pub use super::registry::{
 };
 use super::session::{self, SessionState};
 use super::shared::Shared;
-use super::transport::{self, Listener};
 use crate::config::Config;
 use crate::config::{Protocol, Service};
 use crate::index::HashX;
-use crate::util::thousands;
+use crate::py::thousands;
+use crate::transport::{self, Listener};
 
 /// Time allowed for a TLS or WebSocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);

@@ -12,14 +12,15 @@ use bitcoin::{BlockHash, Txid};
 use serde_json::{json, Value};
 
 use super::history::{Confirmed, HistoryError};
-use super::jsonrpc::{RpcError, Signature, BAD_REQUEST, DAEMON_ERROR};
 use super::merkle;
-use super::params::{self, thousands, PyInt};
+use super::params;
 use super::session::SessionState;
 use super::shared::{Shared, SERVER_VERSION, SERVER_VERSION_SHORT};
 use super::version::{self, ProtocolVersion};
 use crate::daemon;
 use crate::index::HashX;
+use crate::jsonrpc::{RpcError, Signature, BAD_REQUEST, DAEMON_ERROR};
+use crate::py::{self, thousands, PyInt};
 
 /// Most headers one `blockchain.block.headers` returns.
 pub const MAX_CHUNK_SIZE: u64 = 2016;
@@ -197,9 +198,9 @@ fn daemon_error_repr(e: &daemon::Error) -> String {
     match e {
         daemon::Error::Rpc { code, message } => format!(
             "DaemonError({{'code': {code}, 'message': {}}})",
-            version::py_str_repr(message)
+            py::py_str_repr(message)
         ),
-        other => format!("DaemonError({})", version::py_str_repr(&client_safe(other))),
+        other => format!("DaemonError({})", py::py_str_repr(&client_safe(other))),
     }
 }
 
@@ -331,7 +332,7 @@ impl Call<'_> {
         }
         let client_name = arg(args, 0);
         if truthy(client_name) {
-            let name = version::py_str(client_name.unwrap_or(&Value::Null));
+            let name = py::py_str(client_name.unwrap_or(&Value::Null));
             if let Some(filter) = &self.shared.settings.drop_client {
                 if filter.matches(&name) {
                     return Err(Failure {
@@ -358,7 +359,7 @@ impl Call<'_> {
                     BAD_REQUEST,
                     format!(
                         "unsupported protocol version: {}",
-                        version::py_str(requested.unwrap_or(&Value::Null))
+                        py::py_str(requested.unwrap_or(&Value::Null))
                     ),
                 ),
                 disconnect: true,
@@ -809,7 +810,7 @@ impl Call<'_> {
         let verbose = match arg(args, 1) {
             None => false,
             Some(v) => {
-                params::py_false_or_true(v).ok_or_else(|| bad("\"verbose\" must be a boolean"))?
+                py::py_false_or_true(v).ok_or_else(|| bad("\"verbose\" must be a boolean"))?
             }
         };
         self.bump(1.0);
@@ -920,7 +921,7 @@ impl Call<'_> {
         let merkle = match arg(args, 2) {
             None => false,
             Some(v) => {
-                params::py_false_or_true(v).ok_or_else(|| bad("\"merkle\" must be a boolean"))?
+                py::py_false_or_true(v).ok_or_else(|| bad("\"merkle\" must be a boolean"))?
             }
         };
         let txids = self.block_txids(&height).await?;

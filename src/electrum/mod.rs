@@ -1,12 +1,12 @@
 //! The `electrum` room: the Electrum protocol (1.4–1.6) as ElectrumX 1.20 serves it —
-//! transports (TCP, SSL, WS, WSS), JSON-RPC framing, version negotiation, parameter checks,
-//! the methods, status hashes and notifications.
+//! version negotiation, parameter checks, the methods, sessions, status hashes and
+//! notifications — over the [`transport`](crate::transport) and
+//! [`jsonrpc`](crate::jsonrpc) rooms it shares with the admin RPC.
 //!
-//! Only this room knows the wire protocol.
+//! Only this room knows the Electrum methods.
 
 pub mod cost;
 pub mod history;
-pub mod jsonrpc;
 pub mod manager;
 pub mod merkle;
 pub mod methods;
@@ -16,5 +16,4 @@ pub mod registry;
 mod serve;
 pub mod session;
 pub mod shared;
-pub mod transport;
 pub mod version;

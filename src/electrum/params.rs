@@ -2,7 +2,7 @@
 //! `assert_boolean`, `assert_tx_hash`, `scripthash_to_hashX`, `assert_hex_str`,
 //! `assert_list_or_tuple`; `lib/coins.py`: the estimatefee mode whitelist and
 //! `Bitcoin.bucket_estimatefee_block_target`) with their exact error messages, all
-//! [`BAD_REQUEST`](super::jsonrpc::BAD_REQUEST) (code 1).
+//! [`BAD_REQUEST`](crate::jsonrpc::BAD_REQUEST) (code 1).
 //!
 //! ElectrumX builds its messages with f-strings, i.e. Python's `str()` of the value
 //! ([`py_str`]); where it converts first (`value = int(value)`), the message shows the
@@ -12,299 +12,13 @@
 //! `"99999999999999999999"` is accepted and then reported as
 //! `height 99,999,999,999,999,999,999 out of range`, exactly as ElectrumX does.
 
-use std::cmp::Ordering;
-use std::fmt;
-
 use serde_json::Value;
 
-use super::jsonrpc::RpcError;
-use super::version::py_str;
-
-/// CPython's limit on the digits of an int parsed from text (`sys.get_int_max_str_digits()`,
-/// Python ≥ 3.10.7): longer literals raise `ValueError`.
-pub const INT_MAX_STR_DIGITS: usize = 4300;
-
-/// A Python int of any size: sign and canonical decimal digits.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PyInt {
-    negative: bool,
-    /// ASCII digits without leading zeros; `"0"` for zero (never negative).
-    digits: String,
-}
-
-impl PyInt {
-    /// Zero.
-    pub fn zero() -> PyInt {
-        PyInt {
-            negative: false,
-            digits: "0".to_owned(),
-        }
-    }
-
-    /// From a sign and ASCII decimal digits (leading zeros allowed). `None` if `digits` is
-    /// empty or not all ASCII digits.
-    pub fn from_digits(negative: bool, digits: &str) -> Option<PyInt> {
-        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let trimmed = digits.trim_start_matches('0');
-        if trimmed.is_empty() {
-            return Some(PyInt::zero());
-        }
-        Some(PyInt {
-            negative,
-            digits: trimmed.to_owned(),
-        })
-    }
-
-    /// Python's `int(text)` (base 10): surrounding whitespace (ASCII, and non-ASCII
-    /// `str.isspace` characters), an optional sign, then decimal digits — any Unicode decimal
-    /// digit, e.g. `"١٢"` is 12 — with single underscores allowed between digits. At most
-    /// [`INT_MAX_STR_DIGITS`] digits. `None` where Python raises `ValueError`.
-    pub fn parse(text: &str) -> Option<PyInt> {
-        // CPython first maps non-ASCII spaces to ' ' and non-ASCII decimal digits to ASCII; any
-        // other non-ASCII character makes the literal invalid. ASCII is kept as it is.
-        let mut ascii = String::with_capacity(text.len());
-        for c in text.chars() {
-            if c.is_ascii() && c != '\u{7f}' {
-                ascii.push(c);
-            } else if is_py_space(c) {
-                ascii.push(' ');
-            } else {
-                ascii.push(char::from(b'0' + unicode_decimal(c)?));
-            }
-        }
-        let body =
-            ascii.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
-        let (negative, body) = match body.as_bytes().first() {
-            Some(b'-') => (true, &body[1..]),
-            Some(b'+') => (false, &body[1..]),
-            _ => (false, body),
-        };
-        let mut digits = String::with_capacity(body.len());
-        let mut after_digit = false;
-        for b in body.bytes() {
-            match b {
-                b'0'..=b'9' => {
-                    digits.push(char::from(b));
-                    after_digit = true;
-                }
-                b'_' if after_digit => after_digit = false,
-                _ => return None,
-            }
-        }
-        if !after_digit || digits.len() > INT_MAX_STR_DIGITS {
-            return None;
-        }
-        PyInt::from_digits(negative, &digits)
-    }
-
-    /// Python's `int(x)` of a float: truncation toward zero, exact however large (`int(1e20)`
-    /// is `100000000000000000000`). `None` for NaN and infinities (Python raises).
-    pub fn from_f64(x: f64) -> Option<PyInt> {
-        if !x.is_finite() {
-            return None;
-        }
-        let t = x.trunc();
-        if t.abs() < 1e18 {
-            return Some(PyInt::from(t as i64));
-        }
-        // |t| ≥ 1e18 > 2^53: an integer mantissa × 2^exp with exp > 0.
-        let bits = t.abs().to_bits();
-        let exp = ((bits >> 52) & 0x7ff) as i64 - 1075;
-        let mantissa = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
-        // Little-endian base-10^9 limbs.
-        let mut limbs: Vec<u64> = vec![mantissa % 1_000_000_000, mantissa / 1_000_000_000];
-        let mut left = exp.max(0);
-        while left > 0 {
-            let shift = left.min(30);
-            left -= shift;
-            let mut carry = 0u64;
-            for limb in &mut limbs {
-                let v = (*limb << shift) + carry;
-                *limb = v % 1_000_000_000;
-                carry = v / 1_000_000_000;
-            }
-            while carry > 0 {
-                limbs.push(carry % 1_000_000_000);
-                carry /= 1_000_000_000;
-            }
-        }
-        let mut text = String::new();
-        for (i, limb) in limbs.iter().rev().enumerate() {
-            if i == 0 {
-                text.push_str(&limb.to_string());
-            } else {
-                text.push_str(&format!("{limb:09}"));
-            }
-        }
-        PyInt::from_digits(t < 0.0, &text)
-    }
-
-    /// Whether the value is below zero.
-    pub fn is_negative(&self) -> bool {
-        self.negative
-    }
-
-    /// The value as a `u64`, if it fits.
-    pub fn to_u64(&self) -> Option<u64> {
-        if self.negative {
-            return None;
-        }
-        self.digits.parse().ok()
-    }
-
-    /// The value as a `u32` (heights, counts), if it fits.
-    pub fn to_u32(&self) -> Option<u32> {
-        self.to_u64().and_then(|v| u32::try_from(v).ok())
-    }
-
-    /// The value as an `i64`, if it fits.
-    pub fn to_i64(&self) -> Option<i64> {
-        let text = if self.negative {
-            format!("-{}", self.digits)
-        } else {
-            self.digits.clone()
-        };
-        text.parse().ok()
-    }
-
-    /// The value as a `u64`, saturating: negative → 0, too large → `u64::MAX`.
-    pub fn saturating_u64(&self) -> u64 {
-        if self.negative {
-            0
-        } else {
-            self.to_u64().unwrap_or(u64::MAX)
-        }
-    }
-
-    /// Python's `f'{n:,d}'`: thousands separated by commas, `-1,234`.
-    pub fn grouped(&self) -> String {
-        let sign = if self.negative { "-" } else { "" };
-        format!("{sign}{}", group_digits(&self.digits))
-    }
-
-    /// The value as JSON (`json.dumps` writes any int exactly); beyond `u64`/`i64` a float,
-    /// the closest a `serde_json::Value` can hold.
-    pub fn to_value(&self) -> Value {
-        if let Some(u) = self.to_u64() {
-            Value::from(u)
-        } else if let Some(i) = self.to_i64() {
-            Value::from(i)
-        } else {
-            self.to_string()
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
-                .map_or(Value::Null, Value::Number)
-        }
-    }
-}
-
-impl From<i64> for PyInt {
-    fn from(v: i64) -> PyInt {
-        PyInt {
-            negative: v < 0,
-            digits: v.unsigned_abs().to_string(),
-        }
-    }
-}
-
-impl From<u64> for PyInt {
-    fn from(v: u64) -> PyInt {
-        PyInt {
-            negative: false,
-            digits: v.to_string(),
-        }
-    }
-}
-
-impl PartialOrd for PyInt {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for PyInt {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let magnitude = self
-            .digits
-            .len()
-            .cmp(&other.digits.len())
-            .then_with(|| self.digits.cmp(&other.digits));
-        match (self.negative, other.negative) {
-            (false, false) => magnitude,
-            (true, true) => magnitude.reverse(),
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-        }
-    }
-}
-
-impl fmt::Display for PyInt {
-    /// Python's `str(int)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.negative {
-            f.write_str("-")?;
-        }
-        f.write_str(&self.digits)
-    }
-}
-
-use crate::util::group_digits;
-pub use crate::util::thousands;
-
-/// Characters Python's `str.isspace` accepts beyond ASCII (`int()` strips them).
-fn is_py_space(c: char) -> bool {
-    matches!(
-        c,
-        '\u{85}' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}'
-    )
-}
-
-/// The first code point (digit zero) of each run of ten Unicode decimal digits (category Nd,
-/// Unicode 14 as in Python 3.11).
-const DECIMAL_ZEROS: &[u32] = &[
-    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
-    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
-    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
-    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
-    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
-    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
-];
-
-/// The value of a Unicode decimal digit (Python's `unicodedata.decimal`).
-fn unicode_decimal(c: char) -> Option<u8> {
-    let v = u32::from(c);
-    DECIMAL_ZEROS
-        .iter()
-        .find(|&&zero| (zero..zero + 10).contains(&v))
-        .map(|&zero| (v - zero) as u8)
-}
+use crate::jsonrpc::RpcError;
+use crate::py::{py_false_or_true, py_fromhex, py_int, py_str, PyInt};
 
 fn bad(message: String) -> RpcError {
     RpcError::bad_request(message)
-}
-
-/// Python's `int(value)` of a JSON value, `None` where Python raises `ValueError` or
-/// `TypeError`: bools are 0/1, ints exact, floats truncated, strings parsed by
-/// [`PyInt::parse`]; null, lists and dicts are `TypeError`.
-pub fn py_int(value: &Value) -> Option<PyInt> {
-    match value {
-        Value::Bool(b) => Some(PyInt::from(i64::from(*b))),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Some(PyInt::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Some(PyInt::from(u))
-            } else {
-                n.as_f64().and_then(PyInt::from_f64)
-            }
-        }
-        Value::String(s) => PyInt::parse(s),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
-    }
 }
 
 /// ElectrumX's `non_negative_integer(value)`: `int(value)` if that is `>= 0`; otherwise
@@ -325,31 +39,6 @@ pub fn non_negative_integer(value: &Value) -> Result<PyInt, RpcError> {
     }
 }
 
-/// Python's `value in (False, True)`, i.e. `value == False or value == True`: true for the
-/// bools and for numbers equal to 0 or 1 (`0`, `1`, `0.0`, `-0.0`, `1.0`); `Some(truthiness)`
-/// then, `None` for anything else. This is the test behind ElectrumX's `"verbose" must be a
-/// boolean` and `"merkle" must be a boolean`.
-pub fn py_false_or_true(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => {
-            let x = n
-                .as_i64()
-                .map(|i| i as f64)
-                .or_else(|| n.as_u64().map(|u| u as f64))
-                .or_else(|| n.as_f64())?;
-            if x == 0.0 {
-                Some(false)
-            } else if x == 1.0 {
-                Some(true)
-            } else {
-                None
-            }
-        }
-        _ => None,
-    }
-}
-
 /// ElectrumX's `assert_boolean(value)`: [`py_false_or_true`], else
 /// `{value} should be a boolean value`.
 ///
@@ -358,35 +47,6 @@ pub fn py_false_or_true(value: &Value) -> Option<bool> {
 pub fn assert_boolean(value: &Value) -> Result<bool, RpcError> {
     py_false_or_true(value)
         .ok_or_else(|| bad(format!("{} should be a boolean value", py_str(value))))
-}
-
-/// Python's `bytes.fromhex(text)`: pairs of hex digits (either case), with ASCII whitespace
-/// (space, `\t`, `\n`, `\v`, `\f`, `\r`) allowed before each pair and at the end but not
-/// inside a pair. `None` where Python raises `ValueError`.
-pub fn py_fromhex(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() / 2);
-    let mut i = 0;
-    while i < bytes.len() {
-        if matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-            i += 1;
-            continue;
-        }
-        let hi = hex_digit(bytes[i])?;
-        let lo = hex_digit(*bytes.get(i + 1)?)?;
-        out.push(hi << 4 | lo);
-        i += 2;
-    }
-    Some(out)
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// ElectrumX's `hex_str_to_hash`: `bytes.fromhex(value)` reversed (display order → internal
@@ -496,6 +156,7 @@ pub fn bucket_estimatefee_block_target(n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::py::INT_MAX_STR_DIGITS;
     use serde_json::json;
 
     fn nni(v: Value) -> Result<String, String> {
@@ -551,48 +212,6 @@ mod tests {
         assert_eq!(nni(json!(too_long.clone())), msg(&too_long));
         let zeros = "0".repeat(INT_MAX_STR_DIGITS + 1);
         assert_eq!(nni(json!(zeros.clone())), msg(&zeros));
-    }
-
-    #[test]
-    fn exact_float_truncation() {
-        assert_eq!(
-            PyInt::from_f64(1e300).map(|n| n.to_string()),
-            Some(format!("{:.0}", 1e300))
-        );
-        assert_eq!(
-            PyInt::from_f64(i64::MIN as f64).map(|n| n.to_string()),
-            Some("-9223372036854775808".to_owned())
-        );
-        assert_eq!(
-            PyInt::from_f64(f64::MAX).map(|n| n.to_string()),
-            Some(format!("{:.0}", f64::MAX))
-        );
-        assert_eq!(PyInt::from_f64(f64::NAN), None);
-        assert_eq!(
-            PyInt::from_f64(-0.9).map(|n| n.to_string()),
-            Some("0".into())
-        );
-    }
-
-    #[test]
-    fn pyint_order_and_format() {
-        let p = |s: &str| PyInt::parse(s).unwrap_or_else(PyInt::zero);
-        assert!(p("-10") < p("-9"));
-        assert!(p("-1") < p("0"));
-        assert!(p("9") < p("10"));
-        assert!(p("99999999999999999999") > p("18446744073709551615"));
-        assert_eq!(p("99999").grouped(), "99,999");
-        assert_eq!(p("-1234567").grouped(), "-1,234,567");
-        assert_eq!(p("100").grouped(), "100");
-        assert_eq!(p("99999999999999999999").to_u64(), None);
-        assert_eq!(p("4294967296").to_u32(), None);
-        assert_eq!(p("4294967295").to_u32(), Some(u32::MAX));
-        assert_eq!(p("-5").saturating_u64(), 0);
-        assert_eq!(p("-5").to_i64(), Some(-5));
-        assert_eq!(thousands(99_999u32), "99,999");
-        assert_eq!(thousands(-1234i64), "-1,234");
-        assert_eq!(thousands(0u8), "0");
-        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
     }
 
     #[test]

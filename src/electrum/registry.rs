@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::cost::{self, Groups, Limits, RECALC_PERIOD, SUBNET_WEIGHT, TIMESLICE_WEIGHT};
 use super::session::SessionState;
 use super::shared::{Settings, Shared};
-use crate::util::thousands;
+use crate::py::thousands;
 
 /// How often sessions are checked against SESSION_TIMEOUT (ElectrumX's granularity).
 pub const STALE_CHECK_PERIOD: Duration = Duration::from_secs(60);

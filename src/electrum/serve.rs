@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 
 use super::cost::{Excessive, ERROR_COST, PARSE_ERROR_COST};
-use super::jsonrpc::{
-    self, BatchDone, Detector, Incoming, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
-};
 use super::methods::{Call, Failure, Method};
 use super::outbox::Next;
 use super::session::{SessionState, MAX_QUEUED, MAX_QUEUED_BYTES};
 use super::shared::Shared;
-use super::transport::{Connection, MessageWriter, RecvError};
+use crate::jsonrpc::{
+    self, BatchDone, Detector, Parsed, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
+};
+use crate::transport::{Connection, MessageWriter, RecvError};
 
 /// Writes queued messages until the outbox closes, the session closes or the socket fails.
 /// A write that makes no progress for `send_timeout` (the client stopped reading) closes the
@@ -208,7 +208,7 @@ pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionStat
                     }
                 }
             }
-            Ok(Incoming::Single(req)) => {
+            Ok(Parsed::Single(req)) => {
                 // server.version, and anything before it, is handled before the next
                 // message is read: later requests see the negotiated version.
                 if req.method == "server.version" || !state.version_seen() {
@@ -233,7 +233,7 @@ pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionStat
                     break;
                 }
             }
-            Ok(Incoming::Batch(batch)) => {
+            Ok(Parsed::Batch(batch)) => {
                 let jsonrpc::Batch {
                     requests,
                     collector,

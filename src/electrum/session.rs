@@ -14,12 +14,12 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::cost::{self, Concurrency, CostCell, Group, Limits, SessionCost, CONNECTION_COST};
-use super::jsonrpc::{self, Detector};
 use super::outbox::{Outbox, Refused};
 use super::shared::Settings;
 use super::version::ProtocolVersion;
 use crate::config::Protocol;
 use crate::index::HashX;
+use crate::jsonrpc::{self, Detector};
 
 pub use super::serve::serve;
 
@@ -79,7 +79,7 @@ pub struct SessionState {
     pub recv_count: AtomicU64,
     pub recv_size: AtomicU64,
     /// The JSON-RPC dialect notifications are written in (detected from the client).
-    rpc: Mutex<jsonrpc::Protocol>,
+    rpc: Mutex<jsonrpc::Dialect>,
     /// Messages not yet written, bounded in bytes.
     pub(super) outbox: Outbox,
     /// Bytes of requests read and not started (see [`MAX_QUEUED_BYTES`]).
@@ -140,7 +140,7 @@ impl SessionState {
             send_size: AtomicU64::new(0),
             recv_count: AtomicU64::new(0),
             recv_size: AtomicU64::new(0),
-            rpc: Mutex::new(jsonrpc::Protocol::V2),
+            rpc: Mutex::new(jsonrpc::Dialect::V2),
             outbox: Outbox::default(),
             queued_bytes: Arc::new(Semaphore::new(MAX_QUEUED_BYTES)),
             closing,

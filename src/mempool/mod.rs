@@ -216,9 +216,9 @@ impl Mempool {
                         let s = self.stats();
                         info!(
                             "{} txs {:.2} MB touching {} addresses",
-                            crate::util::thousands(s.txs as u64),
+                            crate::py::thousands(s.txs as u64),
                             s.vbytes as f64 / 1_000_000.0,
-                            crate::util::thousands(s.hashxs as u64)
+                            crate::py::thousands(s.hashxs as u64)
                         );
                         last_status = Some(Instant::now());
                     }
