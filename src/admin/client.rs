@@ -286,6 +286,11 @@ fn localhost(port: u16) -> Vec<SocketAddr> {
     addrs
 }
 
+/// A request in the shape `ferrumx_rpc` and `electrumx_rpc` send (arguments by name).
+pub fn request(id: u64, method: &str, params: Map<String, Value>) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
 /// Sends the request and returns the result.
 ///
 /// # Errors
@@ -320,7 +325,7 @@ pub fn call(inv: &Invocation) -> Result<Value, CallError> {
     };
     stream.set_read_timeout(Some(inv.timeout)).map_err(io)?;
     stream.set_write_timeout(Some(inv.timeout)).map_err(io)?;
-    let mut line = super::rpc::request(0, &inv.method, inv.params.clone()).to_string();
+    let mut line = request(0, &inv.method, inv.params.clone()).to_string();
     line.push('\n');
     stream.write_all(line.as_bytes()).map_err(io)?;
     let mut reader = BufReader::new(stream.take(MAX_ANSWER));

@@ -9,8 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::rpc::After;
-use super::{bridge, query, text, Admin};
+use super::{bridge, query, text, Admin, After};
 use crate::config::{parse_daemon_urls, Net};
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::session::SessionState;

@@ -6,8 +6,9 @@
 //! `add_peer`, `daemon_url`, `disconnect`, `getinfo`, `groups`, `log`, `peers`, `query`,
 //! `reorg`, `sessions`, `stop`.
 //!
-//! Layout: `rpc` (listeners, newline-framed JSON-RPC 2.0, argument binding, errors),
-//! `commands` (what each command does), `query` (`query`'s lookups), `peers` (the peer
+//! Layout: `rpc` (the service: connections over the shared `transport` room, messages
+//! through the shared `jsonrpc` room, as ElectrumX's `LocalRPC`), `commands` (what each
+//! command does), `query` (`query`'s lookups), `peers` (the peer
 //! table and peer verification), `bridge` (the few calls into the session layer's cost
 //! and group accounting), `text` (tables, durations, amounts and JSON for people),
 //! `client` (the CLI's argument parsing and exchange).
@@ -49,6 +50,13 @@ pub struct Admin {
     /// Cancelled by `stop`, as SIGINT/SIGTERM do.
     pub shutdown: CancellationToken,
     pub started: SystemTime,
+}
+
+/// What the connection does after answering a command.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct After {
+    /// Shut the server down (`stop`), once the answer is written.
+    pub stop: bool,
 }
 
 impl std::fmt::Debug for Admin {

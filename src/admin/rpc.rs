@@ -1,18 +1,24 @@
-//! The admin RPC's transport: listeners for SERVICES' `rpc` entries, newline-framed
-//! JSON-RPC 2.0 (batches too), arguments by position or by name (`electrumx_rpc` sends them
-//! by name), and errors with aiorpcx's codes and messages: `-32700` for bad JSON, `-32600`
-//! for a malformed request, `-32601` `unknown method "…"`, `-32602` for wrong arguments,
-//! and `1` (ElectrumX's BAD_REQUEST) for bad values.
+//! The admin service: SERVICES' `rpc` entries, ElectrumX's `LocalRPC`. Like every ElectrumX
+//! session, `LocalRPC` is an aiorpcx JSON-RPC session (`JSONRPCAutoDetect`, newline
+//! framing), with no response size limit and no request timeout; so this service uses the
+//! same [`transport`](crate::transport) and [`jsonrpc`](crate::jsonrpc) rooms as the
+//! Electrum sessions — dialect detection, batches, aiorpcx's errors and messages, argument
+//! binding by position or by name (`electrumx_rpc` sends them by name) — and answers with
+//! aiorpcx's bytes. Each request is bound to its command's signature and run in turn.
+//!
+//! As in ElectrumX (`SessionBase.handle_request`), a notification (a request without an id)
+//! runs no command: it has no handler, and its `unknown method` error is not sent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{commands, Admin};
+use super::commands::{self, Command};
+use super::{Admin, After};
 use crate::config::Protocol;
-use crate::jsonrpc::{self, Params, RpcError, Signature, INVALID_REQUEST, PARSE_ERROR};
+use crate::jsonrpc::{self, Batch, BatchDone, Detector, Parsed, Request, RpcError};
 use crate::transport::{Connection, Listener, RecvError};
 
 /// Largest request line accepted when MAX_RECV is 0 ("no limit") — the admin port is
@@ -80,13 +86,6 @@ async fn accept_loop(listener: Listener, admin: Arc<Admin>) {
     }
 }
 
-/// What the connection does after answering.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(super) struct After {
-    /// Shut the server down (`stop`), once the answer is written.
-    pub stop: bool,
-}
-
 async fn serve(conn: Connection, admin: Arc<Admin>) {
     let Connection {
         mut reader,
@@ -94,6 +93,7 @@ async fn serve(conn: Connection, admin: Arc<Admin>) {
         ..
     } = conn;
     let shutdown: CancellationToken = admin.shutdown.clone();
+    let mut detector = Detector::new();
     loop {
         let msg = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -117,12 +117,19 @@ async fn serve(conn: Connection, admin: Arc<Admin>) {
                 break;
             }
         };
-        let (reply, after) = handle_message(&admin, &msg).await;
+        let Handled {
+            reply,
+            after,
+            close,
+        } = handle_message(&*admin, &msg, &mut detector).await;
         if let Some(reply) = reply {
-            if let Err(e) = writer.send(reply.to_string().into_bytes()).await {
+            if let Err(e) = writer.send(reply).await {
                 tracing::debug!("admin RPC: write failed: {e}");
                 break;
             }
+        }
+        if close {
+            break;
         }
         if after.stop {
             tracing::info!(
@@ -136,116 +143,102 @@ async fn serve(conn: Connection, admin: Arc<Admin>) {
     let _ = writer.close().await;
 }
 
-/// One message (a request or a batch): the reply to send, if any.
-pub(super) async fn handle_message(admin: &Admin, msg: &[u8]) -> (Option<Value>, After) {
-    let Ok(text) = std::str::from_utf8(msg) else {
-        let e = RpcError::new(PARSE_ERROR, "messages must be encoded in UTF-8");
-        return (Some(error_reply(&e, &Value::Null)), After::default());
-    };
-    let parsed: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(_) => {
-            let e = RpcError::new(PARSE_ERROR, "invalid JSON");
-            return (Some(error_reply(&e, &Value::Null)), After::default());
-        }
-    };
-    match parsed {
-        Value::Array(items) if items.is_empty() => {
-            let e = RpcError::new(INVALID_REQUEST, "batch is empty");
-            (Some(error_reply(&e, &Value::Null)), After::default())
-        }
-        Value::Array(items) => {
-            let mut replies = Vec::new();
-            let mut after = After::default();
-            for item in items {
-                let (reply, a) = handle_request(admin, item).await;
-                after.stop |= a.stop;
-                replies.extend(reply);
+/// What one message led to.
+struct Handled {
+    /// The answer to send, if any.
+    reply: Option<Vec<u8>>,
+    /// What the commands asked for.
+    after: After,
+    /// aiorpcx's message loop would have died on this message: close the connection.
+    close: bool,
+}
+
+/// What runs a command once its arguments are bound: the server ([`Admin`]), or a
+/// stand-in in unit tests.
+trait Run {
+    async fn run(&self, cmd: Command, args: Vec<Option<Value>>)
+        -> (Result<Value, RpcError>, After);
+}
+
+impl Run for Admin {
+    async fn run(
+        &self,
+        cmd: Command,
+        args: Vec<Option<Value>>,
+    ) -> (Result<Value, RpcError>, After) {
+        commands::run(self, cmd, args).await
+    }
+}
+
+/// One message (a request or a batch), as aiorpcx's `JSONRPCConnection.receive_message` and
+/// `RPCSession` handle it for `LocalRPC`: no response size limit.
+async fn handle_message(admin: &impl Run, msg: &[u8], detector: &mut Detector) -> Handled {
+    match jsonrpc::parse(msg, detector) {
+        Err(fault) => {
+            tracing::debug!("admin RPC: bad message: {}", fault.message);
+            Handled {
+                reply: fault.reply,
+                after: After::default(),
+                close: fault.fatal,
             }
-            let reply = (!replies.is_empty()).then_some(Value::Array(replies));
-            (reply, after)
         }
-        single => handle_request(admin, single).await,
+        Ok(Parsed::Single(req)) => {
+            let (outcome, after) = handle_request(admin, &req).await;
+            Handled {
+                reply: req.response(outcome.as_ref(), 0),
+                after,
+                close: false,
+            }
+        }
+        Ok(Parsed::Batch(Batch {
+            requests,
+            mut collector,
+        })) => {
+            let mut handled = Handled {
+                reply: None,
+                after: After::default(),
+                close: false,
+            };
+            for (i, req) in requests.iter().enumerate() {
+                let (outcome, after) = handle_request(admin, req).await;
+                handled.after.stop |= after.stop;
+                if let Some(BatchDone::Reply(reply)) =
+                    collector.record(i, Some(outcome.as_ref()), 0)
+                {
+                    handled.reply = Some(reply);
+                }
+            }
+            handled
+        }
     }
 }
 
-/// One request object: its reply (none for a notification).
-async fn handle_request(admin: &Admin, request: Value) -> (Option<Value>, After) {
-    let Value::Object(mut request) = request else {
-        let e = RpcError::invalid_request("request object must be a dictionary");
-        return (Some(error_reply(&e, &Value::Null)), After::default());
+/// One request: ElectrumX's `SessionBase.handle_request` then aiorpcx's
+/// `handler_invocation` — the command, its arguments bound to its signature. A notification
+/// has no handler (ElectrumX runs no command for it).
+async fn handle_request(admin: &impl Run, req: &Request) -> (Result<Value, RpcError>, After) {
+    let command = if req.is_notification() {
+        None
+    } else {
+        Command::lookup(&req.method)
     };
-    let id = match request.get("id") {
-        None => None,
-        Some(id @ (Value::Null | Value::Number(_) | Value::String(_))) => Some(id.clone()),
-        Some(other) => {
-            let e = RpcError::invalid_request(format!("invalid \"id\": {other}"));
-            return (Some(error_reply(&e, &Value::Null)), After::default());
-        }
+    let Some(cmd) = command else {
+        return (Err(RpcError::unknown_method(&req.method)), After::default());
     };
-    let reply_id = id.clone().unwrap_or(Value::Null);
-    if let Some(v) = request.get("jsonrpc") {
-        if v != "2.0" && v != "1.0" {
-            let e = RpcError::invalid_request("\"jsonrpc\" is not \"2.0\"");
-            return (Some(error_reply(&e, &reply_id)), After::default());
-        }
+    match jsonrpc::bind(&req.method, &cmd.signature(), &req.params) {
+        Err(e) => (Err(e), After::default()),
+        Ok(args) => admin.run(cmd, args).await,
     }
-    let method = match request.remove("method") {
-        Some(Value::String(m)) => m,
-        _ => {
-            let e = RpcError::invalid_request("missing or non-string \"method\"");
-            return (Some(error_reply(&e, &reply_id)), After::default());
-        }
-    };
-    let params = match request.remove("params") {
-        None | Some(Value::Null) => Value::Array(Vec::new()),
-        Some(p @ (Value::Array(_) | Value::Object(_))) => p,
-        Some(other) => {
-            let e = RpcError::invalid_args(format!("invalid request arguments: {other}"));
-            return (Some(error_reply(&e, &reply_id)), After::default());
-        }
-    };
-    let (outcome, after) = match commands::Command::lookup(&method) {
-        None => (Err(RpcError::unknown_method(&method)), After::default()),
-        Some(cmd) => match bind(&method, cmd.signature(), params) {
-            Err(e) => (Err(e), After::default()),
-            Ok(args) => commands::run(admin, cmd, args).await,
-        },
-    };
-    // A notification (no "id") gets no answer, whatever the outcome.
-    if id.is_none() {
-        return (None, after);
-    }
-    let reply = match outcome {
-        Ok(result) => json!({"jsonrpc": "2.0", "result": result, "id": reply_id}),
-        Err(e) => error_reply(&e, &reply_id),
-    };
-    (Some(reply), after)
-}
-
-fn error_reply(e: &RpcError, id: &Value) -> Value {
-    json!({"jsonrpc": "2.0", "error": {"code": e.code, "message": e.message}, "id": id})
-}
-
-/// The arguments in signature order (`None` where an optional one was left out), bound as
-/// aiorpcx binds them (the Electrum side's binding; commands take no `*args`/`**kwargs`).
-fn bind(method: &str, sig: Signature, params: Value) -> Result<Vec<Option<Value>>, RpcError> {
-    let params = match params {
-        Value::Object(named) => Params::Named(named),
-        Value::Array(args) => Params::List(args),
-        _ => Params::List(Vec::new()),
-    };
-    jsonrpc::bind(method, &sig, &params)
-}
-
-/// A request in the shape `ferrumx_rpc` and `electrumx_rpc` send (arguments by name).
-pub fn request(id: u64, method: &str, params: Map<String, Value>) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::{json, Value};
+
     use super::*;
+    use crate::jsonrpc::{Params, RpcError, Signature};
 
     const SIG: Signature = Signature {
         names: &["items", "limit"],
@@ -253,6 +246,16 @@ mod tests {
         varargs: false,
         varkw: false,
     };
+
+    /// The commands' arguments are bound by the Electrum side's binder.
+    fn bind(method: &str, sig: Signature, params: Value) -> Result<Vec<Option<Value>>, RpcError> {
+        let params = match params {
+            Value::Object(named) => Params::Named(named),
+            Value::Array(args) => Params::List(args),
+            _ => Params::List(Vec::new()),
+        };
+        crate::jsonrpc::bind(method, &sig, &params)
+    }
 
     #[test]
     fn binding_as_aiorpcx() {
@@ -282,5 +285,115 @@ mod tests {
             e.message,
             "method \"query\" does not take parameters \"a\", \"x\""
         );
+    }
+
+    /// Commands as a server with no peers and no session 998 answers them; records what ran.
+    #[derive(Default)]
+    struct Fake(Mutex<Vec<Command>>);
+
+    impl Run for Fake {
+        async fn run(
+            &self,
+            cmd: Command,
+            args: Vec<Option<Value>>,
+        ) -> (Result<Value, RpcError>, After) {
+            self.0.lock().unwrap().push(cmd);
+            match (cmd, args.first()) {
+                (Command::Peers, _) => (Ok(json!([])), After::default()),
+                (Command::Disconnect, Some(Some(Value::Array(_)))) => {
+                    (Ok(json!(["unknown: 998"])), After::default())
+                }
+                (Command::Disconnect, _) => (
+                    Err(RpcError::bad_request("expected a list of session IDs")),
+                    After::default(),
+                ),
+                (Command::Stop, _) => (Ok(json!("stopping")), After { stop: true }),
+                _ => (Err(RpcError::internal()), After::default()),
+            }
+        }
+    }
+
+    /// Each case is one connection: the lines sent, and what ElectrumX 1.20's `LocalRPC`
+    /// answered to them (recorded from `electrumx_server` with `SERVICES=rpc://`; `None`:
+    /// it closed the connection).
+    #[tokio::test]
+    async fn answers_are_electrumx_local_rpc_answers() {
+        let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+        let cases: Vec<(Vec<&[u8]>, Option<&str>)> = vec![
+            (vec![b"{not json"], Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"invalid JSON"},"id":null}"#)),
+            (vec![b"\xff\xfe"], Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"messages must be encoded in UTF-8"},"id":null}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":1,"method":"nosuch"}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown method \"nosuch\""},"id":1}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":null,"method":"peers"}"#], Some("")),
+            (vec![br#"{"jsonrpc":"2.0","id":1,"method":"peers","params":null}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid request arguments: None"},"id":1}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":1,"method":5}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"method must be a string"},"id":1}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":1,"method":"peers","params":"x"}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"invalid request arguments: x"},"id":1}"#)),
+            (vec![br#"{"jsonrpc":"1.0","id":1,"method":"peers","params":[]}"#], Some(r#"{"result":[],"error":null,"id":1}"#)),
+            (vec![br#"{"jsonrpc":"1.0","id":1,"method":"peers"}"#], Some(r#"{"result":null,"error":{"code":-32602,"message":"invalid request arguments: None"},"id":1}"#)),
+            (vec![br#"{"id":1,"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","result":[],"id":1}"#)),
+            (vec![br#"{"jsonrpc":"2.5","id":1,"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","result":[],"id":1}"#)),
+            (vec![br#"[{"jsonrpc":"2.0","id":6,"method":"peers"},{"jsonrpc":"2.0","id":7,"method":"disconnect","params":[["998"]]}]"#], Some(r#"[{"jsonrpc":"2.0","result":[],"id":6}, {"jsonrpc":"2.0","result":["unknown: 998"],"id":7}]"#)),
+            (vec![b"[]"], Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"batch is empty"},"id":null}"#)),
+            (vec![b"[1,2]"], Some(r#"[{"jsonrpc":"2.0","error":{"code":-32600,"message":"request object must be a dictionary"},"id":null}, {"jsonrpc":"2.0","error":{"code":-32600,"message":"request object must be a dictionary"},"id":null}]"#)),
+            (vec![br#"[{"jsonrpc":"2.0","method":"peers"}, 5]"#], Some("")),
+            (vec![br#"{"jsonrpc":"2.0","id":[1],"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"invalid \"id\": [1]"},"id":null}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":1.5,"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","result":[],"id":1.5}"#)),
+            (vec!["{\"jsonrpc\":\"2.0\",\"id\":\"\u{e9}\",\"method\":\"nosuch\"}".as_bytes()], Some(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown method \"nosuch\""},"id":"\u00e9"}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":12345678901234567890123,"method":"nosuch"}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown method \"nosuch\""},"id":12345678901234567890123}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":3,"method":"peers","params":[1]}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"1 argument passed to method peers taking at most 0"},"id":3}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":4,"method":"peers","params":{"x":1}}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"method \"peers\" does not take parameter \"x\""},"id":4}"#)),
+            (vec![br#"{"jsonrpc":"2.0","id":5,"method":"disconnect","params":{"session_ids":"3"}}"#], Some(r#"{"jsonrpc":"2.0","error":{"code":1,"message":"expected a list of session IDs"},"id":5}"#)),
+            (vec![br#"{"jsonrpc":"2.0","result":1,"id":1}"#, br#"{"jsonrpc":"2.0","id":9,"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","result":[],"id":9}"#)),
+            (vec![br#"{"jsonrpc":"2.0","method":"nosuch"}"#, br#"{"jsonrpc":"2.0","id":9,"method":"peers"}"#], Some(r#"{"jsonrpc":"2.0","result":[],"id":9}"#)),
+            (vec![deep.as_bytes(), br#"{"jsonrpc":"2.0","id":9,"method":"peers"}"#], None),
+        ];
+        for (lines, want) in cases {
+            let fake = Fake::default();
+            let mut detector = Detector::new();
+            let mut sent = String::new();
+            let mut closed = false;
+            for line in &lines {
+                let handled = handle_message(&fake, line, &mut detector).await;
+                if let Some(reply) = handled.reply {
+                    sent.push_str(&String::from_utf8(reply).unwrap());
+                }
+                if handled.close {
+                    closed = true;
+                    break;
+                }
+            }
+            let got = (!closed).then_some(sent.as_str());
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(lines[0]));
+        }
+    }
+
+    /// ElectrumX runs no command for a notification (it has no handler): `stop` without an
+    /// id does not stop the server.
+    #[tokio::test]
+    async fn notifications_run_no_command() {
+        let fake = Fake::default();
+        let mut detector = Detector::new();
+        let handled = handle_message(
+            &fake,
+            br#"{"jsonrpc":"2.0","method":"stop"}"#,
+            &mut detector,
+        )
+        .await;
+        assert!(handled.reply.is_none() && !handled.after.stop && !handled.close);
+        let batch =
+            br#"[{"jsonrpc":"2.0","method":"stop"},{"jsonrpc":"2.0","id":1,"method":"peers"}]"#;
+        let handled = handle_message(&fake, batch, &mut detector).await;
+        assert!(!handled.after.stop);
+        assert_eq!(
+            handled.reply.map(String::from_utf8),
+            Some(Ok(r#"[{"jsonrpc":"2.0","result":[],"id":1}]"#.to_owned()))
+        );
+        assert_eq!(*fake.0.lock().unwrap(), vec![Command::Peers]);
+        let handled = handle_message(
+            &fake,
+            br#"{"jsonrpc":"2.0","id":2,"method":"stop"}"#,
+            &mut detector,
+        )
+        .await;
+        assert!(handled.after.stop);
     }
 }
