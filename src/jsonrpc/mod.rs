@@ -8,9 +8,10 @@
 //! Files: `dialect` (V1/V2/Loose and detection), `parse` (one received message: requests,
 //! batches, responses from the client, faults), `request` (a request and its single
 //! answer), `batch` (a batch's answer), `bind` (argument binding), `encode` (responses and
-//! notifications as aiorpcx writes them), `error` (codes and messages). Python's
-//! `json.loads`/`json.dumps` and `str()` come from the [`py`](crate::py) room; this room
-//! depends on nothing else.
+//! notifications as aiorpcx writes them), `error` (codes and messages); each uses only files
+//! further down this list: `parse`, `batch`, `bind`, `request`, `encode`, `dialect`,
+//! `error`. Python's `json.loads`/`json.dumps` and `str()` come from the [`py`](crate::py)
+//! room; this room depends on nothing else.
 //!
 //! # What aiorpcx does, and this room reproduces
 //!

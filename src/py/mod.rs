@@ -16,7 +16,8 @@
 //!
 //! This room depends on nothing else in the crate (only `serde_json`'s `Value`); the
 //! JSON-RPC stack, the Electrum methods, the admin service and the logs build on it. Within
-//! it: `loads` → `node` → `dumps` → `repr` → `unicode`; `builtins` → `int` → `unicode`.
+//! it, files use only files further down this list: `loads`, `node`, `builtins`, `dumps`,
+//! `repr`, `int`, `unicode`; `ipaddress` stands alone.
 
 pub mod builtins;
 pub mod dumps;

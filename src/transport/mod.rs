@@ -7,8 +7,10 @@
 //! Files: `listen` (binding and accepting: [`Listener`], [`Accepted`]), `tls` (SSL_CERTFILE
 //! and SSL_KEYFILE → a rustls configuration), `connection` (the handshake and the framed
 //! [`Connection`]), `lines` (newline framing), `websocket` (WebSocket framing), `stream`
-//! (plain or TLS streams, write counting), `error` ([`RecvError`]). It depends only on
-//! `config` (the service kind) and `py` (the number format of its one message).
+//! (plain or TLS streams, write counting), `error` ([`RecvError`]); each uses only files
+//! further down this list: `listen`, `connection`, `websocket`, `lines`, `stream`, `error`
+//! (`tls` stands alone). It depends only on `config` (the service kind) and `py` (the
+//! number format of its one message).
 //!
 //! # What ElectrumX 1.20 does, and what this room does
 //!
