@@ -92,8 +92,6 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
     })
 }
 
-/// Refused: the session's concurrency is zero (its cost reached the hard limit).
-
 #[cfg(test)]
 mod tests {
     use super::*;

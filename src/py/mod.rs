@@ -1,11 +1,11 @@
 //! The `py` room: the CPython 3.11 behaviour that ElectrumX's answers are made of, reproduced
 //! exactly — because a client sees it byte for byte.
 //!
-//! - [`loads`] and [`node`]: `json.loads(message.decode())` into a [`Node`] tree that keeps
+//! - [`loads`](mod@loads) and [`node`]: `json.loads(message.decode())` into a [`Node`] tree that keeps
 //!   what serde_json cannot hold (unbounded ints, `NaN`, lone surrogates), with the
 //!   exceptions CPython raises (nesting past the recursion limit, int literals over 4,300
 //!   digits).
-//! - [`dumps`]: `json.dumps(value, separators=(',', ':'))` (ensure_ascii, float `repr`).
+//! - [`dumps`](mod@dumps): `json.dumps(value, separators=(',', ':'))` (ensure_ascii, float `repr`).
 //! - [`repr`]: `str()` and `repr()` of values, floats and strings.
 //! - [`int`]: unbounded ints ([`PyInt`]), `int(text)`, `int(float)`, `f'{n:,d}'`
 //!   ([`thousands`]).
