@@ -3,8 +3,10 @@
 //! Layout (rooms, as `../shared/DESIGN.md` names them):
 //! - [`config`]: the environment (ElectrumX's variables) → typed, validated settings.
 //! - [`daemon`]: the bitcoind JSON-RPC client (batches, retries, warm-up, failover, cookie).
-//! - [`index`]: the RocksDB index (storage schema, block processor, undo/reorg, atomic
-//!   flushes) and its read API.
+//! - [`index`]: the RocksDB index (storage schema, applying a block to its caches,
+//!   undo/reorg, atomic flushes) and its read API.
+//! - [`indexer`]: the block processor: the prefetcher, the sync loop (catch-up, follow,
+//!   reorgs, forced rollbacks, progress) over the index's narrow `Chain` interface.
 //! - [`py`]: the CPython behaviour ElectrumX's answers are made of (`json.loads`/`dumps`,
 //!   `str()`/`repr()`, `int()`, `f'{n:,d}'`, `ipaddress`); depends on nothing else.
 //! - [`jsonrpc`]: JSON-RPC as aiorpcx speaks it (dialects, parsing, batches, errors,
@@ -23,11 +25,10 @@ pub mod config;
 pub mod daemon;
 pub mod electrum;
 pub mod index;
+pub mod indexer;
 pub mod jsonrpc;
 pub mod memory;
 pub mod mempool;
-pub mod prefetch;
 pub mod py;
 pub mod server;
-pub mod sync;
 pub mod transport;

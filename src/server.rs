@@ -16,8 +16,8 @@ use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::manager::{accept_loop, bind_services, notify_loop, ChainEvent, Registry};
 use crate::electrum::shared::{Settings, Shared};
 use crate::index::Index;
+use crate::indexer::{self, SyncEvent, SyncOptions, SyncStatus};
 use crate::mempool::Mempool;
-use crate::sync::{self, SyncEvent, SyncOptions, SyncStatus};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ServerError {
     #[error("database: {0}")]
     Index(#[from] crate::index::IndexError),
     #[error("{0}")]
-    Sync(#[from] sync::SyncError),
+    Sync(#[from] indexer::SyncError),
     #[error("services: {0}")]
     Services(String),
     #[error("internal: {0}")]
@@ -142,7 +142,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let notify_shared = shared.clone();
     let processor = tokio::task::spawn_blocking(move || {
         let mut caught_up_tx = Some(caught_up_tx);
-        sync::run_with(
+        indexer::run_with(
             &mut index,
             &daemon,
             &rt,

@@ -12,7 +12,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash};
 use common::daemon_for;
 use ferrumx::index::{HashX, HASHX_LEN};
-use ferrumx::sync::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
+use ferrumx::indexer::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -131,7 +131,7 @@ fn start(seed: u64, reorg_limit: u32) -> Harness {
     let stop = shutdown.clone();
     let worker = std::thread::spawn(move || {
         let mut chain = FakeChain::default();
-        let r = sync::run(
+        let r = indexer::run(
             &mut chain,
             &daemon,
             &handle,

@@ -14,10 +14,10 @@ use crate::config::{parse_daemon_urls, Net};
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::session::SessionState;
 use crate::electrum::shared::SERVER_VERSION;
+use crate::indexer::ForcedReorg;
 use crate::jsonrpc::RpcError;
 use crate::jsonrpc::Signature;
 use crate::py::thousands;
-use crate::sync::ForcedReorg;
 
 /// How long `reorg` waits for the block processor to roll back.
 const REORG_WAIT: Duration = Duration::from_secs(120);

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::electrum::manager::Registry;
 use crate::electrum::shared::Shared;
-use crate::sync::{ForcedReorg, SyncStatus};
+use crate::indexer::{ForcedReorg, SyncStatus};
 
 pub use peers::PeerTable;
 pub use rpc::start;
