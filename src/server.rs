@@ -5,7 +5,6 @@
 //! block processor.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -33,9 +32,6 @@ pub enum ServerError {
     #[error("internal: {0}")]
     Internal(String),
 }
-
-/// Bytes of raw blocks the prefetcher may hold (ElectrumX keeps a few batches in flight).
-const PREFETCH_BYTES: usize = 64 << 20;
 
 /// Runs the server until `shutdown` is cancelled or a fatal error occurs.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
@@ -81,13 +77,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         mempool.waker(),
         shutdown.clone(),
     ));
-    let opts = SyncOptions {
-        prefetch_bytes: PREFETCH_BYTES,
-        poll: config.daemon_poll_interval_blocks,
-        wake: block_wake.clone(),
-        reorg_limit,
-        progress_every: Duration::from_secs(10),
-    };
+    let opts = SyncOptions::new(&config, block_wake.clone());
 
     // The protocol side: shared state and the registry of sessions, the notifier's events,
     // and the services task that starts listening once the index has caught up and the

@@ -11,8 +11,8 @@ use bitcoin::consensus::deserialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash};
 use common::daemon_for;
-use ferrumx::index::{HashX, HASHX_LEN};
-use ferrumx::indexer::{self, AdvanceError, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
+use ferrumx::index::{HashX, IndexError, HASHX_LEN};
+use ferrumx::indexer::{self, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -48,11 +48,19 @@ impl Chain for FakeChain {
     fn block_hash(&self, height: u32) -> Option<BlockHash> {
         self.hashes.get(height as usize).copied()
     }
-    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError> {
-        let block: Block = deserialize(raw).map_err(|e| AdvanceError::Fatal(e.to_string()))?;
-        let expected = self.tip().map_or(BlockHash::all_zeros(), |t| t.1);
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, IndexError> {
+        let (height, expected) = self.tip().unwrap_or((0, BlockHash::all_zeros()));
+        let block: Block = deserialize(raw).map_err(|e| IndexError::BadBlock {
+            height,
+            reason: e.to_string(),
+        })?;
         if block.header.prev_blockhash != expected {
-            return Err(AdvanceError::NotOnTip);
+            return Err(IndexError::NotOnTip {
+                height,
+                tip: expected,
+                block: block.block_hash(),
+                prev: block.header.prev_blockhash,
+            });
         }
         self.hashes.push(block.block_hash());
         self.txs.push(block.txdata.len() as u64);
@@ -67,7 +75,7 @@ impl Chain for FakeChain {
     fn tx_count(&self) -> u64 {
         self.txs.iter().sum()
     }
-    fn flush(&mut self) -> Result<FlushInfo, String> {
+    fn flush(&mut self) -> Result<FlushInfo, IndexError> {
         self.flushes += 1;
         Ok(FlushInfo {
             height: self.tip().map_or(0, |t| t.0),
@@ -75,7 +83,7 @@ impl Chain for FakeChain {
             ..Default::default()
         })
     }
-    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String> {
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError> {
         self.backups.push(height);
         self.hashes.truncate(height as usize + 1);
         self.txs.truncate(height as usize + 1);

@@ -7,14 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 use super::{bridge, query, text, Admin, After};
 use crate::config::{parse_daemon_urls, Net};
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::session::SessionState;
 use crate::electrum::shared::SERVER_VERSION;
-use crate::indexer::ForcedReorg;
+use crate::indexer::{ForcedReorg, ForcedReorgError};
 use crate::jsonrpc::RpcError;
 use crate::jsonrpc::Signature;
 use crate::py::thousands;
@@ -504,24 +503,13 @@ async fn reorg(admin: &Admin, count: Option<Value>) -> Result<Value, RpcError> {
             })?,
     };
     if !admin.sync.caught_up() {
-        return Err(RpcError::bad_request("still catching up with daemon"));
+        return Err(RpcError::bad_request(
+            ForcedReorgError::CatchingUp.to_string(),
+        ));
     }
-    let (reply, answer) = oneshot::channel();
-    admin
-        .reorgs
-        .send(ForcedReorg { count, reply })
-        .map_err(|_| RpcError::bad_request("the block processor has stopped"))?;
-    let fork = match tokio::time::timeout(REORG_WAIT, answer).await {
-        Ok(Ok(Ok(fork))) => fork,
-        Ok(Ok(Err(why))) => return Err(RpcError::bad_request(why)),
-        Ok(Err(_)) => return Err(RpcError::bad_request("the block processor has stopped")),
-        Err(_) => {
-            return Err(RpcError::bad_request(format!(
-                "the block processor did not take the reorg within {} s",
-                REORG_WAIT.as_secs()
-            )))
-        }
-    };
+    let fork = ForcedReorg::request(&admin.reorgs, count, REORG_WAIT)
+        .await
+        .map_err(|why| RpcError::bad_request(why.to_string()))?;
     Ok(json!(format!(
         "reorg of {} blocks: rolled back to height {}, catching up with the daemon",
         thousands(count),

@@ -1,23 +1,13 @@
 //! What the block processor needs of the index: the narrow [`Chain`] trait (so the driver
 //! can be tested with a fake chain, and the index knows nothing of the daemon or of the
-//! driver), and its implementation for [`Index`].
+//! driver), and its implementation for [`Index`]. Its errors are the index's own
+//! [`IndexError`].
 
 use std::time::Duration;
 
 use bitcoin::BlockHash;
 
 use crate::index::{HashX, Index, IndexError};
-
-/// Why a block could not be applied.
-#[derive(Debug, thiserror::Error)]
-pub enum AdvanceError {
-    /// Its previous-block hash is not our tip: a reorg.
-    #[error("block does not connect to the tip")]
-    NotOnTip,
-    /// Anything else (corrupt block, storage failure): fatal.
-    #[error("{0}")]
-    Fatal(String),
-}
 
 /// Figures of one flush, for the logs.
 #[derive(Clone, Debug, Default)]
@@ -35,7 +25,9 @@ pub trait Chain: Send {
     /// Our hash at `height` on our chain.
     fn block_hash(&self, height: u32) -> Option<BlockHash>;
     /// Applies the next block; returns the script-hash keys whose history it extended.
-    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError>;
+    /// [`IndexError::NotOnTip`] when its parent is not our tip (a reorg: the driver looks
+    /// for the fork point); any other error stops the driver.
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, IndexError>;
     /// Whether the caches are over budget.
     fn needs_flush(&self) -> bool;
     /// Bytes held by the caches.
@@ -43,10 +35,10 @@ pub trait Chain: Send {
     /// Transactions indexed so far (flushed or not).
     fn tx_count(&self) -> u64;
     /// Writes everything to disk atomically.
-    fn flush(&mut self) -> Result<FlushInfo, String>;
+    fn flush(&mut self) -> Result<FlushInfo, IndexError>;
     /// Rolls back to `height` (the fork point) with undo data; returns the script-hash keys
     /// whose history the removed blocks had extended.
-    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String>;
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError>;
 }
 
 impl Chain for Index {
@@ -58,12 +50,8 @@ impl Chain for Index {
         Index::block_hash(self, height).ok().flatten()
     }
 
-    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, AdvanceError> {
-        match Index::advance(self, raw) {
-            Ok(summary) => Ok(summary.touched),
-            Err(IndexError::NotOnTip { .. }) => Err(AdvanceError::NotOnTip),
-            Err(e) => Err(AdvanceError::Fatal(e.to_string())),
-        }
+    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, IndexError> {
+        Ok(Index::advance(self, raw)?.touched)
     }
 
     fn needs_flush(&self) -> bool {
@@ -78,8 +66,8 @@ impl Chain for Index {
         Index::tx_count(self)
     }
 
-    fn flush(&mut self) -> Result<FlushInfo, String> {
-        let stats = Index::flush(self).map_err(|e| e.to_string())?;
+    fn flush(&mut self) -> Result<FlushInfo, IndexError> {
+        let stats = Index::flush(self)?;
         Ok(FlushInfo {
             height: stats.height,
             tx_count: Index::tx_count(self),
@@ -88,7 +76,7 @@ impl Chain for Index {
         })
     }
 
-    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, String> {
-        Index::backup(self, height).map_err(|e| e.to_string())
+    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError> {
+        Index::backup(self, height)
     }
 }

@@ -1,25 +1,115 @@
-//! Reorganisations: how our tip relates to the daemon's, where the two chains part, and
-//! rolling back to the fork point — when the daemon's chain moved to another branch, or when
+//! Reorganisations: how our tip relates to the daemon's, where the two chains part, and the
+//! one rollback both kinds take — when the daemon's chain moved to another branch, or when
 //! the operator asks for it ([`ForcedReorg`], the admin RPC's `reorg`).
+
+use std::time::Duration;
 
 use bitcoin::BlockHash;
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::chain::Chain;
-use super::error::SyncError;
-use super::prefetch::PrefetchHandle;
+use super::error::{ForcedReorgError, SyncError};
 use crate::daemon::Daemon;
-use crate::index::HashX;
+use crate::index::{HashX, IndexError};
 
 /// A rollback asked for by the operator (the admin RPC's `reorg`, ElectrumX's
 /// `force_chain_reorg`): the last `count` blocks are rolled back with their undo data, then
-/// fetched again from the daemon and re-applied.
+/// fetched again from the daemon and re-applied. Sent with [`ForcedReorg::request`].
 #[derive(Debug)]
 pub struct ForcedReorg {
-    pub count: u32,
+    pub(super) count: u32,
     /// The fork height rolled back to, or why nothing was done.
-    pub reply: oneshot::Sender<Result<u32, String>>,
+    pub(super) reply: oneshot::Sender<Result<u32, ForcedReorgError>>,
+}
+
+impl ForcedReorg {
+    /// Asks the block processor listening on `to` to roll back the last `count` blocks and
+    /// waits up to `wait` for it to be done; returns the fork height rolled back to. If it
+    /// does not answer in time it will not roll back later.
+    ///
+    /// # Errors
+    /// Why nothing was rolled back (the admin client's answer).
+    pub async fn request(
+        to: &mpsc::UnboundedSender<ForcedReorg>,
+        count: u32,
+        wait: Duration,
+    ) -> Result<u32, ForcedReorgError> {
+        let (reply, answer) = oneshot::channel();
+        to.send(ForcedReorg { count, reply })
+            .map_err(|_| ForcedReorgError::Stopped)?;
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(_)) => Err(ForcedReorgError::Stopped),
+            Err(_) => Err(ForcedReorgError::NotTaken { wait }),
+        }
+    }
+}
+
+/// Why blocks are rolled back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Cause {
+    /// The daemon's chain parts from ours at the fork point.
+    Fork,
+    /// The operator asked for it ([`ForcedReorg`]).
+    Forced,
+}
+
+/// Rolls `chain` back so that `fork` is its tip: flushes first, then undoes the blocks above
+/// it with their undo data in one atomic batch. Returns the keys the removed blocks had
+/// touched. An error leaves the chain as it was (flushed, perhaps).
+pub(super) fn roll_back<C: Chain>(
+    chain: &mut C,
+    fork: u32,
+    cause: Cause,
+) -> Result<Vec<HashX>, IndexError> {
+    let tip = chain.tip().map_or(0, |t| t.0);
+    let depth = tip.saturating_sub(fork);
+    match cause {
+        Cause::Fork => tracing::warn!(
+            tip,
+            fork,
+            depth,
+            "chain reorganisation: rolling back to the fork point"
+        ),
+        Cause::Forced => tracing::warn!(
+            tip,
+            fork,
+            depth,
+            "forced chain reorganisation (admin RPC): rolling back"
+        ),
+    }
+    chain.flush()?;
+    chain.backup(fork).inspect_err(|e| {
+        if cause == Cause::Forced {
+            tracing::error!("forced reorganisation failed, nothing rolled back: {e}");
+        }
+    })
+}
+
+/// Where a rollback of `count` blocks asked for by the operator goes: refused before the
+/// first catch-up (as ElectrumX does), below the genesis block and beyond what the undo data
+/// covers (`reorg_limit` blocks).
+pub(super) fn forced_fork<C: Chain>(
+    chain: &C,
+    caught_up: bool,
+    count: u32,
+    reorg_limit: u32,
+) -> Result<u32, ForcedReorgError> {
+    if !caught_up {
+        return Err(ForcedReorgError::CatchingUp);
+    }
+    let tip = chain.tip().map_or(0, |t| t.0);
+    if count > tip {
+        return Err(ForcedReorgError::BeyondGenesis { count, tip });
+    }
+    if count > reorg_limit {
+        return Err(ForcedReorgError::BeyondUndo {
+            count,
+            limit: reorg_limit,
+        });
+    }
+    Ok(tip - count)
 }
 
 /// How our tip relates to the daemon's best block once we have everything it offered.
@@ -36,6 +126,7 @@ pub(super) enum TipVsDaemon {
     Level,
 }
 
+/// How our tip relates to the daemon's best block, `best_hash` at `daemon_height`.
 pub(super) fn tip_vs_daemon<C: Chain>(
     chain: &C,
     daemon_height: u32,
@@ -57,74 +148,8 @@ pub(super) fn tip_vs_daemon<C: Chain>(
     }
 }
 
-/// A reorg: finds the fork point, rolls back to it and restarts the prefetcher after it.
-/// Returns the prefetcher's new generation, the fork height and the keys the removed blocks
-/// had touched.
-pub(super) fn rollback<C: Chain>(
-    chain: &mut C,
-    daemon: &Daemon,
-    rt: &Handle,
-    reorg_limit: u32,
-    handle: &PrefetchHandle,
-) -> Result<(u64, u32, Vec<HashX>), SyncError> {
-    let fork = find_fork(chain, daemon, rt, reorg_limit)?;
-    let tip = chain.tip().map_or(0, |t| t.0);
-    tracing::warn!(
-        tip,
-        fork,
-        depth = tip - fork,
-        "chain reorganisation: rolling back to the fork point"
-    );
-    chain.flush().map_err(SyncError::Index)?;
-    let touched = chain.backup(fork).map_err(SyncError::Index)?;
-    Ok((handle.reset(fork + 1), fork, touched))
-}
-
-/// A rollback of `count` blocks asked for by the operator: refused before the first
-/// catch-up (as ElectrumX does) and beyond what the undo data covers; otherwise the blocks
-/// are rolled back (flushed first, one atomic batch) and the prefetcher restarts after the
-/// fork, so the daemon's blocks are applied again. Returns the prefetcher's new generation,
-/// the fork height and the keys the removed blocks had touched; an error leaves the index
-/// as it was.
-pub(super) fn forced_reorg<C: Chain>(
-    chain: &mut C,
-    reorg_limit: u32,
-    caught_up: bool,
-    count: u32,
-    handle: &PrefetchHandle,
-) -> Result<(u64, u32, Vec<HashX>), String> {
-    if !caught_up {
-        return Err("still catching up with daemon".into());
-    }
-    let tip = chain.tip().map_or(0, |t| t.0);
-    if count > tip {
-        return Err(format!(
-            "cannot roll back {count} blocks: the chain has only {tip} above the genesis block"
-        ));
-    }
-    if count > reorg_limit {
-        return Err(format!(
-            "cannot roll back {count} blocks: undo data is kept for the last {reorg_limit} \
-             only (REORG_LIMIT)"
-        ));
-    }
-    let fork = tip - count;
-    tracing::warn!(
-        tip,
-        fork,
-        depth = count,
-        "forced chain reorganisation (admin RPC): rolling back"
-    );
-    chain.flush()?;
-    let touched = chain.backup(fork).map_err(|e| {
-        tracing::error!("forced reorganisation failed, nothing rolled back: {e}");
-        e
-    })?;
-    Ok((handle.reset(fork + 1), fork, touched))
-}
-
 /// Walks back from our tip until our hash equals the daemon's: that height is the fork.
-fn find_fork<C: Chain>(
+pub(super) fn find_fork<C: Chain>(
     chain: &C,
     daemon: &Daemon,
     rt: &Handle,
@@ -151,5 +176,104 @@ fn find_fork<C: Chain>(
             });
         }
         h -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bitcoin::hashes::Hash;
+
+    use super::super::chain::FlushInfo;
+    use super::*;
+
+    /// A chain of `tip + 1` blocks that records what is done to it.
+    struct Fake {
+        tip: u32,
+        calls: Vec<String>,
+        fail_backup: bool,
+    }
+
+    impl Fake {
+        fn new(tip: u32) -> Fake {
+            Fake {
+                tip,
+                calls: Vec::new(),
+                fail_backup: false,
+            }
+        }
+    }
+
+    impl Chain for Fake {
+        fn tip(&self) -> Option<(u32, BlockHash)> {
+            Some((self.tip, BlockHash::all_zeros()))
+        }
+        fn block_hash(&self, _: u32) -> Option<BlockHash> {
+            None
+        }
+        fn advance(&mut self, _: &[u8]) -> Result<Vec<HashX>, IndexError> {
+            unreachable!("not used by rollbacks")
+        }
+        fn needs_flush(&self) -> bool {
+            false
+        }
+        fn cache_bytes(&self) -> usize {
+            0
+        }
+        fn tx_count(&self) -> u64 {
+            0
+        }
+        fn flush(&mut self) -> Result<FlushInfo, IndexError> {
+            self.calls.push("flush".into());
+            Ok(FlushInfo::default())
+        }
+        fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError> {
+            self.calls.push(format!("backup {height}"));
+            if self.fail_backup {
+                return Err(IndexError::UndoMissing { height });
+            }
+            self.tip = height;
+            Ok(vec![HashX([1; crate::index::HASHX_LEN])])
+        }
+    }
+
+    #[test]
+    fn forced_rollbacks_are_refused_before_catch_up_and_beyond_the_undo_data() {
+        let chain = Fake::new(150);
+        let refused = |caught_up, count| {
+            forced_fork(&chain, caught_up, count, 8)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(refused(false, 1), "still catching up with daemon");
+        assert_eq!(
+            refused(true, 9),
+            "cannot roll back 9 blocks: undo data is kept for the last 8 only (REORG_LIMIT)"
+        );
+        assert_eq!(
+            forced_fork(&Fake::new(5), true, 6, 8)
+                .expect_err("refused")
+                .to_string(),
+            "cannot roll back 6 blocks: the chain has only 5 above the genesis block"
+        );
+        assert_eq!(forced_fork(&chain, true, 8, 8).expect("allowed"), 142);
+        assert_eq!(forced_fork(&chain, true, 0, 8).expect("allowed"), 150);
+        assert_eq!(forced_fork(&Fake::new(5), true, 5, 8).expect("allowed"), 0);
+    }
+
+    #[test]
+    fn a_rollback_flushes_then_backs_up_to_the_fork() {
+        for cause in [Cause::Fork, Cause::Forced] {
+            let mut chain = Fake::new(150);
+            let touched = roll_back(&mut chain, 147, cause).expect("rolled back");
+            assert_eq!(chain.calls, ["flush", "backup 147"]);
+            assert_eq!(touched, vec![HashX([1; crate::index::HASHX_LEN])]);
+            assert_eq!(chain.tip, 147);
+
+            let mut chain = Fake::new(150);
+            chain.fail_backup = true;
+            let e = roll_back(&mut chain, 147, cause).expect_err("failed");
+            assert!(matches!(e, IndexError::UndoMissing { height: 147 }));
+            assert_eq!(chain.tip, 150);
+        }
     }
 }
