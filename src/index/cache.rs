@@ -1,4 +1,4 @@
-//! What the block processor has done since the last flush, held in memory and bounded by
+//! What the blocks applied since the last flush changed, held in memory and bounded by
 //! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
 //! tx counts and undo data. [`Cache::write_to`] turns it into the rows of one flush.
 

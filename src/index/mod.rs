@@ -11,12 +11,13 @@
 //!
 //! Layout: `schema` (keys, values, state record, undo encoding), `store` (RocksDB, column
 //! families, synced batches, digest), `cache` (unflushed changes, bounded by bytes),
-//! `processor` (block → cache), `backup` (undo), `query` (the read API), `error`.
+//! `apply` (block → cache), `backup` (undo), `query` (the read API), `error`. The block
+//! processor that drives the writer (prefetching, reorgs, progress) is `crate::indexer`.
 
+mod apply;
 mod backup;
 mod cache;
 mod error;
-mod processor;
 mod query;
 mod schema;
 mod store;
@@ -265,7 +266,7 @@ impl Index {
     /// error the index is as it was before the call.
     pub fn advance(&mut self, raw_block: &[u8]) -> Result<BlockSummary, IndexError> {
         let height = self.tip.map_or(0, |(h, _)| h + 1);
-        let parsed = processor::parse_block(raw_block, height)?;
+        let parsed = apply::parse_block(raw_block, height)?;
         let hash = parsed.block.block_hash();
         match self.tip {
             Some((h, tip)) if parsed.block.header.prev_blockhash != tip => {
@@ -285,7 +286,7 @@ impl Index {
             _ => {}
         }
         let keep_undo_from = self.undo_floor(height);
-        let touched = processor::process_block(
+        let touched = apply::apply_block(
             &self.shared.store,
             &mut self.cache,
             &parsed,

@@ -1,6 +1,6 @@
 //! The key layout: every column family, its keys and values, and their encodings.
 //!
-//! Only this file knows how rows are spelled; `store`, `processor`, `backup` and `query` go
+//! Only this file knows how rows are spelled; `store`, `apply`, `backup` and `query` go
 //! through the helpers below. Integers in keys are big-endian so that RocksDB's byte order is
 //! numeric order (chain order for tx numbers and heights); integers in values are
 //! little-endian. `docs/storage.md` explains the choices.

@@ -1,6 +1,8 @@
-//! The block processor: parses a raw block, checks it against its header, assigns tx numbers,
-//! spends and creates UTXOs, records history and the block's undo data — all into the
-//! [`Cache`], all or nothing.
+//! Applying one block to the index: parses a raw block, checks it against its header,
+//! assigns tx numbers, spends and creates UTXOs, records history and the block's undo data —
+//! all into the [`Cache`], all or nothing. It stays in the index because it writes the key
+//! layout (`schema`) into the index's own cache; the block processor (`crate::indexer`)
+//! reaches it only through [`Index::advance`](super::Index::advance).
 
 use std::collections::HashMap;
 
@@ -45,7 +47,7 @@ pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock, IndexE
 ///
 /// The genesis block (height 0) gets its tx number and rows but its outputs are not indexed
 /// (its coinbase cannot be spent), as ElectrumX does.
-pub(crate) fn process_block(
+pub(crate) fn apply_block(
     store: &Store,
     cache: &mut Cache,
     parsed: &ParsedBlock,
