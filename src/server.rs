@@ -132,7 +132,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let notify_shared = shared.clone();
     let processor = tokio::task::spawn_blocking(move || {
         let mut caught_up_tx = Some(caught_up_tx);
-        indexer::run_with(
+        indexer::run(
             &mut index,
             &daemon,
             &rt,

@@ -1,10 +1,10 @@
 //! The prefetcher and the sync driver against the bitcoind stand-in, with a fake in-memory
 //! chain: catching up, following new blocks, reorgs (rolled back to the fork point), the
-//! REORG_LIMIT refusal and a clean stop.
+//! REORG_LIMIT refusal, the operator's forced rollback and a clean stop.
 
 mod common;
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bitcoin::consensus::deserialize;
@@ -12,7 +12,9 @@ use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash};
 use common::daemon_for;
 use ferrumx::index::{HashX, IndexError, HASHX_LEN};
-use ferrumx::indexer::{self, Chain, FlushInfo, SyncError, SyncEvent, SyncOptions};
+use ferrumx::indexer::{
+    self, Chain, FlushInfo, ForcedReorg, SyncError, SyncEvent, SyncOptions, SyncStatus,
+};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -119,8 +121,11 @@ fn node_hashes(sim: &SimNode) -> Vec<BlockHash> {
 /// A running driver over a fake chain, fed by a stand-in serving the fixture of `seed`.
 struct Harness {
     sim: SimNode,
-    _rt: tokio::runtime::Runtime,
+    rt: tokio::runtime::Runtime,
     shutdown: CancellationToken,
+    status: Arc<SyncStatus>,
+    /// To the driver: the operator's rollbacks.
+    reorgs: tokio::sync::mpsc::UnboundedSender<ForcedReorg>,
     events: mpsc::Receiver<SyncEvent>,
     worker: std::thread::JoinHandle<(Result<(), SyncError>, FakeChain)>,
 }
@@ -137,6 +142,9 @@ fn start(seed: u64, reorg_limit: u32) -> Harness {
     let (tx, events) = mpsc::channel();
     let handle = rt.handle().clone();
     let stop = shutdown.clone();
+    let status = Arc::new(SyncStatus::default());
+    let reported = status.clone();
+    let (reorgs, reorgs_rx) = tokio::sync::mpsc::unbounded_channel();
     let worker = std::thread::spawn(move || {
         let mut chain = FakeChain::default();
         let r = indexer::run(
@@ -145,6 +153,8 @@ fn start(seed: u64, reorg_limit: u32) -> Harness {
             &handle,
             &opts(reorg_limit),
             &stop,
+            &reported,
+            reorgs_rx,
             |e| {
                 let _ = tx.send(e);
             },
@@ -153,8 +163,10 @@ fn start(seed: u64, reorg_limit: u32) -> Harness {
     });
     Harness {
         sim,
-        _rt: rt,
+        rt,
         shutdown,
+        status,
+        reorgs,
         events,
         worker,
     }
@@ -304,4 +316,64 @@ fn a_lagging_daemon_on_our_chain_is_waited_for_not_rolled_back() {
         vec![149],
         "no rollback while the daemon only lagged; one at the real fork"
     );
+}
+
+#[test]
+fn a_forced_reorg_rolls_back_and_applies_the_daemons_blocks_again() {
+    let h = start(16, 10);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
+    assert!(h.status.caught_up());
+    assert_eq!(h.status.daemon_height(), Some(150));
+    let ask = |count| {
+        h.rt.block_on(ForcedReorg::request(
+            &h.reorgs,
+            count,
+            Duration::from_secs(30),
+        ))
+    };
+    let refused = ask(11).expect_err("beyond REORG_LIMIT");
+    assert_eq!(
+        refused.to_string(),
+        "cannot roll back 11 blocks: undo data is kept for the last 10 only (REORG_LIMIT)"
+    );
+    let flushes = h.status.flushes();
+    assert_eq!(ask(3).expect("rolled back"), 147);
+    assert!(h.status.flushes() > flushes, "the rollback is a flush");
+    // The same three blocks come back from the daemon; the first new tip carries what the
+    // rollback touched.
+    let mut reorgs = Vec::new();
+    let mut tips = Vec::new();
+    wait_for(&h.events, |e| {
+        match e {
+            SyncEvent::Reorg { fork } => reorgs.push(*fork),
+            SyncEvent::NewTip {
+                height, touched, ..
+            } => tips.push((*height, touched.clone())),
+            SyncEvent::CaughtUp { .. } => {}
+        }
+        matches!(e, SyncEvent::NewTip { height: 150, .. })
+    });
+    assert_eq!(reorgs, vec![147]);
+    let blocks = h.sim.with_node(|n| {
+        (148..=150)
+            .map(|height| n.block_at(height).and_then(|b| b.block()).expect("block"))
+            .collect::<Vec<_>>()
+    });
+    let heights: Vec<u32> = tips.iter().map(|(height, _)| *height).collect();
+    assert_eq!(heights, vec![148, 149, 150]);
+    for (i, (height, touched)) in tips.iter().enumerate() {
+        let mut expected = block_touched(&blocks[i]);
+        if i == 0 {
+            expected.push(ROLLED_BACK);
+            expected.sort_unstable();
+        }
+        assert_eq!(touched, &expected, "touched keys of the new tip {height}");
+    }
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
+    assert_eq!(chain.backups, vec![147], "rolled back by the operator only");
 }

@@ -88,29 +88,6 @@ impl SyncOptions {
     }
 }
 
-/// Runs the driver on the current thread (call it from `spawn_blocking`) until `shutdown`,
-/// then flushes and returns. `events` is called after each flushed tip once caught up.
-pub fn run<C: Chain>(
-    chain: &mut C,
-    daemon: &Daemon,
-    rt: &Handle,
-    opts: &SyncOptions,
-    shutdown: &CancellationToken,
-    events: impl FnMut(SyncEvent),
-) -> Result<(), SyncError> {
-    let (_keep, reorgs) = mpsc::unbounded_channel();
-    run_with(
-        chain,
-        daemon,
-        rt,
-        opts,
-        shutdown,
-        &SyncStatus::default(),
-        reorgs,
-        events,
-    )
-}
-
 /// What the driver waits for.
 enum Next {
     Fetched(Option<Fetched>),
@@ -119,9 +96,15 @@ enum Next {
     ReorgsClosed,
 }
 
-/// [`run`], reporting to `status` and taking forced rollbacks from `reorgs` between blocks.
+/// Runs the block processor on the current thread (call it from `spawn_blocking`) until
+/// `shutdown`, then flushes and returns. It reports to `status`, takes the operator's
+/// rollbacks from `reorgs` between blocks, and calls `events` as the chain moves.
+///
+/// # Errors
+/// Why syncing stopped: the daemon failed in a way retries cannot fix, the index could not
+/// apply a block or write, or a reorg was deeper than REORG_LIMIT.
 #[allow(clippy::too_many_arguments)]
-pub fn run_with<C: Chain>(
+pub fn run<C: Chain>(
     chain: &mut C,
     daemon: &Daemon,
     rt: &Handle,

@@ -183,8 +183,8 @@ pub(super) fn find_fork<C: Chain>(
 mod tests {
     use bitcoin::hashes::Hash;
 
-    use super::super::chain::FlushInfo;
     use super::*;
+    use crate::indexer::chain::FlushInfo;
 
     /// A chain of `tip + 1` blocks that records what is done to it.
     struct Fake {
