@@ -10,11 +10,11 @@ use bitcoin::consensus::deserialize;
 use bitcoin::{merkle_tree, Block, OutPoint, Txid};
 
 use super::cache::{Cache, CachedUtxo};
+use super::error::IndexError;
 use super::schema::{
     history_key, is_unspendable, read_history_key, HashX, TxNum, Undo, TX_NUM_LIMIT,
 };
 use super::store::Store;
-use super::IndexError;
 
 /// A block parsed and checked against its header's merkle root.
 pub(crate) struct ParsedBlock {
