@@ -21,17 +21,15 @@
 //! and holds back small responses on raw TCP (up to 1 s, against traffic analysis) but not on
 //! websockets, so websockets measure the servers' work rather than that delay.
 
-#[path = "../tests/common_electrumx/mod.rs"]
-mod common_electrumx;
-
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumx::py::thousands;
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::process::{cpu_secs, memory};
+use ferrumx_testkit::server::server_exe;
+use ferrumx_testkit::{electrumx, free_port, Process, Rng};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -54,24 +52,17 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn cache_dir() -> PathBuf {
-    common_electrumx::cache_dir().unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
+    electrumx::cache_dir().unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
 }
 
 fn electrumx_path() -> PathBuf {
-    let p = common_electrumx::electrumx_server_location().unwrap_or_default();
+    let p = electrumx::electrumx_server_location().unwrap_or_default();
     assert!(
         p.is_file(),
         "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",
         p.display()
     );
     p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 // ----------------------------------------------------------------------------------------
@@ -82,28 +73,11 @@ struct Workload {
     requests: Vec<Value>,
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 impl Workload {
     /// A wallet-like mix: script-hash queries (history, balance, UTXOs, mempool), headers
     /// with and without checkpoints, header ranges, transactions and merkle proofs.
     fn new(node: &Node, count: usize) -> Workload {
-        let mut rng = Rng(0x5eed);
+        let mut rng = Rng::new(0x5eed);
         let mut all: Vec<_> = node.truth.script_hashes().copied().collect();
         all.sort();
         let mut shs = Vec::with_capacity(SCRIPT_HASHES);
@@ -161,9 +135,8 @@ impl Kind {
 }
 
 struct Running {
-    child: Child,
+    process: Process,
     port: u16,
-    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Running {
@@ -171,41 +144,27 @@ impl Running {
         let port = free_port();
         let exe = match kind {
             Kind::ElectrumX => electrumx_path(),
-            Kind::FerrumX => PathBuf::from(env!("CARGO_BIN_EXE_ferrumx_server")),
+            Kind::FerrumX => server_exe(),
         };
-        let mut cmd = Command::new(exe);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("COIN", "Bitcoin")
-            .env("NET", "regtest")
-            .env("DB_DIRECTORY", db)
-            .env("DAEMON_URL", daemon_url)
-            .env("SERVICES", format!("ws://127.0.0.1:{port}"))
-            .env("COST_SOFT_LIMIT", "0")
-            .env("COST_HARD_LIMIT", "0")
-            .env("PEER_DISCOVERY", "off")
-            .env("PEER_ANNOUNCE", "")
-            .env("ALLOW_ROOT", "1")
-            .env("LOG_LEVEL", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn the server");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let pipes: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("stdout")),
-            Box::new(child.stderr.take().expect("stderr")),
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let vars = [
+            ("PATH", path.to_str().expect("utf-8 PATH")),
+            ("COIN", "Bitcoin"),
+            ("NET", "regtest"),
+            ("DB_DIRECTORY", db.to_str().expect("utf-8 path")),
+            ("DAEMON_URL", daemon_url),
+            ("SERVICES", &format!("ws://127.0.0.1:{port}")),
+            ("COST_SOFT_LIMIT", "0"),
+            ("COST_HARD_LIMIT", "0"),
+            ("PEER_DISCOVERY", "off"),
+            ("PEER_ANNOUNCE", ""),
+            ("ALLOW_ROOT", "1"),
+            ("LOG_LEVEL", "info"),
         ];
-        for pipe in pipes {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-                }
-            });
+        Running {
+            process: Process::spawn(kind.name(), &exe, &vars),
+            port,
         }
-        Running { child, port, log }
     }
 
     /// Waits until the websocket port accepts: both servers listen only once caught up and
@@ -216,57 +175,24 @@ impl Running {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.dump_log();
+            if let Some(status) = self.process.try_status() {
                 panic!("the server exited ({status}) before serving");
             }
             if Instant::now() > deadline {
-                self.dump_log();
                 panic!("the server did not serve within {timeout:?}");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    fn dump_log(&self) {
-        for l in self.log.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            eprintln!("    {l}");
-        }
-    }
-
-    fn proc_status_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-
     /// Peak resident memory so far, in MiB.
     fn peak_rss_mib(&self) -> f64 {
-        self.proc_status_kb("VmHWM:") as f64 / 1024.0
+        memory(self.process.pid()).1 as f64 / (1 << 20) as f64
     }
 
     /// CPU time used so far (user + system), in seconds.
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // utime and stime are fields 14 and 15 of /proc/PID/stat; `rest` starts at field 3.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (ticks(11) + ticks(12)) / hz.max(1.0)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        cpu_secs(self.process.pid())
     }
 }
 

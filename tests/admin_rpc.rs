@@ -12,22 +12,18 @@
 //!   resumes from there, is stopped again after catching up, and the database equals an
 //!   uninterrupted sync's.
 
-mod common_electrum;
-mod common_electrumx;
-mod common_server;
-
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use bitcoin::{Address, Network};
-use common_electrum::{free_port, poll_until};
-use common_server::{
-    digest_of, fresh_digest, start_on_free_ports, Server, ServerEnv, TempDir, STEP,
-};
 use ferrumx_simnode::{chainfile, GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
+use ferrumx_testkit::electrumx::{self, require};
+use ferrumx_testkit::tls::SelfSigned;
+use ferrumx_testkit::{
+    digest_of, free_port, fresh_digest, poll_until, start_on_free_ports, Client, Server, ServerEnv,
+    TempDir, STEP,
+};
 use serde_json::{json, Value};
 
 const REORG_LIMIT: u32 = 8;
@@ -300,68 +296,17 @@ fn busy_address(node: &Node) -> (String, String, ScriptHash) {
     panic!("no address with two history entries and two UTXOs");
 }
 
-/// A minimal Electrum client over TCP whose own address is known.
-struct Wallet {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    next_id: u64,
+/// A call on an Electrum (or admin) session that must succeed: its result.
+fn ok_call(c: &mut Client, method: &str, params: Value) -> Value {
+    c.call(method, params)
+        .unwrap_or_else(|e| panic!("{method}: {e:?}"))
 }
 
-impl Wallet {
-    fn connect(port: u16) -> Wallet {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(STEP)).expect("timeout");
-        let writer = s.try_clone().expect("clone");
-        Wallet {
-            reader: BufReader::new(s),
-            writer,
-            next_id: 0,
-        }
-    }
-
-    /// `ip:port` of our end, as the server sees it.
-    fn local(&self) -> String {
-        self.writer.local_addr().expect("local address").to_string()
-    }
-
-    /// One request; its result (notifications are skipped).
-    fn call(&mut self, method: &str, params: Value) -> Value {
-        self.next_id += 1;
-        let id = self.next_id;
-        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        writeln!(self.writer, "{msg}").expect("write");
-        loop {
-            let mut line = String::new();
-            let n = self.reader.read_line(&mut line).expect("read");
-            assert!(n > 0, "connection closed waiting for {method}");
-            let m: Value = serde_json::from_str(&line).expect("JSON");
-            if m["id"] == json!(id) {
-                assert!(m.get("error").is_none(), "{method}: {m}");
-                return m["result"].clone();
-            }
-        }
-    }
-
-    /// Sends one raw line; returns the next line received, parsed.
-    fn raw(&mut self, text: &str) -> Value {
-        writeln!(self.writer, "{text}").expect("write");
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).expect("read");
-        assert!(n > 0, "connection closed after {text}");
-        serde_json::from_str(&line).expect("JSON")
-    }
-
-    /// Whether the server closes the connection (reads until EOF, at most `STEP`).
-    fn sees_eof(&mut self) -> bool {
-        loop {
-            let mut line = String::new();
-            match self.reader.read_line(&mut line) {
-                Ok(0) => return true,
-                Ok(_) => continue,
-                Err(_) => return false,
-            }
-        }
-    }
+/// Sends one raw line; returns the next message received, parsed.
+fn raw(c: &mut Client, text: &str) -> Value {
+    c.send_raw(text);
+    c.recv()
+        .unwrap_or_else(|| panic!("connection closed after {text}"))
 }
 
 /// The single `sessions` row of session `id` in a `--json` answer.
@@ -383,14 +328,7 @@ fn every_command_against_a_running_server() {
     let dir = TempDir::new("admin");
     std::fs::create_dir_all(dir.path()).expect("temp dir");
     let db = dir.path().join("db");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let keypair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-    let certificate = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .expect("params")
-        .self_signed(&keypair)
-        .expect("self-signed");
-    std::fs::write(&cert, certificate.pem()).expect("write cert");
-    std::fs::write(&key, keypair.serialize_pem()).expect("write key");
+    let (cert, key) = SelfSigned::p256().write_to(&dir);
     // It reports itself (for the peer checks below) on 127.0.0.1 (tcp) and 127.0.0.2 (ssl).
     let (mut server, ports) = start(
         "admin",
@@ -444,11 +382,15 @@ fn every_command_against_a_running_server() {
             .find(|sh| **sh != busy)
             .expect("a second script hash")
     });
-    let mut wallet = Wallet::connect(tcp);
-    let v = wallet.call("server.version", json!(["wallet-x", "1.4"]));
+    let mut wallet = Client::tcp(tcp);
+    let v = ok_call(&mut wallet, "server.version", json!(["wallet-x", "1.4"]));
     assert_eq!(v[1], json!("1.4"));
     for sh in [busy, other] {
-        wallet.call("blockchain.scripthash.subscribe", json!([sh.to_string()]));
+        ok_call(
+            &mut wallet,
+            "blockchain.scripthash.subscribe",
+            json!([sh.to_string()]),
+        );
     }
     let sessions = json_of(port, &["sessions"]);
     let rows = sessions.as_array().expect("rows");
@@ -462,7 +404,7 @@ fn every_command_against_a_running_server() {
     assert_eq!(row[10], json!(3), "messages received");
     let flags = row[1].as_str().expect("flags");
     assert!(flags.starts_with('T') && !flags.contains('L'), "{flags}");
-    let local = wallet.local();
+    let local = wallet.local.to_string();
     assert_eq!(row[2], json!(local));
     let table = ok(port, &["sessions"]);
     let lines: Vec<&str> = table.lines().collect();
@@ -514,7 +456,11 @@ fn every_command_against_a_running_server() {
     let flags = session_row(&json_of(port, &["sessions"]), id).expect("row")[1].clone();
     assert!(flags.as_str().is_some_and(|f| f.contains('L')), "{flags}");
     let marker = other.to_string();
-    wallet.call("blockchain.scripthash.get_balance", json!([marker]));
+    ok_call(
+        &mut wallet,
+        "blockchain.scripthash.get_balance",
+        json!([marker]),
+    );
     let logged = server.wait_for("request received", STEP);
     assert!(logged.text.contains(&marker), "{}", logged.text);
     assert_eq!(logged.field("session"), Some(id), "{}", logged.text);
@@ -604,7 +550,7 @@ fn every_command_against_a_running_server() {
         json!([format!("disconnecting session {id}"), "unknown: 999"])
     );
     assert!(
-        wallet.sees_eof(),
+        wallet.closed_within(STEP),
         "the disconnected session's socket sees EOF"
     );
     poll_until("the session to go", STEP, || {
@@ -725,18 +671,21 @@ fn every_command_against_a_running_server() {
     assert_eq!(row("localhost"), Some(4), "{table}");
 
     // The protocol itself: aiorpcx's codes and messages, notifications, batches.
-    let mut raw = Wallet::connect(port);
+    let mut admin = Client::tcp(port);
     let err = |code: i64, message: &str, id: Value| json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": id});
     assert_eq!(
-        raw.raw("{not json"),
+        raw(&mut admin, "{not json"),
         err(-32700, "invalid JSON", Value::Null)
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":1,"method":"nosuch"}"#),
+        raw(&mut admin, r#"{"jsonrpc":"2.0","id":1,"method":"nosuch"}"#),
         err(-32601, "unknown method \"nosuch\"", json!(1))
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":2,"method":"reorg","params":[1,2]}"#),
+        raw(
+            &mut admin,
+            r#"{"jsonrpc":"2.0","id":2,"method":"reorg","params":[1,2]}"#
+        ),
         err(
             -32602,
             "2 arguments passed to method reorg taking at most 1",
@@ -744,7 +693,10 @@ fn every_command_against_a_running_server() {
         )
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":3,"method":"log","params":{}}"#),
+        raw(
+            &mut admin,
+            r#"{"jsonrpc":"2.0","id":3,"method":"log","params":{}}"#
+        ),
         err(
             -32602,
             "method \"log\" requires parameter \"session_ids\"",
@@ -752,19 +704,29 @@ fn every_command_against_a_running_server() {
         )
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":"x","method":"disconnect","params":{"session_ids":"3"}}"#),
+        raw(
+            &mut admin,
+            r#"{"jsonrpc":"2.0","id":"x","method":"disconnect","params":{"session_ids":"3"}}"#
+        ),
         err(1, "expected a list of session IDs", json!("x"))
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":4,"method":"reorg","params":{"count":-1}}"#),
+        raw(
+            &mut admin,
+            r#"{"jsonrpc":"2.0","id":4,"method":"reorg","params":{"count":-1}}"#
+        ),
         err(1, "-1 should be a non-negative integer", json!(4))
     );
     assert_eq!(
-        raw.raw(r#"{"jsonrpc":"2.0","id":5,"method":"query","params":[["zz"],"x"]}"#),
+        raw(
+            &mut admin,
+            r#"{"jsonrpc":"2.0","id":5,"method":"query","params":[["zz"],"x"]}"#
+        ),
         err(1, "x should be a non-negative integer", json!(5))
     );
     // A notification gets no answer: the next line answers the batch after it.
-    let batch = raw.raw(
+    let batch = raw(
+        &mut admin,
         "{\"jsonrpc\":\"2.0\",\"method\":\"getinfo\"}\n\
          [{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"groups\"},\
          {\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"disconnect\",\"params\":[[\"998\"]]}]",
@@ -784,7 +746,7 @@ fn every_command_against_a_running_server() {
             {"jsonrpc": "2.0", "result": ["unknown: 998"], "id": 7}
         ])
     );
-    drop(raw);
+    drop(admin);
 
     // Errors: unknown command and bad arguments (usage, exit 2), RPC errors (exit 1).
     let err = fails(port, &["nosuch"], 2);
@@ -906,12 +868,10 @@ fn stop_during_initial_sync_resumes_identical() {
 /// (arguments by name, its table formatting of FerrumX's rows, its error path, `stop`).
 #[test]
 fn electrumx_rpc_drives_ferrumx() {
-    let Some(exe) = common_electrumx::electrumx_rpc() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ElectrumX 1.20 is not installed (contrib/electrumx/install.sh): cannot run"
-        );
-        eprintln!("## skipped: electrumx_rpc not installed (run contrib/electrumx/install.sh)");
+    let Some(exe) = require(
+        electrumx::electrumx_rpc(),
+        "ElectrumX 1.20's electrumx_rpc is not installed (contrib/electrumx/install.sh)",
+    ) else {
         return;
     };
     let node = Node::generate(GenParams::fixture(63));
@@ -930,8 +890,8 @@ fn electrumx_rpc_drives_ferrumx() {
         Some(u64::from(tip))
     );
     let (port, tcp) = (ports.rpc, ports.tcp);
-    let mut wallet = Wallet::connect(tcp);
-    wallet.call("server.version", json!(["wallet-x", "1.4"]));
+    let mut wallet = Client::tcp(tcp);
+    ok_call(&mut wallet, "server.version", json!(["wallet-x", "1.4"]));
     let ex = |args: &[&str]| -> String {
         let o = Command::new(&exe)
             .env_clear()
@@ -951,7 +911,7 @@ fn electrumx_rpc_drives_ferrumx() {
     assert_eq!(lines.len(), 2, "{sessions}");
     assert!(lines[1].contains("wallet-x   1.4"), "{sessions}");
     assert!(
-        lines[1].ends_with(&format!("{:>21}", wallet.local())),
+        lines[1].ends_with(&format!("{:>21}", wallet.local.to_string())),
         "{sessions}"
     );
     assert!(ex(&["groups"]).starts_with("Name "));

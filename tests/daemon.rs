@@ -15,6 +15,7 @@ use bitcoin::{BlockHash, Network, Txid};
 use ferrumx::config::{DaemonAuth, DaemonEndpoint, Secret};
 use ferrumx::daemon::{codes, Daemon, DaemonOptions, Error, TipStatus};
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::TempDir;
 use tokio_util::sync::CancellationToken;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -155,13 +156,6 @@ async fn in_one_request<T>(sim: &SimNode, f: impl Future<Output = T>) -> T {
     let after = sim.control().requests_served();
     assert_eq!(after, served + 1, "one HTTP request");
     out
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ferrumx-daemon-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 #[test]
@@ -498,7 +492,8 @@ fn fails_over_between_two_daemons() {
 
 #[test]
 fn cookie_auth_reads_the_cookie_when_connecting() {
-    let dir = temp_dir("cookie");
+    let tmp = TempDir::created("daemon-cookie");
+    let dir = tmp.path();
     let options = SimNodeOptions {
         cookie_dir: Some(dir.join("node")),
         user_pass: None,
@@ -538,7 +533,6 @@ fn cookie_auth_reads_the_cookie_when_connecting() {
         "the cookie never appears in logs"
     );
     drop(sim);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -8,25 +8,19 @@
 //! `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`. Without it the test fails when
 //! `CI` is set, and is skipped (loudly) otherwise.
 
-mod common_electrum;
-mod common_electrumx;
-mod common_server;
-
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::hashes::Hash;
 use bitcoin::{Transaction, Txid};
-use common_electrum::{
-    free_port, poll_until, prevout_script, sort_unconfirmed, touched_by, Client, Electrum, RpcErr,
-};
-use common_server::TempDir;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
+use ferrumx_testkit::electrumx::{self, require};
+use ferrumx_testkit::{
+    free_port, poll_until, prevout_script, sort_unconfirmed, touched_by, Client, Electrum, Process,
+    RpcErr, TempDir,
+};
 use serde_json::{json, Value};
 
 /// What may differ from ElectrumX, and why (mirrors `docs/compatibility.md`).
@@ -111,106 +105,69 @@ fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
 // ----------------------------------------------------------------------------------------
 // ElectrumX as a child process.
 
-#[derive(Default)]
-struct Log {
-    lines: Mutex<(Vec<String>, usize)>,
-    cv: Condvar,
-}
-
 /// A running ElectrumX, killed on drop (its log printed if the test fails).
 struct ElectrumX {
-    child: Child,
+    process: Process,
     port: u16,
-    log: Arc<Log>,
     _dir: TempDir,
 }
 
 impl ElectrumX {
-    fn start(exe: &PathBuf, daemon_url: &str, extra: &[(&str, &str)]) -> ElectrumX {
+    fn start(exe: &Path, daemon_url: &str, extra: &[(&str, &str)]) -> ElectrumX {
         let dir = TempDir::new("differential-electrumx");
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).expect("db dir");
         let port = free_port();
-        let mut cmd = Command::new(exe);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("COIN", "Bitcoin")
-            .env("NET", "regtest")
-            .env("DB_DIRECTORY", &db)
-            .env("DAEMON_URL", daemon_url)
-            .env("SERVICES", format!("tcp://127.0.0.1:{port}"))
-            .env("COST_SOFT_LIMIT", "0")
-            .env("COST_HARD_LIMIT", "0")
-            .env("PEER_DISCOVERY", "off")
-            .env("PEER_ANNOUNCE", "")
-            .env("ALLOW_ROOT", "1")
-            .env("LOG_LEVEL", "info")
-            .env("DAEMON_POLL_INTERVAL_BLOCKS", "100")
-            .env("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut vars: Vec<(String, String)> = [
+            ("PATH", path.to_str().expect("utf-8 PATH")),
+            ("COIN", "Bitcoin"),
+            ("NET", "regtest"),
+            ("DB_DIRECTORY", db.to_str().expect("utf-8 path")),
+            ("DAEMON_URL", daemon_url),
+            ("SERVICES", &format!("tcp://127.0.0.1:{port}")),
+            ("COST_SOFT_LIMIT", "0"),
+            ("COST_HARD_LIMIT", "0"),
+            ("PEER_DISCOVERY", "off"),
+            ("PEER_ANNOUNCE", ""),
+            ("ALLOW_ROOT", "1"),
+            ("LOG_LEVEL", "info"),
+            ("DAEMON_POLL_INTERVAL_BLOCKS", "100"),
+            ("DAEMON_POLL_INTERVAL_MEMPOOL", "100"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
         for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn electrumx_server");
-        let log = Arc::new(Log::default());
-        for pipe in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    log.lines.lock().unwrap().0.push(line);
-                    log.cv.notify_all();
-                }
-                log.lines.lock().unwrap().1 += 1;
-                log.cv.notify_all();
-            });
+            vars.retain(|(n, _)| n != k);
+            vars.push((k.to_string(), v.to_string()));
         }
         let ex = ElectrumX {
-            child,
+            process: Process::spawn("electrumx", exe, &vars),
             port,
-            log,
             _dir: dir,
         };
         ex.wait_for("TCP server listening on", Duration::from_secs(180));
         ex
     }
 
-    /// Waits for a log line containing `needle` (any since the start).
+    /// Waits for a log line (either pipe) containing `needle` (any since the start).
     fn wait_for(&self, needle: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        let mut g = self.log.lines.lock().unwrap();
-        loop {
-            if let Some(l) = g.0.iter().find(|l| l.contains(needle)) {
-                return l.clone();
-            }
-            assert!(g.1 < 2, "ElectrumX exited before logging {needle:?}");
-            let now = Instant::now();
-            assert!(now < deadline, "ElectrumX did not log {needle:?} in time");
-            g = self.log.cv.wait_timeout(g, deadline - now).unwrap().0;
+        match self
+            .process
+            .wait_line(0, timeout, |_, l| l.text.contains(needle))
+        {
+            Ok((_, line)) => line.text,
+            Err(e) => panic!("ElectrumX did not log {needle:?}: {e}"),
         }
     }
 
     fn count(&self, needle: &str) -> usize {
-        let g = self.log.lines.lock().unwrap();
-        g.0.iter().filter(|l| l.contains(needle)).count()
-    }
-}
-
-impl Drop for ElectrumX {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() || std::env::var_os("FERRUMX_TEST_LOGS").is_some() {
-            eprintln!("----- [electrumx] log -----");
-            for l in &self.log.lines.lock().unwrap().0 {
-                eprintln!("{l}");
-            }
-        }
+        self.process
+            .output()
+            .iter()
+            .filter(|l| l.text.contains(needle))
+            .count()
     }
 }
 
@@ -925,28 +882,19 @@ const VERSIONS: [&str; 2] = ["1.4", "1.6"];
 
 #[test]
 fn answers_equal_a_real_electrumx() {
-    let Some(exe) = common_electrumx::electrumx_server() else {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "ElectrumX 1.20 is not installed (run contrib/electrumx/install.sh, or set \
-                 FERRUMX_ELECTRUMX to its electrumx_server): the differential test cannot run"
-            );
-        }
-        eprintln!();
-        eprintln!("################################################################");
-        eprintln!("## skipped: ElectrumX not installed (run contrib/electrumx/install.sh)");
-        eprintln!("################################################################");
+    let Some(exe) = require(
+        electrumx::electrumx_server(),
+        "ElectrumX 1.20 is not installed (run contrib/electrumx/install.sh, or set \
+         FERRUMX_ELECTRUMX to its electrumx_server)",
+    ) else {
         return;
     };
     let started = Instant::now();
     let banner_dir = TempDir::new("differential-banner");
-    std::fs::create_dir_all(banner_dir.path()).expect("dir");
-    let banner = banner_dir.path().join("banner.txt");
-    std::fs::write(
-        &banner,
+    let banner = banner_dir.write(
+        "banner.txt",
         "Welcome!\n$DAEMON_VERSION $DAEMON_SUBVERSION $DONATION_ADDRESS\n",
-    )
-    .expect("banner");
+    );
     let banner = banner.to_str().expect("utf-8").to_string();
     let max_send = MAX_SEND.to_string();
     let extra = [

@@ -5,18 +5,12 @@
 //! from the differences `ALLOWED` lists with their reasons (the server's own identity, and
 //! one proof ElectrumX got wrong).
 
-mod common_electrum;
-mod common_server;
-
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common_electrum::sort_unconfirmed;
-use common_server::{Server, ServerEnv, TempDir};
 use ferrumx_simnode::{recorded, SimNode, SimNodeOptions};
+use ferrumx_testkit::{free_port, sort_unconfirmed, Client, Server, ServerEnv, TempDir};
 use serde_json::{json, Value};
 
 /// ElectrumX 1.20's recorded answers, bundled in `tests/data/`.
@@ -52,56 +46,6 @@ fn load_golden() -> Vec<Golden> {
             }
         })
         .collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// A line-framed JSON-RPC client that pipelines: a reader thread collects every message.
-struct Client {
-    stream: TcpStream,
-    rx: std::sync::mpsc::Receiver<Value>,
-}
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .expect("timeout");
-        let reader = BufReader::new(stream.try_clone().expect("clone"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { return };
-                let v: Value = match serde_json::from_str(&line) {
-                    Ok(v) => v,
-                    Err(e) => panic!("server sent invalid JSON {line:?}: {e}"),
-                };
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        Client { stream, rx }
-    }
-
-    fn send(&mut self, msg: &Value) {
-        let mut line = serde_json::to_vec(msg).expect("encode");
-        line.push(b'\n');
-        self.stream.write_all(&line).expect("write");
-    }
-
-    fn recv(&self) -> Value {
-        self.rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("a message from the server in time")
-    }
 }
 
 /// What may differ from ElectrumX, and why (mirrored in docs/compatibility.md).
@@ -219,35 +163,31 @@ fn answers_equal_electrumx_on_the_recorded_chain() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for proto in ["1.4", "1.6"] {
-        let mut client = Client::connect(port);
+        let mut client = Client::tcp(port);
         let items: Vec<&Golden> = golden.iter().filter(|g| g.proto == proto).collect();
         // server.version first, alone (ElectrumX's rule), then everything else pipelined.
         let (first, rest) = items.split_first().expect("requests");
         assert_eq!(first.method, "server.version");
-        client.send(
-            &json!({"jsonrpc": "2.0", "id": 0, "method": first.method, "params": first.params}),
-        );
-        let answer = client.recv();
+        let id = client.request(&first.method, first.params.clone());
+        let answer = client.response_message(id);
         if let Some(f) = compare(first, &answer, &twins) {
             failures.push(format!("line {} {}: {f}", first.line, first.method));
         }
         compared += 1;
-        for (i, g) in rest.iter().enumerate() {
-            client.send(
-                &json!({"jsonrpc": "2.0", "id": i + 1, "method": g.method, "params": g.params}),
-            );
-        }
-        let mut answers: HashMap<u64, Value> = HashMap::new();
-        while answers.len() < rest.len() {
-            let m = client.recv();
-            let Some(id) = m.get("id").and_then(Value::as_u64) else {
-                panic!("unexpected message {m}");
-            };
-            answers.insert(id, m);
-        }
-        for (i, g) in rest.iter().enumerate() {
+        let calls: Vec<(&str, Value)> = rest
+            .iter()
+            .map(|g| (g.method.as_str(), g.params.clone()))
+            .collect();
+        let answers = client.pipelined_messages(&calls);
+        assert_eq!(answers.len(), rest.len());
+        // Nothing but answers: no notification was sent.
+        assert!(
+            client.notifications.is_empty(),
+            "unexpected messages {:?}",
+            client.notifications
+        );
+        for (g, got) in rest.iter().zip(&answers) {
             compared += 1;
-            let got = &answers[&(i as u64 + 1)];
             if let Some(f) = compare(g, got, &twins) {
                 failures.push(format!(
                     "line {} [{proto}] {} {}: {f}",

@@ -22,9 +22,6 @@
 //! recompute it only every 120 s), so it is compared with the mempool the server started
 //! with.
 
-mod common_electrum;
-mod common_server;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -33,9 +30,9 @@ use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::{OutPoint, Transaction, Txid};
 use bitcoincore_rpc::RpcApi;
-use common_electrum::{touched_by, Client, Electrum, Kind, RpcErr, WAIT};
-use common_server::TempDir;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
+use ferrumx_testkit::oracle::fee_histogram;
+use ferrumx_testkit::{poll_until, touched_by, Client, Electrum, Kind, RpcErr, TempDir, WAIT};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------
@@ -187,22 +184,12 @@ fn unknown_method(method: &str) -> RpcErr {
 
 /// Polls `f` until it gives `Some`, for at most `WAIT`.
 fn poll<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    common_electrum::poll_until(what, WAIT, f)
+    poll_until(what, WAIT, f)
 }
 
 /// [`Electrum::start`] with the node `make` builds.
 fn start(name: &str, make: impl FnOnce() -> Node, extra: &[(&str, &str)]) -> Electrum {
     Electrum::start(name, make(), extra)
-}
-
-/// Pipelines `calls` in chunks (so neither side's socket buffers fill while the other
-/// waits) and returns their answers in order.
-fn pipelined(c: &mut Client, calls: &[(&str, Value)]) -> Vec<Result<Value, RpcErr>> {
-    let mut out = Vec::with_capacity(calls.len());
-    for chunk in calls.chunks(400) {
-        out.extend(c.call_many(chunk));
-    }
-    out
 }
 
 fn ok(r: Result<Value, RpcErr>, what: impl std::fmt::Display) -> Value {
@@ -482,7 +469,7 @@ fn check_script_hashes(c: &mut Client, wants: &[Want]) {
         .iter()
         .flat_map(|w| methods.iter().map(move |m| (*m, json!([w.sh]))))
         .collect();
-    let answers = pipelined(c, &calls);
+    let answers = c.pipelined(&calls);
     for (w, got) in wants.iter().zip(answers.chunks(methods.len())) {
         let expected = [
             &w.balance,
@@ -503,38 +490,6 @@ fn check_script_hashes(c: &mut Client, wants: &[Want]) {
 }
 
 // ---------------------------------------------------------------------------------------
-// ElectrumX's compact fee histogram, recomputed.
-
-fn compact_histogram(view: &MempoolView) -> Vec<(f64, u64)> {
-    // `fee_rate = math.floor(10 * (fee / size)) / 10`, vsizes summed per rate.
-    let mut histogram: BTreeMap<u64, u64> = BTreeMap::new();
-    for m in view.txs.values() {
-        let rate = (10.0 * (m.fee as f64 / m.vsize as f64)).floor() / 10.0;
-        *histogram.entry(rate.to_bits()).or_default() += m.vsize;
-    }
-    let mut bin_size = 30_000.0f64;
-    let mut compact = Vec::new();
-    let mut cum_size = 0u64;
-    let mut prev_fee_rate: Option<f64> = None;
-    for (bits, size) in histogram.iter().rev() {
-        let fee_rate = f64::from_bits(*bits);
-        if *size as f64 > 2.0 * bin_size && cum_size > 0 {
-            if let Some(prev) = prev_fee_rate {
-                compact.push((prev, cum_size));
-                cum_size = 0;
-                bin_size *= 1.1;
-            }
-        }
-        cum_size += size;
-        if cum_size as f64 > bin_size {
-            compact.push((fee_rate, cum_size));
-            cum_size = 0;
-            bin_size *= 1.1;
-        }
-        prev_fee_rate = Some(fee_rate);
-    }
-    compact
-}
 
 /// Bitcoin's `bucket_estimatefee_block_target` in ElectrumX.
 fn bucket(n: u64) -> u64 {
@@ -632,7 +587,10 @@ fn scripthash_methods_match_the_truth() {
             .values()
             .filter(|m| m.has_unconfirmed_inputs)
             .count();
-        (chained, compact_histogram(&view))
+        (
+            chained,
+            fee_histogram(view.txs.values().map(|m| (m.fee, m.vsize))),
+        )
     });
     assert!(unconfirmed_parents > 10, "{unconfirmed_parents} chained");
     assert!(
@@ -714,7 +672,7 @@ fn scripthash_methods_match_the_truth() {
             ));
         }
     }
-    assert_eq!(pipelined(&mut c, &calls), expected, "estimatefee");
+    assert_eq!(c.pipelined(&calls), expected, "estimatefee");
     assert_eq!(
         c.call("blockchain.estimatefee", json!([2, "bogus"])),
         Err(bad("unknown estimatefee mode: BOGUS"))
@@ -1096,8 +1054,8 @@ fn headers_and_transactions_match_the_chain() {
         .map(|h| ("blockchain.block.header", json!([h])))
         .collect();
     let want: Vec<Result<Value, RpcErr>> = chain.headers.iter().map(|h| Ok(json!(h))).collect();
-    assert_eq!(pipelined(&mut c, &calls), want);
-    assert_eq!(pipelined(&mut c6, &calls), want);
+    assert_eq!(c.pipelined(&calls), want);
+    assert_eq!(c6.pipelined(&calls), want);
     // Proofs, pipelined (FerrumX must be right under any concurrency).
     let mut pairs = Vec::new();
     for cp in [
@@ -1116,7 +1074,7 @@ fn headers_and_transactions_match_the_chain() {
         .iter()
         .map(|(h, cp)| ("blockchain.block.header", json!([h, cp])))
         .collect();
-    for ((h, cp), got) in pairs.iter().zip(pipelined(&mut c6, &calls)) {
+    for ((h, cp), got) in pairs.iter().zip(c6.pipelined(&calls)) {
         let got = ok(got, format!("header {h} cp {cp}"));
         assert_eq!(got["header"], json!(chain.headers[*h as usize]));
         chain.check_proof(&got, *h, *cp);
@@ -1220,7 +1178,7 @@ fn headers_and_transactions_match_the_chain() {
             ]
         })
         .collect();
-    let answers = pipelined(&mut c, &calls);
+    let answers = c.pipelined(&calls);
     let genesis_coinbase = chain.txs[0][0].compute_txid();
     for (tx, got) in all.iter().zip(answers.chunks(2)) {
         let txid = tx.compute_txid();
@@ -1316,7 +1274,7 @@ fn headers_and_transactions_match_the_chain() {
         calls.push(("blockchain.transaction.id_from_pos", json!([h, n])));
         calls.push(("blockchain.transaction.id_from_pos", json!([h, n, true])));
     }
-    let answers = pipelined(&mut c6, &calls);
+    let answers = c6.pipelined(&calls);
     let mut answers = answers.into_iter();
     let mut checked = 0;
     for (h, txs) in chain.txs.iter().enumerate() {

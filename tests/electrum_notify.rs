@@ -13,9 +13,6 @@
 //! FerrumX notifies a script hash only when its status really changed (DESIGN §3); ElectrumX
 //! 1.20 re-sends the status of every touched subscription even when it did not change.
 
-mod common_electrum;
-mod common_server;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -29,11 +26,12 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::hex::DisplayHex;
 use bitcoin::secp256k1::Secp256k1;
 use bitcoin::{Transaction, Txid};
-use common_electrum::{free_port, prevout_script, Client, Electrum, Kind, WAIT};
-use common_server::{Server, ServerEnv, TempDir};
 use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::wallet::{Address, Kind as AddrKind};
 use ferrumx_simnode::{GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
+use ferrumx_testkit::{
+    free_port, prevout_script, Client, Electrum, Kind, Server, ServerEnv, TempDir, WAIT,
+};
 use serde_json::{json, Value};
 
 /// How long nothing more may arrive after the last expected notification.

@@ -1,13 +1,10 @@
 //! Every client transport (tcp, ssl, ws, wss) serves the same protocol: a session on each
 //! negotiates, answers, and receives header notifications.
 
-mod common_electrum;
-mod common_server;
-
 use std::time::Duration;
 
-use common_electrum::{Electrum, Kind, WAIT};
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::{Electrum, Kind, WAIT};
 use serde_json::json;
 
 #[test]

@@ -16,9 +16,6 @@
 //! Peer-missing policy: without `electrum` on PATH the tests FAIL when `CI` is set and are
 //! skipped loudly otherwise (`apt-get install electrum`).
 
-mod common_electrum;
-mod common_server;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::PathBuf;
@@ -28,9 +25,10 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
 use bitcoin::{Network, OutPoint, ScriptBuf, Txid};
-use common_electrum::Electrum;
 use ferrumx_simnode::fund::pay_to_scripts;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
+use ferrumx_testkit::electrumx::require;
+use ferrumx_testkit::Electrum;
 use serde_json::Value;
 
 /// A fixed Electrum seed (segwit: P2WPKH addresses), for the TCP wallet.
@@ -52,16 +50,11 @@ fn electrum_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok();
-    if found {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("electrum is not installed but CI is set: apt-get install -y electrum");
-    }
-    eprintln!("##############################################################");
-    eprintln!("## skipped: electrum not installed (apt-get install electrum) ##");
-    eprintln!("##############################################################");
-    false
+    require(
+        found.then_some(()),
+        "electrum not installed (apt-get install --no-install-recommends electrum)",
+    )
+    .is_some()
 }
 
 /// One Electrum data directory (`-D`), its wallet file, and the daemon when running.

@@ -5,62 +5,26 @@
 //! live server fed garbage, deep nesting, invalid UTF-8, huge numbers and floods on one
 //! connection keeps answering correctly on it and on others.
 
-mod common_electrum;
-mod common_server;
-
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common_electrum::{Client, Electrum, Kind, WAIT};
-use common_server::Rng;
 use ferrumx::electrum::methods::Method;
 use ferrumx::electrum::params;
 use ferrumx::electrum::version::{self, ProtocolVersion};
 use ferrumx::jsonrpc::{self, Detector, Parsed};
 use ferrumx::py;
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::{methods, Client, Electrum, Kind, Rng, WAIT};
 use serde_json::{json, Value};
 
-/// `common_server`'s SplitMix64, drawing indices.
-trait Below {
-    fn below(&mut self, n: usize) -> usize;
+/// Every method the server serves (from its own table), and one it does not.
+fn method_names() -> Vec<&'static str> {
+    let mut names = methods::names();
+    assert!(names.len() >= 25, "{names:?}");
+    names.push("no.such.method");
+    names
 }
-
-impl Below for Rng {
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
-}
-
-const METHODS: &[&str] = &[
-    "server.version",
-    "server.banner",
-    "server.features",
-    "server.ping",
-    "server.add_peer",
-    "server.donation_address",
-    "server.peers.subscribe",
-    "blockchain.block.header",
-    "blockchain.block.headers",
-    "blockchain.estimatefee",
-    "blockchain.headers.subscribe",
-    "blockchain.relayfee",
-    "blockchain.scripthash.get_balance",
-    "blockchain.scripthash.get_history",
-    "blockchain.scripthash.get_mempool",
-    "blockchain.scripthash.listunspent",
-    "blockchain.scripthash.subscribe",
-    "blockchain.scripthash.unsubscribe",
-    "blockchain.transaction.broadcast",
-    "blockchain.transaction.broadcast_package",
-    "blockchain.transaction.get",
-    "blockchain.transaction.get_merkle",
-    "blockchain.transaction.id_from_pos",
-    "mempool.get_fee_histogram",
-    "mempool.get_info",
-    "no.such.method",
-];
 
 /// A random JSON value, nested at most `depth`.
 fn value(r: &mut Rng, depth: u32) -> Value {
@@ -104,7 +68,7 @@ fn value(r: &mut Rng, depth: u32) -> Value {
     }
 }
 
-fn request(r: &mut Rng) -> Value {
+fn request(r: &mut Rng, methods: &[&str]) -> Value {
     let mut m = serde_json::Map::new();
     if r.below(10) > 0 {
         m.insert("jsonrpc".into(), json!(["2.0", "1.0", "3"][r.below(3)]));
@@ -113,7 +77,7 @@ fn request(r: &mut Rng) -> Value {
         m.insert("id".into(), value(r, 1));
     }
     if r.below(20) > 0 {
-        m.insert("method".into(), json!(METHODS[r.below(METHODS.len())]));
+        m.insert("method".into(), json!(methods[r.below(methods.len())]));
     }
     if r.below(10) > 0 {
         let params = if r.below(4) == 0 {
@@ -148,6 +112,7 @@ fn mutate(r: &mut Rng, mut bytes: Vec<u8>) -> Vec<u8> {
 #[test]
 fn random_messages_never_panic_the_protocol_layer() {
     let mut r = Rng::new(0x5eed);
+    let methods = method_names();
     let versions = [
         ProtocolVersion::new(&[1, 4]),
         ProtocolVersion::new(&[1, 4, 2]),
@@ -157,10 +122,10 @@ fn random_messages_never_panic_the_protocol_layer() {
     let (mut requests, mut bound, mut answered) = (0usize, 0usize, 0usize);
     for i in 0..150_000 {
         let msg = if r.below(3) == 0 {
-            let batch: Vec<Value> = (0..r.below(4)).map(|_| request(&mut r)).collect();
+            let batch: Vec<Value> = (0..r.below(4)).map(|_| request(&mut r, &methods)).collect();
             Value::Array(batch)
         } else {
-            request(&mut r)
+            request(&mut r, &methods)
         };
         let mut bytes = serde_json::to_vec(&msg).expect("encode");
         if i % 2 == 0 {

@@ -4,18 +4,13 @@
 //! the session goes on; DROP_CLIENT and DROP_CLIENT_UNKNOWN drop clients by the name they
 //! give; LOG_SESSIONS logs the sessions table, without any client address under ANON_LOGS.
 
-mod common_electrum;
-mod common_line;
-mod common_server;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common_electrum::Electrum;
-use common_line::{LineClient, Read, WAIT};
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::{Client, Electrum, Received, WAIT};
 use serde_json::{json, Value};
 
 fn ip(s: &str) -> Ipv4Addr {
@@ -36,9 +31,9 @@ fn max_sessions_stops_accepting_until_the_count_falls_to_95_percent() {
         Node::generate(GenParams::fixture(92)),
         &[("MAX_SESSIONS", "4")],
     );
-    let mut clients: Vec<LineClient> = (0..4)
+    let mut clients: Vec<Client> = (0..4)
         .map(|i| {
-            let mut c = LineClient::from(ip("127.0.0.1"), e.tcp);
+            let mut c = Client::tcp_from(ip("127.0.0.1"), e.tcp);
             c.version(&format!("client {i}"));
             c
         })
@@ -50,10 +45,10 @@ fn max_sessions_stops_accepting_until_the_count_falls_to_95_percent() {
         WAIT,
     );
     // A fifth connection completes in the kernel's backlog but nobody serves it.
-    let mut fifth = LineClient::from(ip("127.0.0.1"), e.tcp);
-    let id = fifth.send("server.version", json!(["fifth", "1.4"]));
+    let mut fifth = Client::tcp_from(ip("127.0.0.1"), e.tcp);
+    let id = fifth.request("server.version", json!(["fifth", "1.4"]));
     match fifth.read(Duration::from_secs(2)) {
-        Read::Timeout => {}
+        Received::Timeout => {}
         other => panic!("the fifth connection was served while paused: {other:?}"),
     }
     // The sessions already there are served as before.
@@ -74,10 +69,10 @@ fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
         Node::generate(GenParams::fixture(93)),
         &[("SESSION_TIMEOUT", "2"), ("REQUEST_TIMEOUT", "1")],
     );
-    let mut idle = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut idle = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     let idle_id = session_id(&mut e, idle.local);
     idle.version("idle");
-    let mut active = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut active = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     let active_id = session_id(&mut e, active.local);
     active.version("active");
     let stop = Arc::new(AtomicBool::new(false));
@@ -93,7 +88,7 @@ fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
     };
 
     // REQUEST_TIMEOUT: a broadcast while the daemon takes 3 s to answer.
-    let mut slow = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut slow = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     slow.version("slow");
     e.sim.control().set_delay(Duration::from_secs(3));
     let (r, took) = slow.timed_call("blockchain.transaction.broadcast", json!(["00"]));
@@ -147,20 +142,20 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
     let mut locals = Vec::new();
 
     // DROP_CLIENT matches at the start of the name (Python's re.match).
-    let mut bad = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut bad = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     locals.push(bad.local);
     assert_eq!(
         bad.call("server.version", json!(["badwallet 4.0", "1.4"])),
         Err((1, "unsupported client: badwallet 4.0".to_owned()))
     );
     assert!(bad.closed_within(WAIT), "dropped");
-    let mut good = LineClient::from(ip("127.0.1.1"), e.tcp);
+    let mut good = Client::tcp_from(ip("127.0.1.1"), e.tcp);
     locals.push(good.local);
     good.version("not bad");
     assert_eq!(good.call("server.ping", json!([])), Ok(Value::Null));
 
     // DROP_CLIENT_UNKNOWN: a client that gave no name is dropped at its next request.
-    let mut unnamed = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut unnamed = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     locals.push(unnamed.local);
     let v = unnamed
         .call("server.version", json!(["", "1.4"]))

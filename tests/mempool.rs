@@ -5,11 +5,9 @@
 //! hash the summaries (order, fees, unconfirmed parents), the balance delta, the mempool
 //! outputs and the potential spends; the touched sets after traffic, evictions, RBF
 //! replacements, blocks and reorgs; the refusal while the index is behind the daemon; the
-//! fee histogram against an independent implementation; the run loop; and
+//! fee histogram against the harness's independent oracle (ElectrumX's algorithm); the run loop; and
 //! `IndexReader::unspent_outputs`. One ignored test syncs a mempool of 100,000 transactions
 //! and reports its time and memory.
-
-mod common;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Network, OutPoint, Script, Txid};
-use common::{daemon_for, TempDir};
 use ferrumx::daemon::Daemon;
 use ferrumx::index::{HashX, Index, IndexReader};
 use ferrumx::mempool::{Mempool, MempoolUtxo, RefreshError, TxSummary};
 use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::{GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
+use ferrumx_testkit::oracle::fee_histogram;
+use ferrumx_testkit::{daemon_for, TempDir};
 use tokio_util::sync::CancellationToken;
 
 // ---------------------------------------------------------------------------------------
@@ -576,34 +575,6 @@ async fn touched_script_hashes_survive_a_failed_refresh() {
     check(&f, &now);
 }
 
-/// An independent implementation of ElectrumX's compact histogram, over the stand-in's
-/// (fee, vsize) pairs: integer arithmetic for the 0.1 sat/vB floor.
-fn expected_histogram(pairs: &[(u64, u64)]) -> Vec<(f64, u64)> {
-    let mut by_tenths: std::collections::BTreeMap<u64, u64> = Default::default();
-    for &(fee, vsize) in pairs {
-        *by_tenths.entry(10 * fee / vsize).or_default() += vsize;
-    }
-    let mut out = Vec::new();
-    let mut limit = 30_000f64;
-    let mut acc = 0u64;
-    let mut last: Option<u64> = None;
-    for (&tenths, &size) in by_tenths.iter().rev() {
-        if let Some(prev) = last.filter(|_| acc > 0 && size as f64 > limit * 2.0) {
-            out.push((prev as f64 / 10.0, acc));
-            acc = 0;
-            limit *= 1.1;
-        }
-        acc += size;
-        if acc as f64 > limit {
-            out.push((tenths as f64 / 10.0, acc));
-            acc = 0;
-            limit *= 1.1;
-        }
-        last = Some(tenths);
-    }
-    out
-}
-
 /// A mempool of over 3,000 transactions: several bins, equal to the independent
 /// computation, printed as ElectrumX prints it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -629,7 +600,7 @@ async fn fee_histogram_matches_an_independent_computation() {
     });
     assert!(count >= 3_000, "mempool of {count}");
     let got = f.mempool.update_fee_histogram().await;
-    let want = expected_histogram(&pairs);
+    let want = fee_histogram(pairs.iter().copied());
     assert_eq!(got, want);
     assert_eq!(f.mempool.fee_histogram(), want, "cached");
     assert!(got.len() >= 5, "several bins: {got:?}");
@@ -731,7 +702,10 @@ async fn run_loop_reports_and_stops() {
     let (touched, _) = next(&mut rx).await;
     assert!(touched.is_empty(), "quiet mempool, empty report");
     let pairs: Vec<(u64, u64)> = m.txs.values().map(|t| (t.fee, t.vsize)).collect();
-    assert_eq!(mempool.fee_histogram(), expected_histogram(&pairs));
+    assert_eq!(
+        mempool.fee_histogram(),
+        fee_histogram(pairs.iter().copied())
+    );
 
     f.node(|n| n.add_traffic(10));
     let now = f.model();
@@ -902,7 +876,7 @@ async fn scale_100k_mempool() {
     let m = f.model();
     assert_eq!(stats.txs, m.txs.len());
     let pairs: Vec<(u64, u64)> = m.txs.values().map(|t| (t.fee, t.vsize)).collect();
-    assert_eq!(h, expected_histogram(&pairs));
+    assert_eq!(h, fee_histogram(pairs.iter().copied()));
     // Spot checks of the queries on the busiest script hashes.
     let mut busiest: HashMap<HashX, usize> = HashMap::new();
     for t in m.txs.values() {

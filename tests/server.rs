@@ -9,17 +9,15 @@
 //! temporary DB_DIRECTORY, and is killed when its guard drops (also on a failed assertion,
 //! which then prints the server's output).
 
-mod common_server;
-
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bitcoin::{OutPoint, Txid};
-use common_server::{
+use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::{
     check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index,
     wal_sizes, Rng, Server, ServerEnv, TempDir, STEP,
 };
-use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
 
 fn serve(node: Node) -> SimNode {
     SimNode::spawn(node, SimNodeOptions::default()).expect("stand-in")
@@ -202,7 +200,7 @@ fn kill9_during_sync_ends_identical_to_an_uninterrupted_sync() {
     let mut reference = Server::start("reference", &env_for(&ref_dir, "1"));
     let opened = reference.wait_for("database opened", STEP);
     let caught = reference.wait_for("caught up with the daemon", STEP);
-    let t_open = opened.at - reference.started;
+    let t_open = opened.at - reference.started();
     let t_sync = caught.at - opened.at;
     assert!(reference.terminate().success());
     drop(reference);

@@ -11,19 +11,16 @@
 //! - the memory goes back down once the attackers are gone,
 //! - and an idle session (tcp or ws) costs a few tens of kilobytes, not a 128 KiB buffer.
 
-mod common_electrum;
-mod common_line;
-mod common_server;
-
 use std::io::{ErrorKind, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common_electrum::{Electrum, Kind};
-use common_line::p50;
+use bitcoin::hashes::Hash as _;
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
+use ferrumx_testkit::process::memory;
+use ferrumx_testkit::{p50, Client, Electrum, Kind};
 use serde_json::json;
 
 /// Attacking clients.
@@ -36,20 +33,6 @@ const BUSY_HISTORY: usize = 1_800;
 const SEND_TIMEOUT: u64 = 5;
 /// How long the attackers keep at it.
 const ATTACK: Duration = Duration::from_secs(15);
-
-/// The server's resident and peak memory (VmRSS, VmHWM), in bytes.
-fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .unwrap_or_else(|| panic!("{name} in {status}"))
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -69,8 +52,6 @@ fn chain() -> (Node, ScriptHash) {
     assert_eq!(node.truth.history(&sh, None).len(), BUSY_HISTORY);
     (node, sh)
 }
-
-use bitcoin::hashes::Hash as _;
 
 /// One attacker: subscribes, then pipelines `get_history` without ever reading, until the
 /// server closes the connection (a write fails) or `until`. Returns when the server's close
@@ -148,7 +129,7 @@ fn clients_that_stop_reading_are_bounded_and_dropped_while_a_polite_client_is_se
     );
 
     // The polite client's pace before the attack.
-    let probe = |c: &mut common_electrum::Client| {
+    let probe = |c: &mut Client| {
         let t = Instant::now();
         let r = c
             .call("blockchain.scripthash.get_balance", json!([busy_hex]))

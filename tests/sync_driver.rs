@@ -2,20 +2,18 @@
 //! chain: catching up, following new blocks, reorgs (rolled back to the fork point), the
 //! REORG_LIMIT refusal, the operator's forced rollback and a clean stop.
 
-mod common;
-
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bitcoin::consensus::deserialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash};
-use common::daemon_for;
 use ferrumx::index::{HashX, IndexError, HASHX_LEN};
 use ferrumx::indexer::{
     self, Chain, FlushInfo, ForcedReorg, SyncError, SyncEvent, SyncOptions, SyncStatus,
 };
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::daemon_for;
 use tokio_util::sync::CancellationToken;
 
 /// What the fake reports a rollback touched (the real index's rollbacks are tested in

@@ -13,18 +13,13 @@
 //! private, so the server runs with SESSION_GROUP_PRIVATE=1; 127.0.0.0/8 is all loopback, so
 //! clients bound to 127.0.X.Y sit in the /24 groups 127.0.X.0/24.
 
-mod common_electrum;
-mod common_line;
-mod common_server;
-
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common_electrum::Electrum;
-use common_line::{p50, LineClient, Read, WAIT};
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::{outcome, p50, Client, Electrum, Received, WAIT};
 use serde_json::{json, Value};
 
 const SOFT: f64 = 1000.0;
@@ -75,7 +70,7 @@ fn ip(s: &str) -> Ipv4Addr {
 }
 
 /// Adds `cost` to the session (headers asked for above the tip: no answer data).
-fn inject(c: &mut LineClient, tip: u32, cost: f64) {
+fn inject(c: &mut Client, tip: u32, cost: f64) {
     let count = (cost * 50.0).round() as u64;
     let r = c
         .call("blockchain.block.headers", json!([tip + 1, count]))
@@ -104,18 +99,20 @@ fn session_id(e: &mut Electrum, local: std::net::SocketAddr) -> u64 {
 }
 
 /// Pipelines `n` pings; when each answer was read (sorted), from the sending.
-fn burst(c: &mut LineClient, n: usize) -> Vec<Duration> {
+fn burst(c: &mut Client, n: usize) -> Vec<Duration> {
     let sent = Instant::now();
-    let mut ids: Vec<u64> = (0..n).map(|_| c.send("server.ping", json!([]))).collect();
+    let mut ids: Vec<u64> = (0..n)
+        .map(|_| c.request("server.ping", json!([])))
+        .collect();
     let mut arrivals = Vec::new();
     while !ids.is_empty() {
-        let Read::Msg(m) = c.read(WAIT) else {
+        let Received::Msg(m) = c.read(WAIT) else {
             panic!("no answer to {ids:?}");
         };
         let id = m["id"].as_u64().expect("id");
         assert!(ids.contains(&id), "{m}");
         ids.retain(|i| *i != id);
-        assert_eq!(common_line::outcome(&m), Ok(Value::Null));
+        assert_eq!(outcome(&m), Ok(Value::Null));
         arrivals.push(sent.elapsed());
     }
     arrivals.sort();
@@ -131,7 +128,7 @@ fn in_first_wave(arrivals: &[Duration], sleep: Duration) -> usize {
 }
 
 /// Pings `polite` until `stop`, returning each round trip.
-fn polite_pings(mut polite: LineClient, stop: Arc<AtomicBool>) -> Vec<Duration> {
+fn polite_pings(mut polite: Client, stop: Arc<AtomicBool>) -> Vec<Duration> {
     let mut samples = Vec::new();
     while !stop.load(Ordering::SeqCst) || samples.len() < 20 {
         let (r, took) = polite.timed_call("server.ping", json!([]));
@@ -148,7 +145,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     let tip = e.sim.with_node(|n| n.tip_height());
 
     // A polite client on another subnet: its unloaded latency first.
-    let mut polite = LineClient::from(ip("127.0.1.1"), e.tcp);
+    let mut polite = Client::tcp_from(ip("127.0.1.1"), e.tcp);
     polite.version("polite");
     let baseline: Vec<Duration> = (0..20)
         .map(|_| polite.timed_call("server.ping", json!([])).1)
@@ -161,7 +158,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     };
 
     // --- One session driven through the model, step by step.
-    let mut f = LineClient::from(ip("127.0.0.1"), e.tcp);
+    let mut f = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     let fid = session_id(&mut e, f.local);
     f.version("flooder");
     let mut cost = CONNECTION + VERSION;
@@ -239,20 +236,20 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
 
     // --- A pipelining flooder on a third subnet: served while under the hard limit, then
     // refused once and closed.
-    let mut g = LineClient::from(ip("127.0.3.1"), e.tcp);
+    let mut g = Client::tcp_from(ip("127.0.3.1"), e.tcp);
     g.version("pipeliner");
     let ids: Vec<u64> = (0..80)
-        .map(|_| g.send("blockchain.block.headers", json!([0, 2016])))
+        .map(|_| g.request("blockchain.block.headers", json!([0, 2016])))
         .collect();
     let mut ok = 0usize;
     let mut per_request = 0.0;
     let mut refused = 0usize;
     loop {
         match g.read(WAIT) {
-            Read::Msg(m) => {
+            Received::Msg(m) => {
                 let id = m["id"].as_u64().expect("id");
                 assert!(ids.contains(&id));
-                match common_line::outcome(&m) {
+                match outcome(&m) {
                     Ok(v) => {
                         assert_eq!(refused, 0, "nothing is answered after the refusal");
                         ok += 1;
@@ -268,8 +265,8 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
                     }
                 }
             }
-            Read::Closed => break,
-            Read::Timeout => panic!("the pipelining flooder was neither served nor closed"),
+            Received::Closed => break,
+            Received::Timeout => panic!("the pipelining flooder was neither served nor closed"),
         }
     }
     assert_eq!(refused, 1, "one refusal, then the connection closed");
@@ -294,7 +291,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     // --- The subnet remembers: reconnecting from it, even from another address in it, is
     // refused at the first request.
     for from in ["127.0.0.1", "127.0.0.2"] {
-        let mut again = LineClient::from(ip(from), e.tcp);
+        let mut again = Client::tcp_from(ip(from), e.tcp);
         assert_eq!(
             again.call("server.version", json!(["flooder", "1.4"])),
             Err((-101, "excessive resource usage".to_owned())),
@@ -305,7 +302,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
 
     // --- Below the hard limit, a reconnection starts throttled by what its subnet kept:
     // 2,000 of cost left behind put the new session half-way (concurrency 5, 500 ms).
-    let mut h = LineClient::from(ip("127.0.2.1"), e.tcp);
+    let mut h = Client::tcp_from(ip("127.0.2.1"), e.tcp);
     let hid = session_id(&mut e, h.local);
     h.version("returning");
     inject(&mut h, tip, 2000.0 - CONNECTION - VERSION);
@@ -318,7 +315,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     // The group holds 2,000 plus the bandwidth of four messages (under 0.1).
     let (_, concurrency, sleep) = model(2000.0);
     assert_eq!(concurrency, 5);
-    let mut back = LineClient::from(ip("127.0.2.2"), e.tcp);
+    let mut back = Client::tcp_from(ip("127.0.2.2"), e.tcp);
     let back_id = session_id(&mut e, back.local);
     let (from, to) = concurrency_change(&mut e, back_id);
     assert!(from == 10 && (4..=5).contains(&to), "{from} -> {to}");
@@ -329,7 +326,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
         "the returning client's first request took {took:?}, the model sleeps {sleep:?}"
     );
     // Whereas a newcomer on a fresh subnet is not slowed.
-    let mut fresh = LineClient::from(ip("127.0.4.1"), e.tcp);
+    let mut fresh = Client::tcp_from(ip("127.0.4.1"), e.tcp);
     let (r, took) = fresh.timed_call("server.version", json!(["fresh", "1.4"]));
     assert!(r.is_ok(), "{r:?}");
     assert!(took < sleep, "a fresh subnet's first request took {took:?}");

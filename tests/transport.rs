@@ -5,11 +5,9 @@
 //!
 //! Every test binds port 0 on loopback and is bounded by timeouts.
 
-mod common_tls;
-
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +17,8 @@ use ferrumx::transport::{
     load_tls_config, Accepted, Connection, Listener, MessageReader, MessageWriter, RecvError,
     TlsConfigError,
 };
+use ferrumx_testkit::tls::{self, rcgen, SelfSigned};
+use ferrumx_testkit::TempDir;
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::ProtocolVersion;
@@ -40,37 +40,6 @@ async fn within<F: Future>(what: &str, f: F) -> F::Output {
     match timeout(WAIT, f).await {
         Ok(output) => output,
         Err(_) => panic!("timed out: {what}"),
-    }
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "ferrumx-transport-{tag}-{}-{nanos}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write temp file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -152,14 +121,10 @@ struct Pem {
 }
 
 fn rcgen_pem(alg: &'static rcgen::SignatureAlgorithm) -> Pem {
-    let key = rcgen::KeyPair::generate_for(alg).expect("generate key");
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .expect("params")
-        .self_signed(&key)
-        .expect("self-sign");
+    let s = SelfSigned::new(alg);
     Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
+        cert: s.cert_pem,
+        key: s.key_pem,
     }
 }
 
@@ -180,7 +145,7 @@ fn tls_connector(
     cert: CertificateDer<'static>,
     version: &'static rustls::SupportedProtocolVersion,
 ) -> tokio_rustls::TlsConnector {
-    tokio_rustls::TlsConnector::from(common_tls::client_config(cert.as_ref(), &[version]))
+    tokio_rustls::TlsConnector::from(tls::client_config(cert.as_ref(), &[version]))
 }
 
 type ClientTls = tokio_rustls::client::TlsStream<TcpStream>;
@@ -455,7 +420,7 @@ async fn halves_are_send_and_independent() {
 
 /// Round trip over `ssl` with the given certificate, for TLS 1.2 and TLS 1.3.
 async fn ssl_round_trip(tag: &str, pem: Pem) {
-    let dir = TempDir::new(tag);
+    let dir = TempDir::created(tag);
     let (tls, cert) = server_tls(&dir, &pem);
     let (listener, addr) = listen(Protocol::Ssl, Some(tls), 1_000_000).await;
     for (version, expected) in [
@@ -540,7 +505,7 @@ async fn ssl_ec_sec1() {
 
 #[tokio::test]
 async fn ssl_peer_vanishing_without_close_notify_is_eof() {
-    let dir = TempDir::new("vanish");
+    let dir = TempDir::created("vanish");
     let (tls, cert) = server_tls(&dir, &rcgen_pem(&rcgen::PKCS_ECDSA_P256_SHA256));
     let (listener, addr) = listen(Protocol::Ssl, Some(tls), 1_000_000).await;
     let connector = tls_connector(cert, &rustls::version::TLS13);
@@ -562,7 +527,7 @@ async fn ssl_peer_vanishing_without_close_notify_is_eof() {
 
 #[tokio::test]
 async fn slow_handshake_does_not_delay_accept() {
-    let dir = TempDir::new("slow");
+    let dir = TempDir::created("slow");
     let (tls, cert) = server_tls(&dir, &rcgen_pem(&rcgen::PKCS_ECDSA_P256_SHA256));
     let (listener, addr) = listen(Protocol::Ssl, Some(tls), 1_000_000).await;
 
@@ -594,7 +559,7 @@ async fn slow_handshake_does_not_delay_accept() {
 
 #[tokio::test]
 async fn plaintext_client_on_ssl_port_fails_the_handshake() {
-    let dir = TempDir::new("plain-on-ssl");
+    let dir = TempDir::created("plain-on-ssl");
     let (tls, _) = server_tls(&dir, &rcgen_pem(&rcgen::PKCS_ECDSA_P256_SHA256));
     let (listener, addr) = listen(Protocol::Ssl, Some(tls), 1_000_000).await;
     let mut client = TcpStream::connect(addr).await.expect("connect");
@@ -693,7 +658,7 @@ async fn ws_round_trip() {
 
 #[tokio::test]
 async fn wss_round_trip() {
-    let dir = TempDir::new("wss");
+    let dir = TempDir::created("wss");
     let (tls, cert) = server_tls(&dir, &rcgen_pem(&rcgen::PKCS_ECDSA_P256_SHA256));
     let (listener, addr) = listen(Protocol::Wss, Some(tls), 1_000_000).await;
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
@@ -781,7 +746,7 @@ fn load_error(cert: &Path, key: &Path) -> TlsConfigError {
 
 #[test]
 fn tls_config_errors_name_the_file_and_the_problem() {
-    let dir = TempDir::new("tls-errors");
+    let dir = TempDir::created("tls-errors");
     let ec = rcgen_pem(&rcgen::PKCS_ECDSA_P256_SHA256);
     let cert = dir.write("cert.pem", &ec.cert);
     let key = dir.write("key.pem", &ec.key);
@@ -798,7 +763,7 @@ fn tls_config_errors_name_the_file_and_the_problem() {
         }
     };
 
-    let missing = dir.0.join("missing.pem");
+    let missing = dir.path().join("missing.pem");
     let e = load_error(&missing, &key);
     assert!(matches!(e, TlsConfigError::Read { .. }), "{e:?}");
     check(e, &["SSL_CERTFILE", "missing.pem", "cannot read"]);

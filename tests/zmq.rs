@@ -2,15 +2,11 @@
 //! published by the stand-in's ZMQ (found through `getzmqnotifications`) is indexed at once;
 //! without ZMQ the same block waits for the poll.
 
-mod common_electrum;
-mod common_server;
-
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
-use common_electrum::{free_port, Client};
-use common_server::{Server, ServerEnv, TempDir};
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::{free_port, Client, Server, ServerEnv, TempDir};
 use serde_json::json;
 
 fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir, u16) {
@@ -132,21 +128,6 @@ fn zmq_hashtx_wakes_the_mempool_poller() {
     }
 }
 
-/// A raw admin RPC call (newline-delimited JSON-RPC on the `rpc` port).
-fn admin_call(port: u16, method: &str, params: serde_json::Value) -> serde_json::Value {
-    use std::io::{BufRead, BufReader, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("admin connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let req = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    writeln!(s, "{req}").expect("admin send");
-    let mut line = String::new();
-    BufReader::new(s)
-        .read_line(&mut line)
-        .expect("admin answer");
-    serde_json::from_str(&line).expect("admin JSON")
-}
-
 #[test]
 fn zmq_follows_the_daemon_when_it_changes() {
     // Two stand-ins with the same chain: the first without ZMQ, the second publishing it.
@@ -184,8 +165,9 @@ fn zmq_follows_the_daemon_when_it_changes() {
 
     // Switch to the second daemon: its ZMQ is found, and its next block is indexed at once
     // although the block poll is a minute.
-    let answer = admin_call(rpc, "daemon_url", json!({"daemon_url": b.daemon_url()}));
-    assert!(answer.get("error").is_none(), "{answer}");
+    // The admin RPC is line-framed JSON-RPC, as the tcp service.
+    let answer = Client::tcp(rpc).call("daemon_url", json!({"daemon_url": b.daemon_url()}));
+    assert!(answer.is_ok(), "{answer:?}");
     wait_logged(&server, "listening to the daemon's ZMQ notifications");
     let height = b.with_node(|n| n.tip_height()) + 1;
     let mined = Instant::now();

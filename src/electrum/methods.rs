@@ -56,8 +56,8 @@ pub enum Method {
 }
 
 /// Every method ElectrumX 1.20 serves, by name (at some protocol version: see
-/// [`Method::lookup`]).
-const METHODS: [(&str, Method); 25] = [
+/// [`Method::lookup`]). Public for the tests that go over every method.
+pub const METHODS: [(&str, Method); 25] = [
     ("blockchain.block.header", Method::BlockHeader),
     ("blockchain.block.headers", Method::BlockHeaders),
     ("blockchain.estimatefee", Method::EstimateFee),

@@ -8,17 +8,15 @@
 //! runs, touched script hashes, throughput).
 
 mod blocks;
-#[path = "../common/mod.rs"]
-mod common;
 mod crash;
 
 use std::time::Instant;
 
 use bitcoin::hashes::Hash;
 use bitcoin::{Network, Txid};
-use common::TempDir;
 use ferrumx::index::{HashX, Index, IndexError, IndexReader};
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::TempDir;
 
 const REORG_LIMIT: u32 = 8;
 /// Small enough that a fixture sync flushes many times.

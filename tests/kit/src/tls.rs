@@ -1,13 +1,57 @@
-//! A TLS client for tests that trusts exactly one (self-signed) certificate, still checking
-//! the handshake signatures against it.
-#![allow(dead_code)]
+//! TLS for tests: self-signed certificates, and a client that trusts exactly one
+//! certificate, still checking the handshake signatures against it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme, SupportedProtocolVersion};
+
+use crate::TempDir;
+
+/// The certificate generator, for tests that pick the key type.
+pub use rcgen;
+
+/// A self-signed certificate for `localhost` and its key.
+pub struct SelfSigned {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM.
+    pub key_pem: String,
+    /// The certificate, DER (what a client pins).
+    pub der: Vec<u8>,
+}
+
+impl SelfSigned {
+    /// A certificate whose key is of `alg` (e.g. `rcgen::PKCS_ECDSA_P256_SHA256`).
+    pub fn new(alg: &'static rcgen::SignatureAlgorithm) -> SelfSigned {
+        let key = rcgen::KeyPair::generate_for(alg).expect("generate key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("self-sign");
+        SelfSigned {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+
+    /// An ECDSA P-256 certificate (what the server tests use).
+    pub fn p256() -> SelfSigned {
+        SelfSigned::new(&rcgen::PKCS_ECDSA_P256_SHA256)
+    }
+
+    /// Writes `cert.pem` and `key.pem` into `dir`: their paths (SSL_CERTFILE, SSL_KEYFILE).
+    pub fn write_to(&self, dir: &TempDir) -> (PathBuf, PathBuf) {
+        (
+            dir.write("cert.pem", &self.cert_pem),
+            dir.write("key.pem", &self.key_pem),
+        )
+    }
+}
 
 #[derive(Debug)]
 struct TrustOne {
@@ -82,4 +126,11 @@ pub fn client_config(
         }))
         .with_no_client_auth();
     Arc::new(config)
+}
+
+/// A blocking client connection to `localhost` trusting `cert` only (default versions).
+pub fn client_connection(cert: &[u8]) -> rustls::ClientConnection {
+    let config = client_config(cert, rustls::DEFAULT_VERSIONS);
+    rustls::ClientConnection::new(config, "localhost".try_into().expect("name"))
+        .expect("tls client")
 }
