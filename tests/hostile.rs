@@ -15,7 +15,7 @@ use ferrumx::electrum::version::{self, ProtocolVersion};
 use ferrumx::jsonrpc::{self, Detector, Parsed};
 use ferrumx::py;
 use ferrumx_simnode::{GenParams, Node};
-use ferrumx_testkit::{methods, Client, Electrum, Kind, Rng, WAIT};
+use ferrumx_testkit::{methods, Client, Electrum, Kind, Rng, Shared, WAIT};
 use serde_json::{json, Value};
 
 /// Every method the server serves (from its own table), and one it does not.
@@ -189,13 +189,17 @@ fn random_messages_never_panic_the_protocol_layer() {
 }
 
 #[test]
-fn raw_bytes_and_pathological_json_never_panic_the_parser() {
+fn random_bytes_never_panic_the_parser() {
     let mut r = Rng::new(77);
     for _ in 0..50_000 {
         let len = r.below(64);
         let bytes: Vec<u8> = (0..len).map(|_| (r.next_u64() & 0xff) as u8).collect();
         let _ = jsonrpc::parse(&bytes, &mut Detector::new());
     }
+}
+
+#[test]
+fn deep_nesting_and_huge_numbers_never_panic_the_parser() {
     let deep_array = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let deep_object = "{\"a\":".repeat(50_000) + "1" + &"}".repeat(50_000);
     let huge_int = format!(
@@ -207,57 +211,100 @@ fn raw_bytes_and_pathological_json_never_panic_the_parser() {
     }
 }
 
-/// Sends raw bytes on a fresh TCP connection (after server.version), then checks the
-/// server still answers `server.ping` on that connection if it stayed open, and always on
-/// another one.
-#[test]
-fn a_live_server_survives_hostile_clients() {
-    let e = Electrum::start(
+/// The live server the attacks below are made on (MAX_RECV=100,000); nothing changes its
+/// chain.
+static HOSTILE: Shared<Electrum> = Shared::new(|| {
+    Electrum::start(
         "hostile",
         Node::generate(GenParams::fixture(71)),
         &[("MAX_RECV", "100000")],
+    )
+});
+
+/// Sends raw bytes on a fresh TCP connection (after server.version), then checks the
+/// server still answers `server.ping` on that connection if it stayed open (it must not
+/// hang), and always on another one.
+fn survives(what: &str, attack: &[u8]) {
+    let e = HOSTILE.get();
+    let mut raw = TcpStream::connect(("127.0.0.1", e.tcp)).expect("connect");
+    raw.set_write_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    raw.set_read_timeout(Some(WAIT)).expect("timeout");
+    raw.write_all(b"{\"id\":0,\"method\":\"server.version\",\"params\":[\"x\",\"1.4\"]}\n")
+        .expect("write");
+    let _ = raw.write_all(attack);
+    let _ = raw.write_all(b"\n");
+    // The attacked connection itself: either closed, or it still answers a ping (it must
+    // not hang).
+    let _ = raw.write_all(b"{\"id\":\"after\",\"method\":\"server.ping\",\"params\":[]}\n");
+    let fate = answered_or_closed(&mut raw, "after");
+    eprintln!("{what}: the attacked connection was {fate}");
+    drop(raw);
+    // Another connection is served normally meanwhile.
+    let mut ok = e.session(Kind::Tcp, "1.4");
+    assert_eq!(
+        ok.call("server.ping", json!([])).expect("ping"),
+        Value::Null,
+        "{what}"
     );
-    let attacks: Vec<Vec<u8>> = vec![
-        b"\xff\xfe\xfd garbage \x00\n".to_vec(),
-        b"{\"id\":1,\"method\":\"server.ping\",\"params\":[]\n".to_vec(),
-        format!("{}\n", "[".repeat(200_000)).into_bytes(),
+}
+
+#[test]
+fn garbage_bytes() {
+    survives("garbage", b"\xff\xfe\xfd garbage \x00\n");
+}
+
+#[test]
+fn an_unterminated_request() {
+    survives(
+        "unterminated",
+        b"{\"id\":1,\"method\":\"server.ping\",\"params\":[]\n",
+    );
+}
+
+#[test]
+fn two_hundred_thousand_open_brackets() {
+    survives(
+        "open brackets",
+        format!("{}\n", "[".repeat(200_000)).as_bytes(),
+    );
+}
+
+#[test]
+fn a_height_of_five_thousand_digits() {
+    survives(
+        "huge height",
         format!(
             "{{\"id\":2,\"method\":\"blockchain.block.header\",\"params\":[{}]}}\n",
             "9".repeat(5_000)
         )
-        .into_bytes(),
-        vec![b'x'; 1_000_000],
-        b"\n\n\n[]\n[1,2,3]\n{}\nnull\n\"str\"\n".to_vec(),
-        (0..2000)
-            .map(|i| format!("{{\"id\":{i},\"method\":\"server.ping\"}}\n"))
-            .collect::<String>()
-            .into_bytes(),
-    ];
-    for (i, attack) in attacks.iter().enumerate() {
-        let mut raw = TcpStream::connect(("127.0.0.1", e.tcp)).expect("connect");
-        raw.set_write_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        raw.set_read_timeout(Some(WAIT)).expect("timeout");
-        raw.write_all(b"{\"id\":0,\"method\":\"server.version\",\"params\":[\"x\",\"1.4\"]}\n")
-            .expect("write");
-        let _ = raw.write_all(attack);
-        let _ = raw.write_all(b"\n");
-        // The attacked connection itself: either closed, or it still answers a ping (it
-        // must not hang).
-        let _ = raw.write_all(b"{\"id\":\"after\",\"method\":\"server.ping\",\"params\":[]}\n");
-        let fate = answered_or_closed(&mut raw, "after");
-        eprintln!("attack {i}: the attacked connection was {fate}");
-        drop(raw);
-        // Another connection is served normally meanwhile.
-        let mut ok = e.session(Kind::Tcp, "1.4");
-        assert_eq!(
-            ok.call("server.ping", json!([])).expect("ping"),
-            Value::Null,
-            "attack {i}"
-        );
-    }
-    // On the attacked connection itself: a bad line (a parse error), an oversized one
-    // (dropped without an answer), then a good request, answered.
+        .as_bytes(),
+    );
+}
+
+#[test]
+fn a_megabyte_without_a_newline() {
+    survives("a megabyte", &vec![b'x'; 1_000_000]);
+}
+
+#[test]
+fn empty_lines_and_messages_that_are_not_requests() {
+    survives("odd messages", b"\n\n\n[]\n[1,2,3]\n{}\nnull\n\"str\"\n");
+}
+
+#[test]
+fn two_thousand_pings_in_one_write() {
+    let flood: String = (0..2000)
+        .map(|i| format!("{{\"id\":{i},\"method\":\"server.ping\"}}\n"))
+        .collect();
+    survives("ping flood", flood.as_bytes());
+}
+
+/// On one connection: a bad line (a parse error), an oversized one (dropped without an
+/// answer), then a good request, answered.
+#[test]
+fn a_bad_line_and_an_oversized_one_leave_the_connection_served() {
+    let e = HOSTILE.get();
     let mut c: Client = e.session(Kind::Tcp, "1.6");
     c.send_raw("{not json");
     assert_eq!(
