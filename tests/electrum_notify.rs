@@ -522,13 +522,21 @@ fn share(universe: &BTreeSet<ScriptHash>, i: usize) -> Vec<ScriptHash> {
 // Scenarios.
 // ---------------------------------------------------------------------------------------------
 
-/// Mempool arrivals, RBF, eviction, a block confirming a parent but not its child, a block
-/// confirming everything: each session gets exactly the changed statuses, once.
-#[test]
-fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
+/// The scene of the mempool and block tests: a fixture chain with 60 mempool transactions;
+/// a universe of script hashes (every sixth with history, every one the mempool touches,
+/// the wallet's next addresses, three never used); five sessions over every transport and
+/// version, each subscribed to headers and to three quarters of the universe.
+struct Scene {
+    e: Electrum,
+    universe: BTreeSet<ScriptHash>,
+    world: Snap,
+    sessions: Vec<Sess>,
+}
+
+fn scene(name: &str) -> Scene {
     let mut node = Node::generate(GenParams::fixture(51));
     node.add_traffic(60);
-    let e = Electrum::start("notify-basic", node, &[]);
+    let e = Electrum::start(name, node, &[]);
     let universe: BTreeSet<ScriptHash> = e.sim.with_node(|n| {
         let mut u: BTreeSet<ScriptHash> = history_hashes(n, 6).into_iter().collect();
         u.extend(mempool_hashes(n));
@@ -536,7 +544,7 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         u.extend(never_used(3));
         u
     });
-    let (_, mut world) = act(&e, &universe, |_| ());
+    let (_, world) = act(&e, &universe, |_| ());
     let specs = [
         (Kind::Tcp, "1.4"),
         (Kind::Ssl, "1.6"),
@@ -544,7 +552,7 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         (Kind::Wss, "1.6"),
         (Kind::Tcp, "1.6"),
     ];
-    let mut sessions = open_sessions(&e, &specs, &world, |i| share(&universe, i));
+    let sessions = open_sessions(&e, &specs, &world, |i| share(&universe, i));
     let nulls = world.status.values().filter(|s| s.is_none()).count();
     let in_mempool = e.sim.with_node(|n| mempool_hashes(n).len());
     eprintln!(
@@ -553,8 +561,24 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         sessions.iter().map(|s| s.subs.len()).sum::<usize>()
     );
     assert!(nulls >= 50 && in_mempool >= 50, "a meaningful universe");
+    Scene {
+        e,
+        universe,
+        world,
+        sessions,
+    }
+}
 
-    // New mempool transactions, some paying addresses that had no history.
+/// New mempool transactions, some paying addresses that had no history: each session gets
+/// exactly the changed statuses, once.
+#[test]
+fn new_mempool_transactions_notify_exactly_the_changed_statuses() {
+    let Scene {
+        e,
+        universe,
+        mut world,
+        mut sessions,
+    } = scene("notify-traffic");
     let s = step(
         &e,
         &mut sessions,
@@ -572,8 +596,17 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         fresh > 0,
         "some hash without history got its first transaction"
     );
+}
 
-    // RBF: the replaced transaction's and the replacement's script hashes.
+/// RBF: the replaced transaction's and the replacement's script hashes.
+#[test]
+fn an_rbf_replacement_notifies_the_replaced_and_the_replacing_script_hashes() {
+    let Scene {
+        e,
+        universe,
+        mut world,
+        mut sessions,
+    } = scene("notify-rbf");
     let universe_ref = &universe;
     let s = step(
         &e,
@@ -611,8 +644,18 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         changed.iter().any(|sh| new_touch.contains(sh)),
         "a script hash the replacement {new} touches was notified"
     );
+}
 
-    // Eviction of a transaction with descendants.
+/// Eviction of a transaction with descendants.
+#[test]
+fn an_eviction_with_descendants_notifies_exactly_the_changed_statuses() {
+    let Scene {
+        e,
+        universe,
+        mut world,
+        mut sessions,
+    } = scene("notify-evict");
+    let universe_ref = &universe;
     let s = step(&e, &mut sessions, &mut world, &universe, "evict", |n| {
         let mut txids = n.mempool.sorted_txids();
         txids.sort();
@@ -630,10 +673,20 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         n.evict(&pick).expect("evict")
     });
     assert!(s.r.len() >= 2, "evicted with descendants: {:?}", s.r);
+}
 
-    // A block with a parent but not its child: the child's status goes from -1 to 0 although
-    // the block does not touch the child's script hash (statuses with mempool transactions
-    // are re-checked on a new tip, as ElectrumX does).
+/// A block with a parent but not its child: the child's status goes from -1 to 0 although
+/// the block does not touch the child's script hash (statuses with mempool transactions
+/// are re-checked on a new tip, as ElectrumX does).
+#[test]
+fn a_block_confirming_a_parent_but_not_its_child_renotifies_the_child() {
+    let Scene {
+        e,
+        universe,
+        mut world,
+        mut sessions,
+    } = scene("notify-parent");
+    let universe_ref = &universe;
     let s = step(
         &e,
         &mut sessions,
@@ -656,9 +709,18 @@ fn mempool_and_block_changes_notify_exactly_the_changed_statuses() {
         "the child of {parent} (script hash {child_sh}) was notified"
     );
     assert_eq!(s.new.height, s.old.height + 1);
+}
 
-    // A block confirming the whole mempool: each transaction moving from the mempool to the
-    // block changes its script hashes' statuses once (block and mempool refresh coalesced).
+/// A block confirming the whole mempool: each transaction moving from the mempool to the
+/// block changes its script hashes' statuses once (block and mempool refresh coalesced).
+#[test]
+fn a_block_confirming_the_whole_mempool_notifies_each_status_once() {
+    let Scene {
+        e,
+        universe,
+        mut world,
+        mut sessions,
+    } = scene("notify-mine-all");
     let s = step(&e, &mut sessions, &mut world, &universe, "mine all", |n| {
         let before: Vec<Txid> = n.mempool.sorted_txids();
         n.mine(1).expect("mine");

@@ -435,22 +435,31 @@ async fn first_refresh_matches_the_stand_in() {
     check(&f, &m);
 }
 
-/// Touched sets equal the script hashes of the transactions added and removed, through
-/// traffic, evictions, RBF replacements, a block (refused until the index has it) and a
-/// reorg that sends transactions back to the mempool.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn touched_sets_follow_traffic_evictions_replacements_blocks_and_reorgs() {
-    let mut f = Fixture::small(32);
+/// The small fixture chain of seed 32 with 200 transactions of traffic, refreshed once (the
+/// touched set and the queries checked); the model the mempool now equals.
+async fn after_traffic() -> (Fixture, Model) {
+    let f = Fixture::small(32);
     f.node(|n| n.add_traffic(200));
     let mut last = Model::default();
     let t = f.refresh().await.expect("refresh");
     step(&f, "the first traffic", &mut last, t);
+    (f, last)
+}
 
+/// Touched sets equal the script hashes of the transactions added: more traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touched_sets_follow_new_traffic() {
+    let (f, mut last) = after_traffic().await;
     f.node(|n| n.add_traffic(60));
     let t = f.refresh().await.expect("refresh");
     assert!(!t.is_empty());
     step(&f, "more traffic", &mut last, t);
+}
 
+/// Touched sets follow an eviction (with the evicted transaction's descendants).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touched_sets_follow_an_eviction() {
+    let (f, mut last) = after_traffic().await;
     let evicted = f.node(|n| {
         let txid = pick_with_children(n).expect("a mempool tx");
         n.evict(&txid).expect("evict")
@@ -461,7 +470,13 @@ async fn touched_sets_follow_traffic_evictions_replacements_blocks_and_reorgs() 
     for txid in &evicted {
         assert!(!f.mempool.contains(txid));
     }
+}
 
+/// Touched sets follow an RBF replacement: the replaced transaction's and the replacement's
+/// script hashes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touched_sets_follow_an_rbf_replacement() {
+    let (f, mut last) = after_traffic().await;
     let (old, new) = f.node(|n| {
         let txids = n.mempool.sorted_txids();
         let mut out = None;
@@ -476,8 +491,13 @@ async fn touched_sets_follow_traffic_evictions_replacements_blocks_and_reorgs() 
     let t = f.refresh().await.expect("refresh");
     step(&f, "an RBF replacement", &mut last, t);
     assert!(!f.mempool.contains(&old) && f.mempool.contains(&new));
+}
 
-    // A block: refused while the index lags, then everything mined is touched.
+/// A block: refused while the index lags (nothing changes meanwhile), then everything mined
+/// is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_block_is_refused_until_indexed_then_touches_what_it_mined() {
+    let (mut f, mut last) = after_traffic().await;
     let tip = f.node(|n| {
         n.mine(1).expect("mine");
         n.tip_height()
@@ -496,8 +516,13 @@ async fn touched_sets_follow_traffic_evictions_replacements_blocks_and_reorgs() 
     f.sync_index();
     let t = f.refresh().await.expect("refresh");
     step(&f, "a block", &mut last, t);
+}
 
-    // A reorg: some confirmed transactions come back, others are double-spent.
+/// A reorg after traffic around a block: some confirmed transactions come back, others are
+/// double-spent; the touched set is the change either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touched_sets_follow_a_reorg() {
+    let (mut f, mut last) = after_traffic().await;
     f.node(|n| {
         n.add_traffic(40);
         n.mine(1).expect("mine");
