@@ -12,7 +12,7 @@
 //!   resumes from there, is stopped again after catching up, and the database equals an
 //!   uninterrupted sync's.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -318,20 +318,36 @@ fn session_row(sessions: &Value, id: u64) -> Option<Vec<Value>> {
         .and_then(|r| r.as_array().cloned())
 }
 
-#[test]
-fn every_command_against_a_running_server() {
-    let started = Instant::now();
+/// A chain of 1,500 transactions served, and a server synced to it with tcp (127.0.0.1),
+/// ssl (127.0.0.2) and rpc services; it reports itself (for the peer checks) on 127.0.0.1
+/// (tcp) and 127.0.0.2 (ssl). Also: a busy address of the chain (two history entries, two
+/// UTXOs) with its script and script hash, another script hash, and a copy of the chain.
+struct Admin {
+    sim: SimNode,
+    copy: Node,
+    tip: u32,
+    server: Server,
+    port: u16,
+    tcp: u16,
+    ssl: u16,
+    db: PathBuf,
+    address: String,
+    script_hex: String,
+    busy: ScriptHash,
+    other: ScriptHash,
+    _dir: TempDir,
+}
+
+fn admin(name: &str) -> Admin {
     let node = Node::generate(GenParams::sized(61, 1_500, 20));
     let copy = chainfile::decode(&chainfile::encode(&node)).expect("chain file");
     let tip = node.tip_height();
     let sim = serve(node);
-    let dir = TempDir::new("admin");
-    std::fs::create_dir_all(dir.path()).expect("temp dir");
+    let dir = TempDir::created(name);
     let db = dir.path().join("db");
     let (cert, key) = SelfSigned::p256().write_to(&dir);
-    // It reports itself (for the peer checks below) on 127.0.0.1 (tcp) and 127.0.0.2 (ssl).
-    let (mut server, ports) = start(
-        "admin",
+    let (server, ports) = start(
+        name,
         &db,
         &sim.daemon_url(),
         "tcp://127.0.0.1:{tcp},ssl://127.0.0.2:{ssl},rpc://127.0.0.1:{rpc}",
@@ -349,9 +365,60 @@ fn every_command_against_a_running_server() {
         height_in(&server, "caught up with the daemon"),
         Some(u64::from(tip))
     );
-    let (port, tcp, ssl) = (ports.rpc, ports.tcp, ports.ssl);
+    let (address, script_hex, busy) = sim.with_node(|n| busy_address(n));
+    let other = sim.with_node(|n| {
+        *n.truth
+            .script_hashes()
+            .find(|sh| **sh != busy)
+            .expect("a second script hash")
+    });
+    Admin {
+        sim,
+        copy,
+        tip,
+        server,
+        port: ports.rpc,
+        tcp: ports.tcp,
+        ssl: ports.ssl,
+        db,
+        address,
+        script_hex,
+        busy,
+        other,
+        _dir: dir,
+    }
+}
 
-    // getinfo, as JSON and for people.
+/// A wallet session: its name ("wallet-x"), protocol (1.4) and two subscriptions (`busy`
+/// and `other`).
+fn wallet_session(a: &Admin) -> Client {
+    let mut wallet = Client::tcp(a.tcp);
+    let v = ok_call(&mut wallet, "server.version", json!(["wallet-x", "1.4"]));
+    assert_eq!(v[1], json!("1.4"));
+    for sh in [a.busy, a.other] {
+        ok_call(
+            &mut wallet,
+            "blockchain.scripthash.subscribe",
+            json!([sh.to_string()]),
+        );
+    }
+    wallet
+}
+
+/// The id of the only session, from `sessions`.
+fn only_session(port: u16) -> u64 {
+    let sessions = json_of(port, &["sessions"]);
+    let rows = sessions.as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{sessions}");
+    rows[0][0].as_u64().expect("id")
+}
+
+/// `getinfo`, as JSON and for people: the coin, heights, pid, version, daemon, no sessions
+/// and no peers yet.
+#[test]
+fn getinfo_describes_the_server() {
+    let a = admin("admin-getinfo");
+    let (port, tip, server, sim) = (a.port, a.tip, &a.server, &a.sim);
     let info = json_of(port, &["getinfo"]);
     assert_eq!(info["coin"], json!("BitcoinRegtest"));
     assert_eq!(info["db height"], json!(tip));
@@ -373,25 +440,15 @@ fn every_command_against_a_running_server() {
         text.contains(&format!("\n    \"db height\": {tip},\n")),
         "{text}"
     );
+}
 
-    // A wallet session: its name, protocol and two subscriptions.
-    let (address, script_hex, busy) = sim.with_node(|n| busy_address(n));
-    let other = sim.with_node(|n| {
-        *n.truth
-            .script_hashes()
-            .find(|sh| **sh != busy)
-            .expect("a second script hash")
-    });
-    let mut wallet = Client::tcp(tcp);
-    let v = ok_call(&mut wallet, "server.version", json!(["wallet-x", "1.4"]));
-    assert_eq!(v[1], json!("1.4"));
-    for sh in [busy, other] {
-        ok_call(
-            &mut wallet,
-            "blockchain.scripthash.subscribe",
-            json!([sh.to_string()]),
-        );
-    }
+/// `sessions` (JSON and table), `getinfo`'s session summary and exact per-method request
+/// counts, and `groups` describe a wallet session.
+#[test]
+fn sessions_getinfo_and_groups_describe_a_wallet_session() {
+    let a = admin("admin-sessions");
+    let port = a.port;
+    let wallet = wallet_session(&a);
     let sessions = json_of(port, &["sessions"]);
     let rows = sessions.as_array().expect("rows");
     assert_eq!(rows.len(), 1, "{sessions}");
@@ -445,8 +502,17 @@ fn every_command_against_a_running_server() {
         groups.lines().nth(1).is_some_and(|l| l.starts_with("t0 ")),
         "{groups}"
     );
+}
 
-    // log: the session's next request appears in the server's log, with its id.
+/// `log`: the session's next request appears in the server's log, with its id; unknown ids
+/// are reported; the flag shows in `sessions`; asked again, logging stops.
+#[test]
+fn log_logs_a_session_s_requests() {
+    let mut a = admin("admin-log");
+    let (port, other) = (a.port, a.other);
+    let mut wallet = wallet_session(&a);
+    let id = only_session(port);
+    let server = &mut a.server;
     assert_eq!(server.count("request received"), 0);
     let out = json_of(port, &["log", &id.to_string(), "nosuch"]);
     assert_eq!(
@@ -466,8 +532,15 @@ fn every_command_against_a_running_server() {
     assert_eq!(logged.field("session"), Some(id), "{}", logged.text);
     let out = json_of(port, &["log", &id.to_string()]);
     assert_eq!(out, json!([format!("not logging session {id}")]));
+}
 
-    // query: ElectrumX's lines, from the truth; by address, script and script hash.
+/// `query`: ElectrumX's lines, from the truth; by address, script and script hash; with a
+/// limit; an address of another network.
+#[test]
+fn query_answers_from_the_truth() {
+    let a = admin("admin-query");
+    let (port, sim, busy) = (a.port, &a.sim, a.busy);
+    let (address, script_hex) = (&a.address, &a.script_hex);
     let want = sim.with_node(|n| expected_query(n, &busy, 1000));
     let got = ok(port, &["query", &address]);
     let mut expect = vec![format!("Address: {address}")];
@@ -490,8 +563,14 @@ fn every_command_against_a_running_server() {
         got.contains("not an address of the regtest network"),
         "{got}"
     );
-    // FerrumX's addition: the mempool's transactions of the script, once the server has
-    // seen them.
+}
+
+/// `query` (FerrumX's addition): the mempool's transactions of the script, once the server
+/// has seen them, and its balance change.
+#[test]
+fn query_shows_the_mempool() {
+    let a = admin("admin-query-mempool");
+    let (port, sim) = (a.port, &a.sim);
     let (pending, confirmed, script) = sim.with_node(|n| {
         n.add_traffic(12);
         let last = n.mempool.entries().max_by_key(|e| e.seq).expect("traffic");
@@ -522,8 +601,15 @@ fn every_command_against_a_running_server() {
     expect.extend(confirmed);
     expect.extend(pending);
     assert_eq!(got.lines().collect::<Vec<_>>(), expect);
+}
 
-    // reorg: three blocks rolled back and applied again; the same answers afterwards.
+/// `reorg`: refused beyond REORG_LIMIT; three blocks rolled back and applied again; the
+/// same answers afterwards; the database then equals a fresh index.
+#[test]
+fn reorg_rolls_back_and_catches_up_to_the_same_answers() {
+    let mut a = admin("admin-reorg");
+    let (port, tip, address) = (a.port, a.tip, a.address.clone());
+    let server = &mut a.server;
     let before = ok(port, &["query", &address]);
     let err = fails(port, &["reorg", &(REORG_LIMIT + 1).to_string()], 1);
     assert!(err.contains("REORG_LIMIT"), "{err}");
@@ -542,8 +628,19 @@ fn every_command_against_a_running_server() {
     }
     assert_eq!(json_of(port, &["getinfo"])["db height"], json!(tip));
     assert_eq!(ok(port, &["query", &address]), before);
+    stop(port, server);
+    let digest = a.sim.with_node(|n| fresh_digest(n, REORG_LIMIT));
+    assert_eq!(digest_of(&a.db, REORG_LIMIT), digest, "index after a reorg");
+}
 
-    // disconnect: the session's socket is closed; unknown ids are reported.
+/// `disconnect`: the session's socket is closed (and the session goes); unknown ids are
+/// reported.
+#[test]
+fn disconnect_closes_a_session() {
+    let a = admin("admin-disconnect");
+    let port = a.port;
+    let mut wallet = wallet_session(&a);
+    let id = only_session(port);
     let out = json_of(port, &["disconnect", &id.to_string(), "999"]);
     assert_eq!(
         out,
@@ -558,8 +655,17 @@ fn every_command_against_a_running_server() {
     });
     let text = ok(port, &["disconnect", "999"]);
     assert!(text.contains("\"unknown: 999\""), "{text}");
+}
 
-    // daemon_url: a second stand-in (same chain) that mines a block the first never sees.
+/// `daemon_url`: a second stand-in (same chain) that mines a block the first never sees;
+/// the password is shown nowhere; a bad URL is refused without showing its secret and the
+/// daemon stays; the database then equals a fresh index of the second daemon's chain.
+#[test]
+fn daemon_url_switches_to_another_daemon() {
+    let mut a = admin("admin-daemon-url");
+    let (port, tip) = (a.port, a.tip);
+    let copy = a.copy;
+    let server = &mut a.server;
     let sim2 = serve(copy);
     let url2 = sim2.daemon_url();
     let (_, password) = sim2.user_pass().expect("password auth");
@@ -586,8 +692,22 @@ fn every_command_against_a_running_server() {
         json_of(port, &["getinfo"])["daemon"],
         json!(format!("{}/", sim2.addr()))
     );
+    stop(port, server);
+    let digest = sim2.with_node(|n| fresh_digest(n, REORG_LIMIT));
+    assert_eq!(
+        digest_of(&a.db, REORG_LIMIT),
+        digest,
+        "index after a switch"
+    );
+}
 
-    // Peers: the server itself verifies as good, over TCP (127.0.0.1) and SSL (127.0.0.2);
+/// Peers: the server itself verifies as good, over TCP (127.0.0.1) and SSL (127.0.0.2);
+/// "localhost" is not in its hosts list (bad); a closed port is never reached; `peers` as
+/// JSON and as ElectrumX's table; `getinfo`'s peer counts.
+#[test]
+fn peers_are_verified_by_connecting_to_them() {
+    let a = admin("admin-peers");
+    let (port, tcp, ssl) = (a.port, a.tcp, a.ssl);
     // "localhost" is not in its hosts list (bad); a closed port is never reached.
     let closed = free_port();
     for real in [
@@ -669,8 +789,18 @@ fn every_command_against_a_running_server() {
         "{table}"
     );
     assert_eq!(row("localhost"), Some(4), "{table}");
+}
 
-    // The protocol itself: aiorpcx's codes and messages, notifications, batches.
+/// The protocol itself: aiorpcx's codes and messages, notifications, batches; the only group
+/// left is the timeslice group t0, with no sessions but the cost they left behind.
+#[test]
+fn the_admin_protocol_answers_as_aiorpcx_does() {
+    let a = admin("admin-protocol");
+    let port = a.port;
+    drop(wallet_session(&a));
+    poll_until("the session to go", STEP, || {
+        (json_of(port, &["getinfo"])["sessions"]["count"] == json!(0)).then_some(())
+    });
     let mut admin = Client::tcp(port);
     let err = |code: i64, message: &str, id: Value| json!({"jsonrpc": "2.0", "error": {"code": code, "message": message}, "id": id});
     assert_eq!(
@@ -747,16 +877,30 @@ fn every_command_against_a_running_server() {
         ])
     );
     drop(admin);
+}
 
-    // Errors: unknown command and bad arguments (usage, exit 2), RPC errors (exit 1).
+/// Errors of the command line: unknown command and bad arguments (usage, exit 2), RPC
+/// errors (exit 1); `--help`.
+#[test]
+fn command_line_errors_and_help() {
+    let a = admin("admin-cli");
+    let port = a.port;
     let err = fails(port, &["nosuch"], 2);
     assert!(err.contains("unknown command"), "{err}");
     fails(port, &["reorg", "x"], 2);
     fails(port, &["getinfo", "extra"], 2);
     let help = ok(port, &["--help"]);
     assert!(help.starts_with("usage: ferrumx_rpc"), "{help}");
+}
 
-    // stop: "stopping", exit 0 after the flush; the restart resumes at the same height.
+/// `stop`: "stopping", exit 0 after the flush, nothing on stderr; then the message when no
+/// server runs; the restart resumes at the same height without indexing anything, and stops
+/// again; the database equals a fresh index.
+#[test]
+fn stop_exits_0_and_a_restart_resumes_without_resyncing() {
+    let a = admin("admin-stop");
+    let (port, tip, db) = (a.port, a.tip, a.db.clone());
+    let mut server = a.server;
     let out = json_of(port, &["stop"]);
     assert_eq!(out, json!("stopping"));
     let status = server.wait_exit(STEP);
@@ -773,28 +917,29 @@ fn every_command_against_a_running_server() {
     let (mut again, ports) = start(
         "admin-restart",
         &db,
-        &url2,
+        &a.sim.daemon_url(),
         "tcp://127.0.0.1:{tcp},rpc://127.0.0.1:{rpc}",
         &[],
     );
     let port = ports.rpc;
-    assert_eq!(
-        height_in(&again, "database opened"),
-        Some(u64::from(tip + 1))
-    );
+    assert_eq!(height_in(&again, "database opened"), Some(u64::from(tip)));
     let caught = again.lines_with("caught up with the daemon");
     assert_eq!(caught[0].field("tx_indexed"), Some(0), "{}", caught[0].text);
-    assert_eq!(json_of(port, &["getinfo"])["db height"], json!(tip + 1));
+    assert_eq!(json_of(port, &["getinfo"])["db height"], json!(tip));
     assert_eq!(json_of(port, &["stop"]), json!("stopping"));
     assert!(again.wait_exit(STEP).success());
     drop(again);
-    let digest = sim2.with_node(|n| fresh_digest(n, REORG_LIMIT));
-    assert_eq!(
-        digest_of(&db, REORG_LIMIT),
-        digest,
-        "index after reorg, switch and restarts"
-    );
-    eprintln!("admin commands test: {:?}", started.elapsed());
+    let digest = a.sim.with_node(|n| fresh_digest(n, REORG_LIMIT));
+    assert_eq!(digest_of(&db, REORG_LIMIT), digest, "index after restarts");
+}
+
+/// `stop` through `ferrumx_rpc`: exit 0 after the flush, nothing on stderr.
+fn stop(port: u16, server: &mut Server) {
+    assert_eq!(json_of(port, &["stop"]), json!("stopping"));
+    let status = server.wait_exit(STEP);
+    assert!(status.success(), "stop must exit 0, got {status}");
+    server.wait_for("flushed on shutdown", STEP);
+    assert!(server.stderr().is_empty(), "{:?}", server.stderr());
 }
 
 #[test]

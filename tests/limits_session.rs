@@ -62,13 +62,40 @@ fn max_sessions_stops_accepting_until_the_count_falls_to_95_percent() {
     e.server.wait_for("MAX_SESSIONS (4) reached", WAIT);
 }
 
-#[test]
-fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
-    let mut e = Electrum::start(
-        "timeouts",
-        Node::generate(GenParams::fixture(93)),
+/// A server with SESSION_TIMEOUT=2 and REQUEST_TIMEOUT=1.
+fn with_timeouts(name: &str, seed: u64) -> Electrum {
+    Electrum::start(
+        name,
+        Node::generate(GenParams::fixture(seed)),
         &[("SESSION_TIMEOUT", "2"), ("REQUEST_TIMEOUT", "1")],
+    )
+}
+
+/// REQUEST_TIMEOUT: a broadcast while the daemon takes 3 s to answer is answered "server
+/// busy" after a second, with a log line; the session goes on.
+#[test]
+fn a_slow_request_is_answered_server_busy_and_the_session_goes_on() {
+    let mut e = with_timeouts("request-timeout", 93);
+    let mut slow = Client::tcp_from(ip("127.0.0.1"), e.tcp);
+    slow.version("slow");
+    e.sim.control().set_delay(Duration::from_secs(3));
+    let (r, took) = slow.timed_call("blockchain.transaction.broadcast", json!(["00"]));
+    e.sim.control().set_delay(Duration::ZERO);
+    assert_eq!(r, Err((-102, "server busy - request timed out".to_owned())));
+    assert!(
+        took >= Duration::from_millis(999),
+        "answered after {took:?}"
     );
+    e.server.wait_for("request timed out after 1 s", WAIT);
+    // The session goes on.
+    assert_eq!(slow.call("server.ping", json!([])), Ok(Value::Null));
+}
+
+/// SESSION_TIMEOUT: within the first 60-second round (checked every 60 s, as ElectrumX
+/// does), a session idle that long is closed, one that keeps asking is not.
+#[test]
+fn idle_sessions_are_closed_active_ones_are_not() {
+    let mut e = with_timeouts("session-timeout", 95);
     let mut idle = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     let idle_id = session_id(&mut e, idle.local);
     idle.version("idle");
@@ -86,24 +113,6 @@ fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
             active
         })
     };
-
-    // REQUEST_TIMEOUT: a broadcast while the daemon takes 3 s to answer.
-    let mut slow = Client::tcp_from(ip("127.0.0.1"), e.tcp);
-    slow.version("slow");
-    e.sim.control().set_delay(Duration::from_secs(3));
-    let (r, took) = slow.timed_call("blockchain.transaction.broadcast", json!(["00"]));
-    e.sim.control().set_delay(Duration::ZERO);
-    assert_eq!(r, Err((-102, "server busy - request timed out".to_owned())));
-    assert!(
-        took >= Duration::from_millis(999),
-        "answered after {took:?}"
-    );
-    e.server.wait_for("request timed out after 1 s", WAIT);
-    // The session goes on.
-    assert_eq!(slow.call("server.ping", json!([])), Ok(Value::Null));
-
-    // SESSION_TIMEOUT: within the first 60-second round, the idle session is closed, the
-    // active one is not.
     let line = e
         .server
         .wait_for("closing idle sessions", Duration::from_secs(90));
@@ -123,10 +132,11 @@ fn idle_sessions_are_closed_and_slow_requests_are_answered_server_busy() {
     assert_eq!(active.call("server.ping", json!([])), Ok(Value::Null));
 }
 
-#[test]
-fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
-    let mut e = Electrum::start(
-        "drop-client",
+/// DROP_CLIENT, DROP_CLIENT_UNKNOWN, LOG_SESSIONS every second, ANON_LOGS, subnet groups
+/// for loopback, and low cost limits (to reach the hard limit quickly).
+fn with_drops_and_anonymous_logs(name: &str) -> Electrum {
+    Electrum::start(
+        name,
         Node::generate(GenParams::fixture(94)),
         &[
             ("DROP_CLIENT", "bad"),
@@ -137,11 +147,29 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
             ("COST_SOFT_LIMIT", "1000"),
             ("COST_HARD_LIMIT", "2000"),
         ],
-    );
-    let tip = e.sim.with_node(|n| n.tip_height());
-    let mut locals = Vec::new();
+    )
+}
 
-    // DROP_CLIENT matches at the start of the name (Python's re.match).
+/// Nowhere in the server's logs (ANON_LOGS): the clients' addresses, nor the subnet of the
+/// one on 127.0.1.x (its group's name).
+fn no_address_in_the_logs(e: &Electrum, locals: &[SocketAddr]) {
+    let mut all = e.server.stdout();
+    all.extend(e.server.stderr());
+    for l in &all {
+        assert!(!l.text.contains("127.0.1."), "{}", l.text);
+        for local in locals {
+            assert!(!l.text.contains(&local.to_string()), "{}", l.text);
+        }
+    }
+}
+
+/// DROP_CLIENT matches at the start of the name (Python's re.match); DROP_CLIENT_UNKNOWN
+/// drops a client that gave no name at its next request; other clients are served; no
+/// address reaches the logs.
+#[test]
+fn clients_are_dropped_by_the_name_they_give() {
+    let e = with_drops_and_anonymous_logs("drop-client");
+    let mut locals = Vec::new();
     let mut bad = Client::tcp_from(ip("127.0.0.1"), e.tcp);
     locals.push(bad.local);
     assert_eq!(
@@ -167,7 +195,19 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
     );
     assert!(unnamed.closed_within(WAIT), "dropped");
 
-    // LOG_SESSIONS every second: the table, with the peer redacted.
+    no_address_in_the_logs(&e, &locals);
+}
+
+/// LOG_SESSIONS logs the sessions table with the peer redacted (ANON_LOGS); the refusal at
+/// the hard limit logs the session's groups (its timeslice and its subnet) without naming
+/// them; no address reaches the logs.
+#[test]
+fn logged_sessions_and_refusals_never_show_addresses() {
+    let mut e = with_drops_and_anonymous_logs("anon-logs");
+    let tip = e.sim.with_node(|n| n.tip_height());
+    let mut good = Client::tcp_from(ip("127.0.1.1"), e.tcp);
+    let locals = vec![good.local];
+    good.version("not bad");
     e.server.wait_for("Flags", WAIT);
     let row = e.server.wait_for("not bad", WAIT);
     assert!(row.text.contains("xx.xx.xx.xx:xx"), "{}", row.text);
@@ -191,14 +231,5 @@ fn clients_are_dropped_by_name_and_logs_never_show_addresses() {
         .wait_for("closing session: excessive resource usage", WAIT);
     assert!(line.text.contains("groups=2"), "{}", line.text);
 
-    // Nowhere in the logs: the clients' addresses, nor the subnet of the one on 127.0.1.x
-    // (its group's name).
-    let mut all = e.server.stdout();
-    all.extend(e.server.stderr());
-    for l in &all {
-        assert!(!l.text.contains("127.0.1."), "{}", l.text);
-        for local in &locals {
-            assert!(!l.text.contains(&local.to_string()), "{}", l.text);
-        }
-    }
+    no_address_in_the_logs(&e, &locals);
 }

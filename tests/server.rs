@@ -56,18 +56,6 @@ fn sync_equals_truth() {
         flushes.len()
     );
 
-    // A second server on the same DB_DIRECTORY is refused (RocksDB's lock), nothing changes.
-    let mut second = Server::start("sync-second", &env);
-    assert!(!second.wait_exit(STEP).success());
-    let err = second.stderr();
-    assert_eq!(err.len(), 1, "{err:?}");
-    assert!(
-        err[0].text.contains("cannot open the index"),
-        "{}",
-        err[0].text
-    );
-    drop(second);
-
     // Following the tip: each new block is flushed and logged.
     sim.with_node(|n| {
         n.add_traffic(40);
@@ -93,6 +81,37 @@ fn sync_equals_truth() {
     );
     sim.with_node(|n| check_against_truth(&index.reader(), n));
     eprintln!("sync_equals_truth: {:?}", started.elapsed());
+}
+
+/// A second server on the same DB_DIRECTORY is refused (RocksDB's lock) with one line, and
+/// nothing changes: the first goes on following the tip and its database equals the truth.
+#[test]
+fn a_second_server_on_the_same_database_is_refused() {
+    let sim = serve(Node::generate(GenParams::fixture(31)));
+    let tip = sim.with_node(|n| n.tip_height());
+    let dir = TempDir::new("lock");
+    let env = ServerEnv::new(dir.path(), &sim.daemon_url());
+    let mut server = Server::start("lock", &env);
+    assert_eq!(server.wait_caught_up(), tip);
+    let mut second = Server::start("lock-second", &env);
+    assert!(!second.wait_exit(STEP).success());
+    let err = second.stderr();
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(
+        err[0].text.contains("cannot open the index"),
+        "{}",
+        err[0].text
+    );
+    drop(second);
+    sim.with_node(|n| {
+        n.add_traffic(20);
+        n.mine(1)
+    })
+    .expect("mine");
+    server.wait_new_block(tip + 1);
+    assert!(server.terminate().success());
+    let index = open_index(dir.path(), 8000);
+    sim.with_node(|n| check_against_truth(&index.reader(), n));
 }
 
 /// What one crash round does, and when.
@@ -469,20 +488,51 @@ fn reorg_stats(
     stats
 }
 
-/// Reorgs of depth 1, 2, 5 and REORG_LIMIT (8) followed by the running server (moved and
-/// double-spent transactions included), one of depth 3 while it was stopped, and one of
-/// depth 5 with kill -9 as its rollback is written: the database then equals a fresh index
-/// of the final chain and answers like the truth. A reorg one deeper than REORG_LIMIT stops
-/// the server with an error naming REORG_LIMIT and leaves the database as it was.
-#[test]
-fn reorgs_followed_then_too_deep_refused() {
-    const LIMIT: u32 = 8;
-    let started = Instant::now();
+const REORG_LIMIT_8: u32 = 8;
+
+/// The fixture chain of seed 33 served, a database for it and the server's environment
+/// (CACHE_MB=1, REORG_LIMIT=8).
+fn reorg_scene(tag: &str) -> (SimNode, TempDir, ServerEnv) {
     let sim = serve(Node::generate(GenParams::fixture(33)));
-    let dir = TempDir::new("reorg");
+    let dir = TempDir::new(tag);
     let env = ServerEnv::new(dir.path(), &sim.daemon_url())
         .set("CACHE_MB", "1")
-        .set("REORG_LIMIT", &LIMIT.to_string());
+        .set("REORG_LIMIT", &REORG_LIMIT_8.to_string());
+    (sim, dir, env)
+}
+
+/// Three blocks full of transactions, each followed by the server.
+fn three_full_blocks(sim: &SimNode, server: &mut Server, tip: &mut u32) {
+    for _ in 0..3 {
+        sim.with_node(|n| {
+            n.add_traffic(150);
+            n.mine(1).expect("mine");
+        });
+        *tip += 1;
+        server.wait_new_block(*tip);
+    }
+}
+
+/// The database (the server stopped) equals a fresh index of the final chain and answers
+/// like the truth; its digest.
+fn equals_a_fresh_index(sim: &SimNode, dir: &TempDir, what: &str) -> [u8; 32] {
+    let index = open_index(dir.path(), REORG_LIMIT_8);
+    let digest = index.content_digest().expect("digest");
+    sim.with_node(|n| {
+        assert_eq!(digest, fresh_digest(n, REORG_LIMIT_8), "{what}");
+        check_against_truth(&index.reader(), n);
+    });
+    digest
+}
+
+/// Reorgs of depth 1, 2, 5 and REORG_LIMIT (8) followed by the running server (moved and
+/// double-spent transactions included): the database then equals a fresh index of the final
+/// chain and answers like the truth.
+#[test]
+fn reorgs_up_to_the_limit_are_followed_live() {
+    const LIMIT: u32 = REORG_LIMIT_8;
+    let started = Instant::now();
+    let (sim, dir, env) = reorg_scene("reorg");
     let mut server = Server::start("reorg", &env);
     let mut tip = sim.with_node(|n| n.tip_height());
     assert_eq!(server.wait_caught_up(), tip);
@@ -510,15 +560,26 @@ fn reorgs_followed_then_too_deep_refused() {
     }
     assert!(total.moved > 0, "no transaction moved between blocks");
     assert!(total.double_spent > 0, "no transaction was double-spent");
-    // Three full blocks.
-    for _ in 0..3 {
-        sim.with_node(|n| {
-            n.add_traffic(150);
-            n.mine(1).expect("mine");
-        });
-        tip += 1;
-        server.wait_new_block(tip);
-    }
+    three_full_blocks(&sim, &mut server, &mut tip);
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM must exit 0, got {status}");
+    drop(server);
+    equals_a_fresh_index(&sim, &dir, "after the reorgs");
+    eprintln!("reorg test: {:?}", started.elapsed());
+}
+
+/// A reorg of depth 3 while the server was stopped (seen when it restarts, before it has
+/// caught up; the new branch holds fewer transactions than the old one: the index's tx count
+/// goes down), then one of depth 5 with kill -9 as its rollback is written, and a restart:
+/// the database then equals a fresh index of the final chain and answers like the truth.
+#[test]
+fn a_reorg_while_stopped_and_a_kill_during_a_rollback_end_as_a_fresh_index() {
+    let started = Instant::now();
+    let (sim, dir, env) = reorg_scene("reorg-stopped");
+    let mut server = Server::start("reorg-stopped", &env);
+    let mut tip = sim.with_node(|n| n.tip_height());
+    assert_eq!(server.wait_caught_up(), tip);
+    three_full_blocks(&sim, &mut server, &mut tip);
     let status = server.terminate();
     assert!(status.success(), "SIGTERM must exit 0, got {status}");
     drop(server);
@@ -557,13 +618,22 @@ fn reorgs_followed_then_too_deep_refused() {
     assert!(server.terminate().success());
     drop(server);
 
-    let index = open_index(dir.path(), LIMIT);
-    let digest = index.content_digest().expect("digest");
-    sim.with_node(|n| {
-        assert_eq!(digest, fresh_digest(n, LIMIT), "after the reorgs");
-        check_against_truth(&index.reader(), n);
-    });
-    drop(index);
+    equals_a_fresh_index(&sim, &dir, "after the reorgs");
+    eprintln!("reorg while stopped test: {:?}", started.elapsed());
+}
+
+/// A reorg one deeper than REORG_LIMIT stops the server with an error naming REORG_LIMIT
+/// (exit != 0, one line on stderr) and leaves the database as it was.
+#[test]
+fn a_reorg_deeper_than_reorg_limit_stops_the_server_and_changes_nothing() {
+    const LIMIT: u32 = REORG_LIMIT_8;
+    let (sim, dir, env) = reorg_scene("reorg-deep");
+    let mut server = Server::start("reorg-deep-sync", &env);
+    let tip = sim.with_node(|n| n.tip_height());
+    assert_eq!(server.wait_caught_up(), tip);
+    assert!(server.terminate().success());
+    drop(server);
+    let digest = digest_of(dir.path(), LIMIT);
 
     // One deeper than REORG_LIMIT: a clear error, exit != 0, nothing changed.
     let mut server = Server::start("reorg-deep", &env);
@@ -589,7 +659,6 @@ fn reorgs_followed_then_too_deep_refused() {
         digest,
         "a refused reorg must leave the database as it was"
     );
-    eprintln!("reorg test: {:?}", started.elapsed());
 }
 
 /// A reorg of depth 5 while the server is still in its initial sync, with the blocks to roll
@@ -652,8 +721,7 @@ fn reorg_during_initial_sync_rolls_back_unflushed_blocks() {
 
 /// The daemon goes down for 2 s once the server has indexed 5 blocks (while it fetches the
 /// next ones): one warning, then the sync resumes and ends equal to the truth. SIGTERM while
-/// the daemon is down (after the sync, and before the database was even opened) still exits
-/// 0 at once.
+/// the daemon is down again (after the sync) still exits 0 at once.
 #[test]
 fn daemon_outage_mid_sync_is_survived() {
     let started = Instant::now();
@@ -707,7 +775,15 @@ fn daemon_outage_mid_sync_is_survived() {
     sim.with_node(|n| check_against_truth(&index.reader(), n));
     drop(index);
 
-    // Down from the start: waiting for the daemon, nothing on disk; SIGTERM exits 0.
+    eprintln!("outage test: {:?}", started.elapsed());
+}
+
+/// A daemon down from the start: the server waits for it with nothing on disk (no
+/// DB_DIRECTORY), and SIGTERM exits 0.
+#[test]
+fn sigterm_while_waiting_for_an_absent_daemon_exits_0_with_nothing_on_disk() {
+    let sim = serve(Node::generate(GenParams::fixture(34)));
+    sim.go_down();
     let fresh = TempDir::new("outage-start");
     let mut server = Server::start(
         "outage-start",
@@ -720,7 +796,6 @@ fn daemon_outage_mid_sync_is_survived() {
         !fresh.path().exists(),
         "DB_DIRECTORY created before the daemon answered"
     );
-    eprintln!("outage test: {:?}", started.elapsed());
 }
 
 /// DAEMON_URL lists two stand-ins serving the same chain; the first goes down once the
@@ -785,15 +860,18 @@ fn expect_refusal(name: &str, env: &ServerEnv, needles: &[&str]) -> String {
     stderr[0].text.clone()
 }
 
-/// Bad configurations stop the server with one line naming the problem, exit != 0, and
-/// nothing on disk.
-#[test]
-fn bad_configuration_is_refused_with_one_line() {
-    let tmp = TempDir::new("config");
-    let db = tmp.path().join("db");
-    let good = ServerEnv::new(&db, "http://user:pass@127.0.0.1:9/");
+/// The environment of a server that would run (the daemon is never reached) on `db`.
+fn good_env(db: &std::path::Path) -> ServerEnv {
+    ServerEnv::new(db, "http://user:pass@127.0.0.1:9/")
+}
 
-    // Each required variable missing or malformed.
+/// Each required variable missing: the server stops with one line naming it, exit != 0,
+/// no credentials shown, and nothing on disk.
+#[test]
+fn a_missing_required_variable_is_refused_with_one_line() {
+    let tmp = TempDir::new("config-missing");
+    let db = tmp.path().join("db");
+    let good = good_env(&db);
     for (name, env, needle) in [
         (
             "no-daemon-url",
@@ -806,6 +884,21 @@ fn bad_configuration_is_refused_with_one_line() {
             "DB_DIRECTORY",
         ),
         ("no-coin", good.clone().unset("COIN"), "COIN"),
+    ] {
+        let line = expect_refusal(name, &env, &[needle]);
+        assert!(!line.contains("pass"), "credentials in {line:?}");
+        assert!(!db.exists(), "[{name}] DB_DIRECTORY was created");
+    }
+}
+
+/// Each malformed value: the server stops with one line naming the variable, exit != 0,
+/// no credentials shown, and nothing on disk.
+#[test]
+fn a_malformed_value_is_refused_with_one_line() {
+    let tmp = TempDir::new("config-malformed");
+    let db = tmp.path().join("db");
+    let good = good_env(&db);
+    for (name, env, needle) in [
         (
             "bad-daemon-url",
             good.clone()
@@ -825,14 +918,27 @@ fn bad_configuration_is_refused_with_one_line() {
         assert!(!line.contains("pass"), "credentials in {line:?}");
         assert!(!db.exists(), "[{name}] DB_DIRECTORY was created");
     }
-    // As root without ALLOW_ROOT (the tests run as root in CI).
+}
+
+/// As root without ALLOW_ROOT: refused with one line naming it (the tests run as root in CI;
+/// as another user there is nothing to check).
+#[test]
+fn root_without_allow_root_is_refused_with_one_line() {
+    let tmp = TempDir::new("config-root");
+    let db = tmp.path().join("db");
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        expect_refusal("root", &good.clone().unset("ALLOW_ROOT"), &["ALLOW_ROOT"]);
+        expect_refusal("root", &good_env(&db).unset("ALLOW_ROOT"), &["ALLOW_ROOT"]);
         assert!(!db.exists());
     }
+}
 
-    // NET=mainnet against the regtest stand-in: the genesis hashes differ.
+/// NET=mainnet against the regtest stand-in: the genesis hashes differ; refused with one
+/// line naming NET, no credentials shown, nothing on disk.
+#[test]
+fn the_wrong_network_is_refused_with_one_line() {
+    let tmp = TempDir::new("config-net");
+    let db = tmp.path().join("db");
     let sim = serve(Node::generate(GenParams::fixture(36)));
     let env = ServerEnv::new(&db, &sim.daemon_url()).set("NET", "mainnet");
     let line = expect_refusal("wrong-net", &env, &["wrong network", "NET"]);
