@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrumx::py::thousands;
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::oracle::grouped as thousands;
 use ferrumx_testkit::process::{cpu_secs, memory};
 use ferrumx_testkit::server::server_exe;
 use ferrumx_testkit::{electrumx, free_port, Process, Rng};

@@ -17,20 +17,17 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use bitcoin::{Address, Network};
-use ferrumx_simnode::{chainfile, GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
+use ferrumx_simnode::{chainfile, GenParams, Node, ScriptHash, SimNode};
 use ferrumx_testkit::electrumx::{self, require};
+use ferrumx_testkit::oracle::grouped;
 use ferrumx_testkit::tls::SelfSigned;
 use ferrumx_testkit::{
-    digest_of, free_port, fresh_digest, poll_until, start_on_free_ports, Client, Server, ServerEnv,
-    TempDir, STEP,
+    digest_of, free_port, fresh_digest, poll_until, serve, start_on_free_ports, Client, Server,
+    ServerEnv, TempDir, STEP,
 };
 use serde_json::{json, Value};
 
 const REORG_LIMIT: u32 = 8;
-
-fn serve(node: Node) -> SimNode {
-    SimNode::spawn(node, SimNodeOptions::default()).expect("stand-in")
-}
 
 /// Runs `ferrumx_rpc -p PORT ARGS` with an empty environment.
 fn rpc(port: u16, args: &[&str]) -> Output {
@@ -150,27 +147,14 @@ fn height_in(server: &Server, needle: &str) -> Option<u64> {
         .and_then(|l| l.field("height"))
 }
 
-/// `f'{n:,d}'`.
-fn commas(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `f'{Decimal(sats) / 100000000:,f}'`.
 fn btc(sats: u64) -> String {
     let frac = format!("{:08}", sats % 100_000_000);
     let frac = frac.trim_end_matches('0');
     if frac.is_empty() {
-        commas(sats / 100_000_000)
+        grouped(sats / 100_000_000)
     } else {
-        format!("{}.{frac}", commas(sats / 100_000_000))
+        format!("{}.{frac}", grouped(sats / 100_000_000))
     }
 }
 
@@ -181,8 +165,8 @@ fn expected_query(node: &Node, sh: &ScriptHash, limit: usize) -> Vec<String> {
     for (n, h) in history.iter().take(limit).enumerate() {
         lines.push(format!(
             "History #{}: height {} tx_hash {}",
-            commas(n as u64),
-            commas(u64::from(h.height)),
+            grouped(n as u64),
+            grouped(u64::from(h.height)),
             h.txid
         ));
     }
@@ -193,11 +177,11 @@ fn expected_query(node: &Node, sh: &ScriptHash, limit: usize) -> Vec<String> {
     for (i, u) in utxos.iter().enumerate() {
         lines.push(format!(
             "UTXO #{}: tx_hash {} tx_pos {} height {} value {}",
-            commas(i as u64 + 1),
+            grouped(i as u64 + 1),
             u.outpoint.txid,
-            commas(u64::from(u.outpoint.vout)),
-            commas(u64::from(u.height)),
-            commas(u.value)
+            grouped(u64::from(u.outpoint.vout)),
+            grouped(u64::from(u.height)),
+            grouped(u.value)
         ));
         if i + 1 == limit {
             break;
@@ -257,8 +241,8 @@ fn expected_mempool(node: &Node, script: &bitcoin::Script) -> Vec<String> {
             let height = if *unconfirmed { -1 } else { 0 };
             format!(
                 "Mempool #{}: height {height} tx_hash {txid} fee {}",
-                commas(n as u64),
-                commas(*fee)
+                grouped(n as u64),
+                grouped(*fee)
             )
         })
         .collect();
@@ -618,7 +602,7 @@ fn reorg_rolls_back_and_catches_up_to_the_same_answers() {
         out,
         json!(format!(
             "reorg of 3 blocks: rolled back to height {}, catching up with the daemon",
-            commas(u64::from(tip - 3))
+            grouped(u64::from(tip - 3))
         ))
     );
     let rollback = server.wait_for("forced chain reorganisation", STEP);

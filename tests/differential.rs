@@ -186,10 +186,7 @@ fn call(method: &str, params: Value) -> Call {
 /// A session that negotiated `version`.
 fn session(port: u16, version: &str) -> Client {
     let mut c = Client::tcp(port);
-    let v = c
-        .call("server.version", json!(["ferrumx-differential", version]))
-        .expect("server.version");
-    assert_eq!(v[1], json!(version), "negotiated {v}");
+    c.negotiate("ferrumx-differential", version);
     c
 }
 

@@ -17,13 +17,6 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().expect("ip")
 }
 
-/// The id the server gave the session that connected from `local` (its connection line).
-fn session_id(e: &mut Electrum, local: SocketAddr) -> u64 {
-    let needle = format!("tcp {local},");
-    let line = e.server.wait_for(&needle, WAIT);
-    line.field("session").expect("session id")
-}
-
 #[test]
 fn max_sessions_stops_accepting_until_the_count_falls_to_95_percent() {
     let mut e = Electrum::start(
@@ -97,10 +90,10 @@ fn a_slow_request_is_answered_server_busy_and_the_session_goes_on() {
 fn idle_sessions_are_closed_active_ones_are_not() {
     let mut e = with_timeouts("session-timeout", 95);
     let mut idle = Client::tcp_from(ip("127.0.0.1"), e.tcp);
-    let idle_id = session_id(&mut e, idle.local);
+    let idle_id = e.session_id(idle.local);
     idle.version("idle");
     let mut active = Client::tcp_from(ip("127.0.0.1"), e.tcp);
-    let active_id = session_id(&mut e, active.local);
+    let active_id = e.session_id(active.local);
     active.version("active");
     let stop = Arc::new(AtomicBool::new(false));
     let pinger = {

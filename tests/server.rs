@@ -13,15 +13,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bitcoin::{OutPoint, Txid};
-use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::{chainfile, GenParams, Node, SimNode};
 use ferrumx_testkit::{
-    check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index,
+    check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index, serve,
     wal_sizes, Rng, Server, ServerEnv, TempDir, STEP,
 };
-
-fn serve(node: Node) -> SimNode {
-    SimNode::spawn(node, SimNodeOptions::default()).expect("stand-in")
-}
 
 /// Whether a log line is a warning (tracing's plain-text level column).
 fn is_warning(text: &str) -> bool {

@@ -91,13 +91,6 @@ fn concurrency_change(e: &mut Electrum, session: u64) -> (u64, u64) {
     )
 }
 
-/// The id the server gave the session that connected from `local` (its connection line).
-fn session_id(e: &mut Electrum, local: std::net::SocketAddr) -> u64 {
-    let needle = format!("tcp {local},");
-    let line = e.server.wait_for(&needle, WAIT);
-    line.field("session").expect("session id")
-}
-
 /// Pipelines `n` pings; when each answer was read (sorted), from the sending.
 fn burst(c: &mut Client, n: usize) -> Vec<Duration> {
     let sent = Instant::now();
@@ -159,7 +152,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
 
     // --- One session driven through the model, step by step.
     let mut f = Client::tcp_from(ip("127.0.0.1"), e.tcp);
-    let fid = session_id(&mut e, f.local);
+    let fid = e.session_id(f.local);
     f.version("flooder");
     let mut cost = CONNECTION + VERSION;
 
@@ -303,7 +296,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     // --- Below the hard limit, a reconnection starts throttled by what its subnet kept:
     // 2,000 of cost left behind put the new session half-way (concurrency 5, 500 ms).
     let mut h = Client::tcp_from(ip("127.0.2.1"), e.tcp);
-    let hid = session_id(&mut e, h.local);
+    let hid = e.session_id(h.local);
     h.version("returning");
     inject(&mut h, tip, 2000.0 - CONNECTION - VERSION);
     // Half-way is concurrency 5; the timeslice group's share may take it one step lower.
@@ -316,7 +309,7 @@ fn costs_throttle_then_disconnect_and_are_remembered_per_subnet_not_beyond() {
     let (_, concurrency, sleep) = model(2000.0);
     assert_eq!(concurrency, 5);
     let mut back = Client::tcp_from(ip("127.0.2.2"), e.tcp);
-    let back_id = session_id(&mut e, back.local);
+    let back_id = e.session_id(back.local);
     let (from, to) = concurrency_change(&mut e, back_id);
     assert!(from == 10 && (4..=5).contains(&to), "{from} -> {to}");
     let (r, took) = back.timed_call("server.version", json!(["returning", "1.4"]));

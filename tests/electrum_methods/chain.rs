@@ -1,7 +1,7 @@
 //! Headers and their proofs, transactions raw and verbose, merkle branches and positions.
 
 use ferrumx_simnode::GenParams;
-use ferrumx_testkit::{Fixture, Kind, Shared};
+use ferrumx_testkit::{Fixture, Guard, Kind, Shared};
 
 use super::*;
 
@@ -30,7 +30,7 @@ static CHAIN: Shared<ChainServer> = Shared::new(|| {
 });
 
 /// The fixture, its chain, and sessions at 1.4 (tcp) and 1.6 (ws).
-fn sessions() -> (ferrumx_testkit::shared::Guard<ChainServer>, Client, Client) {
+fn sessions() -> (Guard<ChainServer>, Client, Client) {
     let f = CHAIN.get();
     let c = f.e.session(Kind::Tcp, "1.4");
     let c6 = f.e.session(Kind::Ws, "1.6");

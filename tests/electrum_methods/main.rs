@@ -41,6 +41,7 @@ use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::{OutPoint, Transaction, Txid};
 use bitcoincore_rpc::RpcApi;
 use ferrumx_simnode::{Node, ScriptHash};
+use ferrumx_testkit::oracle::grouped;
 use ferrumx_testkit::{poll_until, Client, Electrum, RpcErr, WAIT};
 use serde_json::{json, Value};
 
@@ -115,23 +116,6 @@ fn daemon_error(e: &RpcErr) -> RpcErr {
             py_repr(&e.1)
         ),
     )
-}
-
-/// Python's `f'{n:,d}'`.
-fn grouped(n: impl std::fmt::Display) -> String {
-    let s = n.to_string();
-    let (sign, digits) = match s.strip_prefix('-') {
-        Some(d) => ("-", d.to_string()),
-        None => ("", s.clone()),
-    };
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{sign}{out}")
 }
 
 fn bad(message: impl Into<String>) -> RpcErr {

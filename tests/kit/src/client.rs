@@ -327,12 +327,18 @@ impl Client {
         self.pipelined_messages(calls).iter().map(outcome).collect()
     }
 
+    /// `server.version` as `client` asking `version` (e.g. "1.4", "1.6"); panics unless
+    /// exactly that version is agreed.
+    pub fn negotiate(&mut self, client: &str, version: &str) {
+        let v = self
+            .call("server.version", json!([client, version]))
+            .unwrap_or_else(|e| panic!("server.version as {client:?}: {e:?}"));
+        assert_eq!(v[1], json!(version), "negotiated {v}");
+    }
+
     /// `server.version` as `client`, protocol 1.4; panics unless accepted.
     pub fn version(&mut self, client: &str) {
-        let v = self
-            .call("server.version", json!([client, "1.4"]))
-            .unwrap_or_else(|e| panic!("server.version as {client:?}: {e:?}"));
-        assert_eq!(v[1], json!("1.4"));
+        self.negotiate(client, "1.4");
     }
 
     /// The next notification, waiting at most `timeout`; `None` if none came.

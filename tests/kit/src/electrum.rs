@@ -2,8 +2,9 @@
 //! tcp, ssl, ws and wss (with a fresh self-signed certificate): the fixture of the Electrum
 //! protocol tests.
 
+use std::net::SocketAddr;
+
 use ferrumx_simnode::{Node, SimNode, SimNodeOptions};
-use serde_json::json;
 
 use crate::client::Client;
 use crate::net::{free_port, WAIT};
@@ -42,7 +43,7 @@ impl Electrum {
     /// it has caught up (to the node's tip) and listens on the four services.
     pub fn start(name: &str, node: Node, extra: &[(&str, &str)]) -> Electrum {
         let tip = node.tip_height();
-        let sim = SimNode::spawn(node, SimNodeOptions::default()).expect("stand-in");
+        let sim = serve(node);
         let dir = TempDir::created(name);
         let cert = SelfSigned::p256();
         let (cert_path, key_path) = cert.write_to(&dir);
@@ -103,12 +104,21 @@ impl Electrum {
     /// A client that has negotiated `version` (e.g. "1.4", "1.6").
     pub fn session(&self, kind: Kind, version: &str) -> Client {
         let mut c = self.connect(kind);
-        let v = c
-            .call("server.version", json!(["ferrumx-tests", version]))
-            .expect("server.version");
-        assert_eq!(v[1], json!(version), "negotiated {v}");
+        c.negotiate("ferrumx-tests", version);
         c
     }
+
+    /// The id the server gave the tcp session that connected from `local` (its connection
+    /// line, the next one logged).
+    pub fn session_id(&mut self, local: SocketAddr) -> u64 {
+        let line = self.server.wait_for(&format!("tcp {local},"), WAIT);
+        line.field("session").expect("session id")
+    }
+}
+
+/// The stand-in serving `node` (default options: password auth, a free port).
+pub fn serve(node: Node) -> SimNode {
+    SimNode::spawn(node, SimNodeOptions::default()).expect("stand-in")
 }
 
 impl Fixture for Electrum {

@@ -7,9 +7,9 @@
 //! | [`tmp`] | [`TempDir`]: a unique directory under the system's temporary directory, removed on drop |
 //! | [`rng`] | [`Rng`]: SplitMix64, the deterministic randomness of tests and benches |
 //! | [`net`] | [`free_port`], [`WAIT`], connecting from a chosen loopback source address |
-//! | [`process`] | [`Process`]: a child process with an empty environment, its output collected line by line, killed on drop |
+//! | [`process`] | [`Process`]: a child process with an empty environment, its output collected line by line, killed on drop; memory and CPU time of a process |
 //! | [`server`] | [`Server`] (`ferrumx_server` as a process), [`ServerEnv`], [`start_on_free_ports`] (the port-race retry), [`STEP`] |
-//! | [`electrum`] | [`Electrum`]: the stand-in and a server synced to it on tcp, ssl, ws and wss; [`Kind`] |
+//! | [`electrum`] | [`Electrum`]: the stand-in and a server synced to it on tcp, ssl, ws and wss; [`Kind`]; [`serve`] (the stand-in alone) |
 //! | [`client`] | [`Client`]: one blocking JSON-RPC client for every transport (notifications kept apart, reads with deadlines, a chosen source address) |
 //! | [`tls`] | self-signed certificates and a TLS client configuration that trusts exactly one |
 //! | [`shared`] | [`Shared`]: one fixture per test binary, started once, shared by its read-only tests, its processes killed when the binary exits |
@@ -50,11 +50,11 @@ pub use db::{
     check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index,
     wal_sizes,
 };
-pub use electrum::{Electrum, Kind};
+pub use electrum::{serve, Electrum, Kind};
 pub use net::{free_port, WAIT};
 pub use process::{Line, Process};
 pub use rng::Rng;
 pub use server::{start_on_free_ports, Server, ServerEnv, STEP};
-pub use shared::{Fixture, Shared};
+pub use shared::{Fixture, Guard, Shared};
 pub use tmp::TempDir;
 pub use wait::{p50, poll_until};

@@ -1,5 +1,9 @@
-//! Test oracles written from ElectrumX 1.20's code, independently of FerrumX's (which they
-//! check): one place per rule, used by every test that needs it.
+//! Test oracles written from ElectrumX 1.20's code (and Python's), independently of
+//! FerrumX's (which they check): one place per rule, used by every test that needs it.
+//!
+//! ## Digit grouping
+//!
+//! Python's `f'{n:,d}'` (ElectrumX's messages and admin texts): [`grouped`].
 //!
 //! ## The compact fee histogram (`mempool.get_fee_histogram`)
 //!
@@ -44,6 +48,24 @@
 //!
 //! The unit tests below hold the vectors of ElectrumX's own `test_compress_histogram`, as
 //! ElectrumX 1.20's `MemPool._compress_histogram` answers them (checked by running it).
+
+/// Python's `f'{n:,d}'` of the integer `n` is written as (any size: it is given as text, or
+/// as anything that displays as decimal digits with an optional `-`).
+pub fn grouped(n: impl std::fmt::Display) -> String {
+    let s = n.to_string();
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => ("-", d.to_string()),
+        None => ("", s.clone()),
+    };
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
 
 /// ElectrumX's `MEMPOOL_COMPACT_HISTOGRAM_BINSIZE` for Bitcoin.
 pub const HISTOGRAM_BIN_SIZE: u64 = 30_000;
@@ -93,6 +115,19 @@ pub fn compress_histogram(mut histogram: Vec<(f64, u64)>, bin_size: u64) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Python: `f'{0:,d}'`, `f'{999:,d}'`, `f'{1000:,d}'`, `f'{-1234567:,d}'`, a 31-digit int.
+    #[test]
+    fn grouped_as_python() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(-1_234_567), "-1,234,567");
+        assert_eq!(
+            grouped("1000000000000000000000000000000"),
+            "1,000,000,000,000,000,000,000,000,000,000"
+        );
+    }
 
     /// ElectrumX's `test_compress_histogram` vectors, with what ElectrumX 1.20 answers.
     #[test]
