@@ -524,7 +524,7 @@ fn log_logs_a_session_s_requests() {
 fn query_answers_from_the_truth() {
     let a = admin("admin-query");
     let (port, sim, busy) = (a.port, &a.sim, a.busy);
-    let (address, script_hex) = (&a.address, &a.script_hex);
+    let (address, script_hex) = (a.address.clone(), a.script_hex.clone());
     let want = sim.with_node(|n| expected_query(n, &busy, 1000));
     let got = ok(port, &["query", &address]);
     let mut expect = vec![format!("Address: {address}")];

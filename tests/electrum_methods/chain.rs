@@ -109,7 +109,7 @@ fn header_chunks_in_both_shapes_with_and_without_proofs() {
     ];
     for (client, v16) in [(&mut c, false), (&mut c6, true)] {
         for &(start, count) in &ranges {
-            let want = headers_answer(&chain, start, count, v16);
+            let want = headers_answer(chain, start, count, v16);
             let n = want["count"].as_u64().expect("count");
             assert_eq!(
                 client.call("blockchain.block.headers", json!([start, count])),
@@ -166,7 +166,7 @@ fn header_errors_are_electrumx_s() {
     );
     assert_eq!(
         c6.call("blockchain.block.headers", json!([past, 5, past + 9])),
-        Ok(headers_answer(&chain, past, 5, true))
+        Ok(headers_answer(chain, past, 5, true))
     );
     assert_eq!(
         c.call("blockchain.block.header", json!([10, 5])),

@@ -132,7 +132,7 @@ fn header_chunks_are_clipped_and_fit() {
     let mut c6 = e.session(Kind::Tcp, "1.6");
     for (client, v16) in [(&mut c, false), (&mut c6, true)] {
         for (start, count) in [(0u64, 5000u64), (1, 2016), (u64::from(tip) - 10, 2016)] {
-            let want = headers_answer(&chain, start, count, v16);
+            let want = headers_answer(chain, start, count, v16);
             assert_eq!(
                 client.call("blockchain.block.headers", json!([start, count])),
                 Ok(want.clone())
@@ -170,7 +170,7 @@ fn a_batch_s_answers_count_together_against_max_send() {
     let line = c.recv_raw().expect("batch answer");
     let answers: Vec<Value> = serde_json::from_str(&line).expect("array");
     assert_eq!(answers.len(), 2);
-    let want = headers_answer(&chain, 0, 2016, false);
+    let want = headers_answer(chain, 0, 2016, false);
     let results: Vec<&Value> = answers
         .iter()
         .filter(|a| a.get("result").is_some())

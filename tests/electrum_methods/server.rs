@@ -219,7 +219,7 @@ fn version_negotiation_is_electrumx_s() {
     for params in &requests {
         let req = params.get(1).cloned().unwrap_or(Value::Null);
         let want = negotiated(&req);
-        let (notes, got) = first_request(&e, "server.version", params.clone(), want.is_none());
+        let (notes, got) = first_request(e, "server.version", params.clone(), want.is_none());
         assert!(notes.is_empty(), "{params}: {notes:?}");
         match want {
             Some(v) => {
@@ -241,7 +241,7 @@ fn version_negotiation_is_electrumx_s() {
     assert!(unsupported.iter().all(|r| negotiated(&r[1]).is_none()));
     // Named arguments (server.version takes **kwargs).
     let (_, got) = first_request(
-        &e,
+        e,
         "server.version",
         json!({"client_name": "c", "protocol_version": "1.6", "other": 1}),
         false,
@@ -263,7 +263,7 @@ fn old_clients_asking_an_unsupported_version_are_sent_the_crash_notifications() 
         ("3.3.0", false),
         ("electrum", false),
     ] {
-        let (notes, got) = first_request(&e, "server.version", json!([client, "1.2"]), true);
+        let (notes, got) = first_request(e, "server.version", json!([client, "1.2"]), true);
         assert_eq!(
             got,
             Err(bad("unsupported protocol version: 1.2")),
@@ -272,7 +272,7 @@ fn old_clients_asking_an_unsupported_version_are_sent_the_crash_notifications() 
         let want: Vec<&str> = if crash { CRASH_NOTES.to_vec() } else { vec![] };
         assert_eq!(notes, want, "{client}");
     }
-    let (notes, got) = first_request(&e, "server.version", json!(["3.2.0", "1.4"]), false);
+    let (notes, got) = first_request(e, "server.version", json!(["3.2.0", "1.4"]), false);
     assert!(notes.is_empty());
     assert_eq!(got, Ok(json!([server_version, "1.4"])));
 }
@@ -287,7 +287,7 @@ fn requests_before_server_version_are_refused_and_closed() {
         ("blockchain.block.header", json!([1])),
         ("no.such.method", json!([])),
     ] {
-        let (notes, got) = first_request(&e, method, params, true);
+        let (notes, got) = first_request(e, method, params, true);
         assert_eq!(notes, CRASH_NOTES.to_vec(), "{method}");
         assert_eq!(
             got,
@@ -370,7 +370,7 @@ fn each_protocol_version_has_its_methods() {
         );
         assert_eq!(
             c.call("blockchain.block.headers", json!([3, 4])),
-            Ok(headers_answer(&chain, 3, 4, at_least("1.6"))),
+            Ok(headers_answer(chain, 3, 4, at_least("1.6"))),
             "{v}"
         );
         // Only the first server.version counts.
@@ -669,11 +669,11 @@ fn integer_arguments_are_read_as_python_s_int() {
     );
     assert_eq!(
         c.call("blockchain.block.headers", json!([huge, 5])),
-        Ok(headers_answer(&chain, u64::MAX, 5, true))
+        Ok(headers_answer(chain, u64::MAX, 5, true))
     );
     assert_eq!(
         c.call("blockchain.block.headers", json!([tip - 1, huge])),
-        Ok(headers_answer(&chain, u64::from(tip - 1), 2016, true))
+        Ok(headers_answer(chain, u64::from(tip - 1), 2016, true))
     );
 }
 

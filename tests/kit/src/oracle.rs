@@ -96,10 +96,13 @@ pub fn compress_histogram(mut histogram: Vec<(f64, u64)>, bin_size: u64) -> Vec<
     let mut cum_size = 0u64;
     let mut prev_fee_rate: Option<f64> = None;
     for (fee_rate, size) in histogram {
-        if size as f64 > 2.0 * bin_size && prev_fee_rate.is_some() && cum_size > 0 {
-            compact.push((prev_fee_rate.expect("checked"), cum_size));
-            cum_size = 0;
-            bin_size *= 1.1;
+        match prev_fee_rate {
+            Some(prev) if size as f64 > 2.0 * bin_size && cum_size > 0 => {
+                compact.push((prev, cum_size));
+                cum_size = 0;
+                bin_size *= 1.1;
+            }
+            _ => {}
         }
         cum_size += size;
         if cum_size as f64 > bin_size {

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -278,7 +278,9 @@ impl Process {
     /// dropped): a watchdog (`sh`, reading a pipe only this process holds) kills it with
     /// SIGKILL once the test binary has exited, however it exits, then removes `dirs`.
     pub fn kill_at_exit(&self, dirs: &[&Path]) {
-        static HELD: Mutex<Vec<ChildStdin>> = Mutex::new(Vec::new());
+        // The watchdogs, with the write ends of their pipes: kept (never dropped, never
+        // waited for) until this binary exits.
+        static HELD: Mutex<Vec<Child>> = Mutex::new(Vec::new());
         let pid = self.pid();
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()
@@ -297,15 +299,16 @@ impl Process {
             assert!(!d.contains('\''), "{d}");
             script.push_str(&format!(" rm -rf '{d}';"));
         }
-        let mut watchdog = Command::new("sh")
+        let watchdog = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn the watchdog");
-        let pipe = watchdog.stdin.take().expect("watchdog stdin");
-        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(pipe);
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(watchdog);
     }
 
     /// Prints the process's output (stdout, then stderr) to the test's stderr.

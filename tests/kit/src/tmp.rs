@@ -50,7 +50,7 @@ impl TempDir {
     }
 
     /// Writes `contents` to `name` in the directory (created if needed); the file's path.
-    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         std::fs::create_dir_all(&self.0).expect("create the temporary directory");
         let path = self.0.join(name);
         std::fs::write(&path, contents).expect("write a temporary file");
