@@ -163,11 +163,7 @@ impl ElectrumX {
     }
 
     fn count(&self, needle: &str) -> usize {
-        self.process
-            .output()
-            .iter()
-            .filter(|l| l.text.contains(needle))
-            .count()
+        self.process.count_any(needle)
     }
 }
 

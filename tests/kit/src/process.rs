@@ -90,6 +90,16 @@ impl Collected {
             .collect()
     }
 
+    /// How many lines of `pipe` (both if `None`) so far satisfy `pred` (without copying
+    /// them: tests poll this).
+    fn count(&self, pipe: Option<Pipe>, mut pred: impl FnMut(&Line) -> bool) -> usize {
+        let l = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        l.all
+            .iter()
+            .filter(|(p, line)| pipe.is_none_or(|want| *p == want) && pred(line))
+            .count()
+    }
+
     /// The first line at index `from` or later (of both pipes) matching `pred`, waiting up to
     /// `timeout`: its index and the line.
     fn wait(
@@ -210,6 +220,17 @@ impl Process {
     /// Every line of both pipes so far, in the order they were seen.
     pub fn output(&self) -> Vec<Line> {
         self.output.of(None)
+    }
+
+    /// How many stdout lines so far contain `needle`.
+    pub fn count_stdout(&self, needle: &str) -> usize {
+        self.output
+            .count(Some(Pipe::Stdout), |l| l.text.contains(needle))
+    }
+
+    /// How many lines of either pipe so far contain `needle`.
+    pub fn count_any(&self, needle: &str) -> usize {
+        self.output.count(None, |l| l.text.contains(needle))
     }
 
     /// The first line at index `from` or later (an index over both pipes' lines) matching

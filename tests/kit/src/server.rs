@@ -154,7 +154,7 @@ impl Server {
 
     /// How many stdout lines so far contain `needle`.
     pub fn count(&self, needle: &str) -> usize {
-        self.lines_with(needle).len()
+        self.process.count_stdout(needle)
     }
 
     /// Stdout lines containing `needle`.
