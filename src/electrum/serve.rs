@@ -23,7 +23,13 @@ use crate::transport::{Connection, MessageWriter, RecvError};
 /// Writes queued messages until the outbox closes, the session closes or the socket fails.
 /// A write that makes no progress for `send_timeout` (the client stopped reading) closes the
 /// session.
-async fn write_loop(mut writer: MessageWriter, state: Arc<SessionState>, send_timeout: Duration) {
+/// Writes the session's messages until it closes. Gives back the writer, and whether a write
+/// was abandoned (the client stopped reading: the connection is then reset, not closed).
+async fn write_loop(
+    mut writer: MessageWriter,
+    state: Arc<SessionState>,
+    send_timeout: Duration,
+) -> (MessageWriter, bool) {
     let progress = writer.progress();
     // How often a stalled write is checked: the timeout is enforced to within this.
     let tick = (send_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
@@ -37,29 +43,32 @@ async fn write_loop(mut writer: MessageWriter, state: Arc<SessionState>, send_ti
             Next::Close => break,
         };
         let len = msg.len();
-        let send = writer.send(msg);
-        tokio::pin!(send);
-        let mut seen = progress.load(Ordering::Relaxed);
-        let mut moved = Instant::now();
-        let sent = loop {
-            tokio::select! {
-                r = &mut send => break Some(r),
-                // A client that stops reading must not keep the session (and its place
-                // under MAX_SESSIONS) once it is closed: the write gives way to closing.
-                _ = state.closing.cancelled() => break None,
-                _ = tokio::time::sleep(tick) => {
-                    let now = progress.load(Ordering::Relaxed);
-                    if now != seen {
-                        (seen, moved) = (now, Instant::now());
-                    } else if moved.elapsed() >= send_timeout {
-                        tracing::info!(
-                            session = state.id,
-                            unsent = state.outbox.unsent(),
-                            "closing session: nothing could be sent for {} s (the client \
-                             is not reading)",
-                            send_timeout.as_secs()
-                        );
-                        break None;
+        let sent = {
+            let send = writer.send(msg);
+            tokio::pin!(send);
+            let mut seen = progress.load(Ordering::Relaxed);
+            let mut moved = Instant::now();
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut send => break Some(r),
+                    // A client that stops reading must not keep the session (and its place
+                    // under MAX_SESSIONS) once it is closed: the write gives way to closing.
+                    _ = state.closing.cancelled() => break None,
+                    _ = tokio::time::sleep(tick) => {
+                        let now = progress.load(Ordering::Relaxed);
+                        if now != seen {
+                            (seen, moved) = (now, Instant::now());
+                        } else if moved.elapsed() >= send_timeout {
+                            tracing::info!(
+                                session = state.id,
+                                unsent = state.outbox.unsent(),
+                                "closing session: nothing could be sent for {} s (the client \
+                                 is not reading)",
+                                send_timeout.as_secs()
+                            );
+                            break None;
+                        }
                     }
                 }
             }
@@ -75,12 +84,17 @@ async fn write_loop(mut writer: MessageWriter, state: Arc<SessionState>, send_ti
                 tracing::debug!(session = state.id, "write failed: {e}");
                 break;
             }
-            None => break,
+            None => {
+                state.closing.cancel();
+                state.outbox.close();
+                return (writer, true);
+            }
         }
     }
     state.closing.cancel();
     state.outbox.close();
     let _ = tokio::time::timeout(Duration::from_secs(2), writer.close()).await;
+    (writer, false)
 }
 
 /// A request's outcome, and whether to disconnect after answering it; `None` when it is
@@ -266,7 +280,9 @@ pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionStat
     }
     drop(jobs);
     let _ = dispatcher.await;
-    let _ = writer_task.await;
+    if let Ok((writer, true)) = writer_task.await {
+        writer.abort(reader);
+    }
 }
 
 /// Queues a request for the dispatcher (waiting while [`MAX_QUEUED`] are); false when the

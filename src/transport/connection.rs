@@ -223,6 +223,25 @@ impl MessageWriter {
         }
     }
 
+    /// Drops the connection with a reset instead of a graceful close, for a client that stopped
+    /// reading: what is still queued for it (up to the kernel's send buffer, megabytes) is
+    /// thrown away at once rather than kept for minutes by a closed socket that cannot deliver
+    /// it, and the client learns of the close from the reset even though it does not read
+    /// (a FIN would wait behind the unread data).
+    pub fn abort(self, reader: MessageReader) {
+        match (self.inner, reader.inner) {
+            (WriterInner::Lines(w), ReaderInner::Lines(r)) => {
+                let (read, write) = (r.into_inner(), w.into_inner());
+                if read.is_pair_of(&write) {
+                    read.unsplit(write).reset_on_close();
+                }
+            }
+            (WriterInner::Ws(w), _) => w.reset_on_close(),
+            // Halves of different connections: nothing to reset (cannot happen).
+            (WriterInner::Lines(_), ReaderInner::Ws(_)) => {}
+        }
+    }
+
     /// Graceful close (TLS close_notify / WebSocket close frame), then shuts the socket down.
     ///
     /// Shuts down the sending direction; the socket itself is released when both halves are
@@ -241,5 +260,69 @@ impl MessageWriter {
             WriterInner::Lines(lines) => lines.close().await,
             WriterInner::Ws(ws) => ws.close().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::net::{TcpListener, TcpSocket};
+
+    /// A line-framed connection whose peer has a 4 KiB receive buffer and never reads, with
+    /// our writes stalled behind megabytes it has not read; then `end` ends it. The error
+    /// the peer's socket holds shortly after (none while it believes the connection open).
+    async fn stalled_then(end: fn(Connection) -> Option<Connection>) -> Option<io::ErrorKind> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("rcvbuf");
+        let (peer, accepted) = tokio::join!(socket.connect(addr), listener.accept());
+        let peer = peer.expect("connect");
+        let (stream, from) = accepted.expect("accept");
+        let conn = Accepted::new(from, Protocol::Tcp, stream, None, 0)
+            .handshake()
+            .await
+            .expect("handshake");
+        let Connection {
+            peer: addr,
+            protocol,
+            reader,
+            mut writer,
+        } = conn;
+        // Write until nothing moves for half a second.
+        loop {
+            let send = writer.send(vec![b'x'; 64 * 1024]);
+            if tokio::time::timeout(Duration::from_millis(500), send)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        let conn = Connection {
+            peer: addr,
+            protocol,
+            reader,
+            writer,
+        };
+        if let Some(mut conn) = end(conn) {
+            let _ = tokio::time::timeout(Duration::from_secs(1), conn.writer.close()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        peer.take_error().expect("SO_ERROR").map(|e| e.kind())
+    }
+
+    #[tokio::test]
+    async fn abort_resets_a_connection_whose_peer_stopped_reading() {
+        // Aborted: the peer learns at once, the unread megabytes thrown away.
+        let aborted = stalled_then(|c| {
+            c.writer.abort(c.reader);
+            None
+        })
+        .await;
+        assert_eq!(aborted, Some(io::ErrorKind::ConnectionReset));
+        // Closed gracefully: the FIN waits behind the unread data; the peer knows nothing.
+        assert_eq!(stalled_then(Some).await, None);
     }
 }

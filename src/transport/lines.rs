@@ -41,6 +41,11 @@ impl LineReader {
         }
     }
 
+    /// The read half (anything buffered and not returned is dropped).
+    pub(super) fn into_inner(self) -> ReadHalf<MaybeTls> {
+        self.src.into_inner()
+    }
+
     /// MAX_RECV; 0 for none.
     pub(super) fn limit(&self) -> usize {
         self.limit
@@ -142,6 +147,11 @@ pub(super) struct LineWriter(Counted<WriteHalf<MaybeTls>>);
 impl LineWriter {
     pub(super) fn new(write: Counted<WriteHalf<MaybeTls>>) -> LineWriter {
         LineWriter(write)
+    }
+
+    /// The write half.
+    pub(super) fn into_inner(self) -> WriteHalf<MaybeTls> {
+        self.0.into_inner()
     }
 
     /// Sends one message and its `\n` (appended in place, no copy), then flushes.

@@ -17,6 +17,21 @@ pub(super) enum MaybeTls {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
+impl MaybeTls {
+    /// Makes the socket's close a reset (SO_LINGER 0): whatever is still queued for the peer
+    /// is thrown away at once instead of lingering in the kernel, and the peer learns of the
+    /// close from the reset even when it stopped reading.
+    pub(super) fn reset_on_close(&self) {
+        let tcp = match self {
+            MaybeTls::Plain(s) => s,
+            MaybeTls::Tls(s) => s.get_ref().0,
+        };
+        if let Err(e) = tcp.set_zero_linger() {
+            tracing::debug!("SO_LINGER: {e}");
+        }
+    }
+}
+
 impl AsyncRead for MaybeTls {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -87,6 +102,11 @@ impl<S> Counted<S> {
     pub(super) fn new(inner: S, written: Arc<AtomicU64>) -> Counted<S> {
         Counted { inner, written }
     }
+
+    /// The stream inside.
+    pub(super) fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
@@ -140,6 +160,11 @@ impl SharedStream {
 
     pub(super) fn poll_shut(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.with(|s| s.poll_shutdown(cx))
+    }
+
+    /// See [`MaybeTls::reset_on_close`].
+    pub(super) fn reset_on_close(&self) {
+        self.with(|s| s.reset_on_close());
     }
 }
 

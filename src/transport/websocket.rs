@@ -164,6 +164,11 @@ impl WsWriter {
         self.sink.send(message).await.map_err(ws_to_io)
     }
 
+    /// See [`MaybeTls::reset_on_close`].
+    pub(super) fn reset_on_close(&self) {
+        self.shared.reset_on_close();
+    }
+
     /// Sends the close frame (code 1009 when the reader refused an oversized message, none
     /// otherwise), then shuts the socket's sending direction down.
     pub(super) async fn close(&mut self) -> io::Result<()> {
