@@ -3,6 +3,12 @@
 //! mempool, client services (once caught up) and notifications — and returns when the
 //! shutdown token fires (SIGINT/SIGTERM, or the admin `stop`) or a fatal error stops the
 //! block processor.
+//!
+//! A clean stop: the listeners stop accepting and every session stops reading; the
+//! sessions finish the requests they have read and send the answers (for at most
+//! `DRAIN_TIMEOUT`, then the rest are closed) while the block processor finishes its block
+//! and flushes; the daemon client stops waiting only once the sessions are done, so a
+//! request in flight still gets the daemon's answer.
 
 use std::sync::Arc;
 
@@ -12,8 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, Admin, PeerTable};
 use crate::config::Config;
 use crate::daemon::{Daemon, DaemonOptions};
-use crate::electrum::manager::{accept_loop, bind_services, notify_loop, ChainEvent, Registry};
-use crate::electrum::shared::{Settings, Shared};
+use crate::electrum::manager::{
+    accept_loop, bind_services, drain_sessions, housekeeping, notify_loop, ChainEvent, Registry,
+};
+use crate::electrum::shared::ElectrumState;
 use crate::index::Index;
 use crate::indexer::{self, SyncEvent, SyncOptions, SyncStatus};
 use crate::mempool::Mempool;
@@ -35,12 +43,25 @@ pub enum ServerError {
 
 /// Runs the server until `shutdown` is cancelled or a fatal error occurs.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), ServerError> {
+    let config = Arc::new(config);
     let network = config.net.bitcoin_network();
+    // The registry of client sessions. At shutdown they drain; only then does the daemon
+    // client stop waiting (at once when there are no sessions).
+    let registry = Arc::new(Registry::new(config.clone()));
+    let daemon_stop = CancellationToken::new();
+    let drained = tokio::spawn({
+        let (registry, shutdown, daemon_stop) =
+            (registry.clone(), shutdown.clone(), daemon_stop.clone());
+        async move {
+            drain_sessions(&registry, &shutdown).await;
+            daemon_stop.cancel();
+        }
+    });
     let daemon = Daemon::with_options(
         config.daemon_endpoints.clone(),
         network,
         DaemonOptions {
-            shutdown: shutdown.clone(),
+            shutdown: daemon_stop,
             ..DaemonOptions::default()
         },
     );
@@ -79,13 +100,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     ));
     let opts = SyncOptions::new(&config, block_wake.clone());
 
-    // The protocol side: shared state and the registry of sessions, the notifier's events,
-    // and the services task that starts listening once the index has caught up and the
-    // mempool is synchronized.
-    let settings = Settings::from_config(&config);
-    let registry = Arc::new(Registry::new(&settings));
-    let shared = Arc::new(Shared::new(
-        settings,
+    // The protocol side: the sessions' shared state, the notifier's events, and the services
+    // task that starts listening once the index has caught up and the mempool is
+    // synchronized.
+    let shared = Arc::new(ElectrumState::new(
+        config.clone(),
         index.reader(),
         daemon.clone(),
         mempool.clone(),
@@ -110,7 +129,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
         shutdown: shutdown.clone(),
         started: std::time::SystemTime::now(),
     });
-    if let Err(e) = admin::start(admin).await {
+    if let Err(e) = admin::start(admin.clone()).await {
         shutdown.cancel();
         return Err(ServerError::Services(e));
     }
@@ -118,7 +137,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (caught_up_tx, caught_up_rx) = oneshot::channel::<()>();
     let services = tokio::spawn(services(
-        config.clone(),
+        admin,
         shared.clone(),
         registry,
         events_tx.clone(),
@@ -166,15 +185,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
     let services = services
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))?;
+    // The sessions have drained (or been closed).
+    let _ = drained.await;
     result?;
     services
 }
 
 /// Starts the client services once the index has caught up (`caught_up`) and the mempool
-/// has been synchronized, then runs the notifier until shutdown.
+/// has been synchronized (with the session manager's periodic work and LOG_SESSIONS), then
+/// runs the notifier until shutdown.
 async fn services(
-    config: Config,
-    shared: Arc<Shared>,
+    admin: Arc<Admin>,
+    shared: Arc<ElectrumState>,
     registry: Arc<Registry>,
     events_tx: mpsc::UnboundedSender<ChainEvent>,
     events_rx: mpsc::UnboundedReceiver<ChainEvent>,
@@ -201,7 +223,7 @@ async fn services(
     tokio::spawn(shared.mempool.clone().run(
         shared.daemon.clone(),
         shared.index.clone(),
-        config.daemon_poll_interval_mempool,
+        admin.config.daemon_poll_interval_mempool,
         shutdown.clone(),
         move |touched, height| {
             if let Some(tx) = synced_tx.take() {
@@ -214,18 +236,15 @@ async fn services(
         _ = shutdown.cancelled() => return Ok(()),
         r = synced_rx => if r.is_err() { return Ok(()) },
     }
-    let listeners = match bind_services(&config).await {
+    let listeners = match bind_services(&admin.config).await {
         Ok(l) => l,
         Err(e) => {
             shutdown.cancel();
             return Err(ServerError::Services(e));
         }
     };
-    tokio::spawn(crate::electrum::manager::housekeeping(
-        shared.clone(),
-        registry.clone(),
-        shutdown.clone(),
-    ));
+    tokio::spawn(housekeeping(registry.clone(), shutdown.clone()));
+    tokio::spawn(admin::log_sessions(admin.clone(), shutdown.clone()));
     for l in listeners {
         tokio::spawn(accept_loop(
             l,

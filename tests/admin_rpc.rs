@@ -926,6 +926,64 @@ fn stop(port: u16, server: &mut Server) {
     assert!(server.stderr().is_empty(), "{:?}", server.stderr());
 }
 
+/// REQUEST_TIMEOUT cuts a request off, yet what it had cost is charged: a broadcast whose
+/// daemon answers too late still costs `0.25 + size / 5,000` (charged before the daemon is
+/// asked, as ElectrumX's handler does), besides the 100 of the error answered. With both
+/// cost limits 0 nothing decays, so the session's cost, as `sessions` shows it, is exactly
+/// the sum of what it was charged.
+#[test]
+fn a_request_cut_off_by_request_timeout_is_still_charged() {
+    let sim = serve(Node::generate(GenParams::fixture(63)));
+    let dir = TempDir::new("admin-cost");
+    std::fs::create_dir_all(dir.path()).expect("temp dir");
+    let (_server, ports) = start(
+        "admin-cost",
+        &dir.path().join("db"),
+        &sim.daemon_url(),
+        "tcp://127.0.0.1:{tcp},rpc://127.0.0.1:{rpc}",
+        &[
+            ("COST_SOFT_LIMIT", "0"),
+            ("COST_HARD_LIMIT", "0"),
+            ("REQUEST_TIMEOUT", "1"),
+        ],
+    );
+    let mut wallet = Wallet::connect(ports.tcp);
+    let local = wallet.local();
+    wallet.call("server.version", json!(["cost", "1.4"]));
+    sim.control().set_delay(Duration::from_secs(3));
+    // 10,000 hex digits: 0.25 + 10,000 / 5,000 = 2.25.
+    let raw_tx = "00".repeat(5_000);
+    let request = json!({"jsonrpc": "2.0", "id": 100, "method":
+        "blockchain.transaction.broadcast", "params": [raw_tx]});
+    let answer = wallet.raw(&request.to_string());
+    assert_eq!(
+        answer["error"],
+        json!({"code": -102, "message": "server busy - request timed out"}),
+        "{answer}"
+    );
+    sim.control().set_delay(Duration::ZERO);
+    // Connection 5.0, server.version 0.5, the broadcast 2.25, its error 100, and every byte
+    // received and sent at 1 / 5,000.
+    let (mut cost, mut expected) = (0.0, f64::NAN);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let sessions = json_of(ports.rpc, &["sessions"]);
+        let row = sessions
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r[2] == json!(local)))
+            .unwrap_or_else(|| panic!("no session from {local}: {sessions}"));
+        let bytes = row[11].as_f64().expect("recv") + row[13].as_f64().expect("sent");
+        cost = row[5].as_f64().expect("cost");
+        expected = 5.0 + 0.5 + 2.25 + 100.0 + bytes / 5000.0;
+        if (cost - expected).abs() < 1e-6 {
+            return;
+        }
+        // The last bytes sent may not be counted yet.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the session's cost is {cost}, not {expected}");
+}
+
 #[test]
 fn stop_during_initial_sync_resumes_identical() {
     let started = Instant::now();

@@ -108,6 +108,8 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.session_timeout, Duration::from_secs(600));
     // aiorpcX's max_send_delay.
     assert_eq!(c.send_timeout, Duration::from_secs(20));
+    // ElectrumX's fixed period of the idle-session check.
+    assert_eq!(c.session_timeout_check, Duration::from_secs(60));
     assert_eq!(
         (
             c.session_group_by_subnet_ipv4,
@@ -177,7 +179,7 @@ fn malformed_numbers_are_named() {
          COST_HARD_LIMIT REQUEST_SLEEP INITIAL_CONCURRENT BANDWIDTH_UNIT_COST \
          REQUEST_TIMEOUT SESSION_TIMEOUT SEND_TIMEOUT SESSION_GROUP_BY_SUBNET_IPV4 \
          SESSION_GROUP_BY_SUBNET_IPV6 TOR_PROXY_PORT DAEMON_POLL_INTERVAL_BLOCKS \
-         DAEMON_POLL_INTERVAL_MEMPOOL"
+         DAEMON_POLL_INTERVAL_MEMPOOL SESSION_TIMEOUT_CHECK"
             .split_whitespace();
     for var in numeric {
         for bad in ["x", "", "1.5", "-1", "99999999999999999999999"] {
@@ -194,6 +196,7 @@ fn malformed_numbers_are_named() {
         ("TOR_PROXY_PORT", "65536"),
         ("BANDWIDTH_UNIT_COST", "0"),
         ("SEND_TIMEOUT", "0"),
+        ("SESSION_TIMEOUT_CHECK", "0"),
     ] {
         assert_names(&error(&[(var, bad)]), var);
     }
@@ -206,6 +209,7 @@ fn numbers_and_durations_are_typed() {
         ("REQUEST_TIMEOUT", "5"),
         ("SESSION_TIMEOUT", "60"),
         ("SEND_TIMEOUT", "3"),
+        ("SESSION_TIMEOUT_CHECK", "2"),
         ("LOG_SESSIONS", "0"),
         ("TOR_PROXY_PORT", "9150"),
         ("REORG_LIMIT", "1000"),
@@ -214,6 +218,7 @@ fn numbers_and_durations_are_typed() {
     assert_eq!(c.request_timeout, Duration::from_secs(5));
     assert_eq!(c.session_timeout, Duration::from_secs(60));
     assert_eq!(c.send_timeout, Duration::from_secs(3));
+    assert_eq!(c.session_timeout_check, Duration::from_secs(2));
     assert_eq!(c.log_sessions, None);
     assert_eq!(c.tor_proxy_port, Some(9150));
     assert_eq!(c.reorg_limit, 1000);

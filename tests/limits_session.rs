@@ -1,13 +1,14 @@
 //! The session limits against the real server on loopback: MAX_SESSIONS pauses accepting
 //! until the count falls to 95 %; SESSION_TIMEOUT closes sessions idle that long (checked
-//! every 60 s, as ElectrumX does); REQUEST_TIMEOUT answers a slow request "server busy" and
-//! the session goes on; DROP_CLIENT and DROP_CLIENT_UNKNOWN drop clients by the name they
-//! give; LOG_SESSIONS logs the sessions table, without any client address under ANON_LOGS.
+//! every SESSION_TIMEOUT_CHECK: ElectrumX's 60 s, one here); REQUEST_TIMEOUT answers a slow
+//! request "server busy" and the session goes on; DROP_CLIENT and DROP_CLIENT_UNKNOWN drop
+//! clients by the name they give; LOG_SESSIONS logs the sessions table, without any client
+//! address under ANON_LOGS; a clean stop answers the requests in flight before closing.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferrumx_simnode::{GenParams, Node};
 use ferrumx_testkit::{Client, Electrum, Received, WAIT};
@@ -60,7 +61,11 @@ fn with_timeouts(name: &str, seed: u64) -> Electrum {
     Electrum::start(
         name,
         Node::generate(GenParams::fixture(seed)),
-        &[("SESSION_TIMEOUT", "2"), ("REQUEST_TIMEOUT", "1")],
+        &[
+            ("SESSION_TIMEOUT", "2"),
+            ("SESSION_TIMEOUT_CHECK", "1"),
+            ("REQUEST_TIMEOUT", "1"),
+        ],
     )
 }
 
@@ -84,8 +89,8 @@ fn a_slow_request_is_answered_server_busy_and_the_session_goes_on() {
     assert_eq!(slow.call("server.ping", json!([])), Ok(Value::Null));
 }
 
-/// SESSION_TIMEOUT: within the first 60-second round (checked every 60 s, as ElectrumX
-/// does), a session idle that long is closed, one that keeps asking is not.
+/// SESSION_TIMEOUT: in the first round that finds a session idle (each second here, with
+/// SESSION_TIMEOUT_CHECK=1), the idle session is closed, the active one is not.
 #[test]
 fn idle_sessions_are_closed_active_ones_are_not() {
     let mut e = with_timeouts("session-timeout", 95);
@@ -108,7 +113,7 @@ fn idle_sessions_are_closed_active_ones_are_not() {
     };
     let line = e
         .server
-        .wait_for("closing idle sessions", Duration::from_secs(90));
+        .wait_for("closing idle sessions", WAIT);
     let ids: Vec<u64> = line
         .text
         .split("closing idle sessions: ")
@@ -225,4 +230,44 @@ fn logged_sessions_and_refusals_never_show_addresses() {
     assert!(line.text.contains("groups=2"), "{}", line.text);
 
     no_address_in_the_logs(&e, &locals);
+}
+
+/// SIGTERM while a request waits for the daemon: it is answered, then the connection is
+/// closed, nothing more is accepted, and the server exits 0.
+#[test]
+fn a_clean_stop_answers_the_requests_in_flight_then_exits() {
+    let mut e = Electrum::start("drain", Node::generate(GenParams::fixture(95)), &[]);
+    let mut c = Client::tcp_from(ip("127.0.0.1"), e.tcp);
+    c.version("in flight");
+    // A transaction of the chain, which the daemon now takes 3 s to give.
+    let (txid, raw) = e.sim.with_node(|n| {
+        let block = n.block_at(1).expect("block 1");
+        let tx = block.tx(0).expect("coinbase");
+        let raw = bitcoin::consensus::serialize(&tx);
+        (
+            tx.compute_txid().to_string(),
+            bitcoin::hex::DisplayHex::to_lower_hex_string(&raw[..]),
+        )
+    });
+    e.sim.control().set_delay(Duration::from_secs(3));
+    let id = c.request("blockchain.transaction.get", json!([txid]));
+    // The request is in flight (waiting for the daemon) when SIGTERM comes.
+    std::thread::sleep(Duration::from_secs(1));
+    let stopping = Instant::now();
+    e.server.signal(libc::SIGTERM);
+    // It is answered (with the daemon's answer), then the connection is closed.
+    assert_eq!(c.try_response(id, WAIT), Some(Ok(json!(raw))));
+    assert!(c.closed_within(WAIT), "closed after the answer");
+    // Nothing more is accepted.
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", e.tcp)).is_err(),
+        "still accepting"
+    );
+    // And the server exits 0, within the 5 s allowed to sessions and a few more to stop.
+    let status = e.server.wait_exit(WAIT);
+    let took = stopping.elapsed();
+    assert!(status.success(), "exit {status}");
+    assert!(took < Duration::from_secs(10), "stopped after {took:?}");
+    e.server
+        .wait_for("letting sessions finish their requests (at most 5 s)", WAIT);
 }

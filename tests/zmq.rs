@@ -1,7 +1,9 @@
 //! bitcoind's ZMQ notifications as a doorbell: with polling slowed to a minute, a block
 //! published by the stand-in's ZMQ (found through `getzmqnotifications`) is indexed at once;
-//! without ZMQ the same block waits for the poll.
+//! without ZMQ the same block waits for the poll. Of the topics published, only those used
+//! are subscribed to (the stand-in's XPUB socket records the subscriptions).
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bitcoin::hashes::{sha256, Hash};
@@ -10,15 +12,18 @@ use ferrumx_testkit::{free_port, Client, Server, ServerEnv, TempDir};
 use serde_json::json;
 
 fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir, u16) {
-    let node = Node::generate(GenParams::fixture(61));
-    let sim = SimNode::spawn(
-        node,
+    start_with(
+        name,
         SimNodeOptions {
             zmq_publish: zmq,
             ..SimNodeOptions::default()
         },
     )
-    .expect("stand-in");
+}
+
+fn start_with(name: &str, options: SimNodeOptions) -> (SimNode, Server, TempDir, u16) {
+    let node = Node::generate(GenParams::fixture(61));
+    let sim = SimNode::spawn(node, options).expect("stand-in");
     let dir = TempDir::new(name);
     let port = free_port();
     let env = ServerEnv::new(dir.path(), &sim.daemon_url())
@@ -29,6 +34,20 @@ fn start(name: &str, zmq: bool) -> (SimNode, Server, TempDir, u16) {
     server.wait_caught_up();
     server.wait_for("listening service=", Duration::from_secs(30));
     (sim, server, dir, port)
+}
+
+/// Waits until the server's subscriptions have reached the stand-in (the log line saying
+/// it listens comes first), so that nothing published from now on is missed.
+fn wait_subscribed(sim: &SimNode) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.zmq_subscriptions().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "subscriptions: {:?}",
+            sim.zmq_subscriptions()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits until some output line (before or after the cursor) contains `needle`.
@@ -44,6 +63,7 @@ fn wait_logged(server: &Server, needle: &str) {
 fn zmq_hashblock_wakes_the_block_poller() {
     let (sim, mut server, _dir, _) = start("zmq-on", true);
     wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    wait_subscribed(&sim);
     for round in 0..3 {
         let height = sim.with_node(|n| n.tip_height()) + 1;
         let mined = Instant::now();
@@ -58,6 +78,37 @@ fn zmq_hashblock_wakes_the_block_poller() {
             "block {height} took {took:?}: ZMQ did not wake the poller (poll is 60 s)"
         );
     }
+}
+
+#[test]
+fn zmq_subscribes_only_to_the_topics_it_uses() {
+    // The stand-in publishes hashblock, hashtx, rawblock, rawtx and sequence on one port,
+    // as bitcoind with every -zmqpub* option there: hashblock and hashtx are enough.
+    let (sim, mut server, _dir, _) = start_with(
+        "zmq-topics",
+        SimNodeOptions {
+            zmq_publish: true,
+            zmq_all_topics: true,
+            ..SimNodeOptions::default()
+        },
+    );
+    wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    wait_subscribed(&sim);
+    // A block still wakes the poller at once.
+    let height = sim.with_node(|n| n.tip_height()) + 1;
+    let mined = Instant::now();
+    sim.with_node(|n| n.mine(1)).expect("mine");
+    let line = server.wait_for_where("new block", Duration::from_secs(10), |l| {
+        l.field("height") == Some(u64::from(height))
+    });
+    let took = line.at.duration_since(mined);
+    assert!(
+        took < Duration::from_secs(5),
+        "block {height} took {took:?}"
+    );
+    let subscribed: BTreeSet<String> = sim.zmq_subscriptions().into_iter().collect();
+    let used: BTreeSet<String> = ["hashblock", "hashtx"].map(String::from).into();
+    assert_eq!(subscribed, used);
 }
 
 #[test]
@@ -82,6 +133,7 @@ fn without_zmq_a_block_waits_for_the_poll() {
 fn zmq_hashtx_wakes_the_mempool_poller() {
     let (sim, server, _dir, port) = start("zmq-mempool", true);
     wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    wait_subscribed(&sim);
     let mut client = Client::tcp(port);
     client
         .call("server.version", json!(["zmq-test", "1.4"]))
@@ -169,6 +221,7 @@ fn zmq_follows_the_daemon_when_it_changes() {
     let answer = Client::tcp(rpc).call("daemon_url", json!({"daemon_url": b.daemon_url()}));
     assert!(answer.is_ok(), "{answer:?}");
     wait_logged(&server, "listening to the daemon's ZMQ notifications");
+    wait_subscribed(&b);
     let height = b.with_node(|n| n.tip_height()) + 1;
     let mined = Instant::now();
     b.with_node(|n| n.mine(1)).expect("mine");

@@ -2,17 +2,15 @@
 //! methods, over FerrumX's state.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{bridge, query, text, Admin, After};
-use crate::config::{parse_daemon_urls, Net};
+use super::{query, text, views, Admin, After};
+use crate::config::parse_daemon_urls;
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::session::SessionState;
-use crate::electrum::shared::SERVER_VERSION;
 use crate::indexer::{ForcedReorg, ForcedReorgError};
 use crate::jsonrpc::RpcError;
 use crate::jsonrpc::Signature;
@@ -92,8 +90,8 @@ pub(super) async fn run(
         Command::AddPeer => add_peer(admin, arg(0)),
         Command::DaemonUrl => daemon_url(admin, arg(0)).await,
         Command::Disconnect => disconnect(admin, arg(0)),
-        Command::GetInfo => Ok(getinfo(admin)),
-        Command::Groups => Ok(groups(admin)),
+        Command::GetInfo => Ok(views::getinfo(admin)),
+        Command::Groups => Ok(views::group_rows(&admin.registry)),
         Command::Log => log(admin, arg(0)),
         Command::Peers => Ok(admin.peers.rpc_data()),
         Command::Query => {
@@ -102,156 +100,12 @@ pub(super) async fn run(
             run_query(admin, items, limit).await
         }
         Command::Reorg => reorg(admin, arg(0)).await,
-        Command::Sessions => Ok(sessions(admin)),
+        Command::Sessions => Ok(views::session_rows(&admin.registry, false)),
         Command::Stop => {
             return (Ok(json!("stopping")), After { stop: true });
         }
     };
     (outcome, After::default())
-}
-
-/// ElectrumX's coin class name for the network (`getinfo`'s `coin`).
-fn coin_name(net: Net) -> &'static str {
-    match net {
-        Net::Mainnet => "BitcoinMainnet",
-        Net::Testnet => "BitcoinTestnet3",
-        Net::Testnet4 => "BitcoinTestnet4",
-        Net::Signet => "BitcoinSignet",
-        Net::Regtest => "BitcoinRegtest",
-    }
-}
-
-/// A daemon URL as ElectrumX logs it: `host:port/`, no scheme, no credentials.
-fn logged_url(url: &str) -> String {
-    url.strip_prefix("http://").unwrap_or(url).to_string()
-}
-
-/// The live sessions, oldest first.
-fn live_sessions(admin: &Admin) -> Vec<Arc<SessionState>> {
-    let mut sessions = admin.registry.all();
-    sessions.sort_by_key(|s| (s.started, s.id));
-    sessions
-}
-
-fn opt_f64(v: Option<f64>) -> Value {
-    v.map_or(Value::Null, |x| json!(x))
-}
-
-fn opt_u64(v: Option<u64>) -> Value {
-    v.map_or(Value::Null, |x| json!(x))
-}
-
-/// `getinfo`: ElectrumX's summary, from FerrumX's state.
-fn getinfo(admin: &Admin) -> Value {
-    let shared = &admin.shared;
-    let sessions = live_sessions(admin);
-    let (entries, lookups, hits) = shared.histories.stats();
-    let sum = |f: &dyn Fn(&SessionState) -> u64| sessions.iter().map(|s| f(s)).sum::<u64>();
-    let pending: Option<u64> = sessions
-        .iter()
-        .map(|s| bridge::pending_requests(s))
-        .sum::<Option<u64>>();
-    let uptime = SystemTime::now()
-        .duration_since(admin.started)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let daemon = shared
-        .daemon
-        .current_url()
-        .map_or(Value::Null, |u| json!(logged_url(&u)));
-    let method_counts = shared.counters.method_counts();
-    json!({
-        "coin": coin_name(admin.config.net),
-        "daemon": daemon,
-        "daemon height": admin.sync.daemon_height(),
-        "db height": shared.index.tip().map(|t| t.0),
-        "db_flush_count": admin.sync.flushes(),
-        "groups": admin.registry.group_count(),
-        "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
-        "merkle txid cache": "none: branches are computed from the txids cache",
-        "pid": std::process::id(),
-        "peers": admin.peers.info(),
-        "request counts": Value::Object(
-            method_counts.iter().map(|(m, n)| (m.to_string(), json!(n))).collect()
-        ),
-        "request total": method_counts.iter().map(|(_, n)| n).sum::<u64>(),
-        "sessions": {
-            "count": sessions.len(),
-            "count with subs": sessions.iter().filter(|s| s.sub_count() > 0).count(),
-            "errors": sum(&|s| s.errors.load(Ordering::Relaxed)),
-            "logged": sessions.iter().filter(|s| bridge::log_me(s)).count(),
-            "pending requests": opt_u64(pending),
-            "subs": sum(&|s| s.sub_count() as u64),
-        },
-        "txids cache": format!(
-            "{} lookups, {} hits, {} entries",
-            shared.counters.txids_lookups.load(Ordering::Relaxed),
-            shared.counters.txids_hits.load(Ordering::Relaxed),
-            shared.block_txids_cached()
-        ),
-        "txs sent": shared.counters.txs_sent.load(Ordering::Relaxed),
-        "uptime": text::formatted_time(uptime, " "),
-        "version": SERVER_VERSION,
-    })
-}
-
-/// `sessions`: one row per session, oldest first, ElectrumX's columns.
-fn sessions(admin: &Admin) -> Value {
-    let rows: Vec<Value> = live_sessions(admin)
-        .iter()
-        .map(|s| {
-            json!([
-                s.id,
-                bridge::flags(s),
-                s.peer.to_string(),
-                s.client(),
-                s.protocol().version_string(),
-                opt_f64(bridge::cost(s)),
-                opt_f64(bridge::extra_cost(s)),
-                opt_u64(bridge::pending_requests(s)),
-                s.txs_sent(),
-                s.sub_count(),
-                s.recv_count.load(Ordering::Relaxed),
-                s.recv_size.load(Ordering::Relaxed),
-                s.send_count.load(Ordering::Relaxed),
-                s.send_size.load(Ordering::Relaxed),
-                s.started.elapsed().as_secs_f64(),
-            ])
-        })
-        .collect();
-    Value::Array(rows)
-}
-
-/// `groups`: one row per session group.
-fn groups(admin: &Admin) -> Value {
-    let rows: Vec<Value> = bridge::groups(&admin.registry)
-        .into_iter()
-        .map(|g| {
-            let members: Vec<Arc<SessionState>> = g
-                .session_ids
-                .iter()
-                .filter_map(|id| bridge::session(&admin.registry, *id))
-                .collect();
-            let sum = |f: &dyn Fn(&SessionState) -> u64| members.iter().map(|s| f(s)).sum::<u64>();
-            let pending: Option<u64> = members
-                .iter()
-                .map(|s| bridge::pending_requests(s))
-                .sum::<Option<u64>>();
-            json!([
-                g.name,
-                members.len(),
-                opt_f64(g.cost),
-                opt_f64(g.retained_cost),
-                opt_u64(pending),
-                sum(&|s| s.txs_sent()),
-                sum(&|s| s.sub_count() as u64),
-                sum(&|s| s.recv_count.load(Ordering::Relaxed)),
-                sum(&|s| s.recv_size.load(Ordering::Relaxed)),
-                sum(&|s| s.send_count.load(Ordering::Relaxed)),
-                sum(&|s| s.send_size.load(Ordering::Relaxed)),
-            ])
-        })
-        .collect();
-    Value::Array(rows)
 }
 
 /// What `disconnect` and `log` arguments name (ElectrumX's `_session_references`).
@@ -283,7 +137,7 @@ fn references(
             let found = item
                 .parse::<u64>()
                 .ok()
-                .and_then(|id| bridge::session(&admin.registry, id));
+                .and_then(|id| admin.registry.get(id));
             match found {
                 Some(s) if !refs.sessions.iter().any(|x| x.id == s.id) => refs.sessions.push(s),
                 Some(_) => {}
@@ -294,7 +148,7 @@ fn references(
         let lower = item.to_lowercase();
         if special.contains(&lower.as_str()) {
             refs.specials.insert(lower);
-        } else if let Some(members) = bridge::group_members(&admin.registry, &lower) {
+        } else if let Some(members) = admin.registry.group_members(&lower) {
             if !refs.groups.iter().any(|(n, _)| *n == lower) {
                 refs.groups.push((lower, members));
             }
@@ -312,7 +166,7 @@ fn disconnect(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
     let mut lines = Vec::new();
     let mut close: Vec<Arc<SessionState>> = Vec::new();
     if refs.specials.contains("all") {
-        close = live_sessions(admin);
+        close = admin.registry.by_age();
         lines.push("disconnecting all sessions".to_string());
     } else {
         for s in &refs.sessions {
@@ -325,7 +179,7 @@ fn disconnect(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
                 if close.iter().any(|s| s.id == *id) {
                     continue;
                 }
-                if let Some(s) = bridge::session(&admin.registry, *id) {
+                if let Some(s) = admin.registry.get(*id) {
                     close.push(s);
                 }
             }
@@ -358,22 +212,22 @@ fn log(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
         });
     };
     if refs.specials.contains("all") {
-        for s in live_sessions(admin) {
-            bridge::set_log(&s, true);
+        for s in admin.registry.by_age() {
+            s.set_log(true);
         }
-        bridge::set_log_new(&admin.registry, true);
+        admin.registry.set_log_new(true);
         said("all sessions".into(), true);
     }
     if refs.specials.contains("none") {
-        for s in live_sessions(admin) {
-            bridge::set_log(&s, false);
+        for s in admin.registry.by_age() {
+            s.set_log(false);
         }
-        bridge::set_log_new(&admin.registry, false);
+        admin.registry.set_log_new(false);
         lines.push("logging no sessions".into());
     }
     if refs.specials.contains("new") {
-        let on = !bridge::log_new(&admin.registry);
-        bridge::set_log_new(&admin.registry, on);
+        let on = !admin.registry.log_new();
+        admin.registry.set_log_new(on);
         lines.push(if on {
             "logging new sessions".into()
         } else {
@@ -383,7 +237,7 @@ fn log(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
     let mut done: Vec<u64> = Vec::new();
     for s in &refs.sessions {
         done.push(s.id);
-        let on = bridge::toggle_log(s);
+        let on = s.toggle_log();
         lines.push(if on {
             format!("logging session {}", s.id)
         } else {
@@ -395,9 +249,9 @@ fn log(admin: &Admin, ids: Option<Value>) -> Result<Value, RpcError> {
             if done.contains(id) {
                 continue;
             }
-            if let Some(s) = bridge::session(&admin.registry, *id) {
+            if let Some(s) = admin.registry.get(*id) {
                 done.push(s.id);
-                let on = bridge::toggle_log(&s);
+                let on = s.toggle_log();
                 lines.push(if on {
                     format!("logging session {}", s.id)
                 } else {
@@ -470,7 +324,7 @@ async fn daemon_url(admin: &Admin, url: Option<Value>) -> Result<Value, RpcError
         .shared
         .daemon
         .current_url()
-        .map(|u| logged_url(&u))
+        .map(|u| text::logged_url(&u))
         .unwrap_or_default();
     Ok(json!(format!("now using daemon at {now}")))
 }

@@ -8,18 +8,18 @@
 //!
 //! Layout: `rpc` (the service: connections over the shared `transport` room, messages
 //! through the shared `jsonrpc` room, as ElectrumX's `LocalRPC`), `commands` (what each
-//! command does), `query` (`query`'s lookups), `peers` (the peer
-//! table and peer verification), `bridge` (the few calls into the session layer's cost
-//! and group accounting), `text` (tables, durations, amounts and JSON for people),
-//! `client` (the CLI's argument parsing and exchange).
+//! command does), `views` (`getinfo` and the `sessions` and `groups` rows, for the commands
+//! and for LOG_SESSIONS, which this room logs), `query` (`query`'s lookups), `peers` (the
+//! peer table and peer verification), `text` (tables, durations, amounts and JSON for
+//! people, in the CLI and the log), `client` (the CLI's argument parsing and exchange).
 
-mod bridge;
 pub mod client;
 mod commands;
 pub mod peers;
 pub mod query;
 mod rpc;
 pub mod text;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -29,19 +29,20 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::electrum::manager::Registry;
-use crate::electrum::shared::Shared;
+use crate::electrum::shared::ElectrumState;
 use crate::indexer::{ForcedReorg, SyncStatus};
 
 pub use peers::PeerTable;
 pub use rpc::start;
+pub use views::log_sessions;
 
 /// The default port of the `rpc` service and of `ferrumx_rpc` (ElectrumX's).
 pub const DEFAULT_PORT: u16 = 8000;
 
 /// Everything the commands act on.
 pub struct Admin {
-    pub config: Config,
-    pub shared: Arc<Shared>,
+    pub config: Arc<Config>,
+    pub shared: Arc<ElectrumState>,
     pub registry: Arc<Registry>,
     pub sync: Arc<SyncStatus>,
     /// To the block processor: forced rollbacks (`reorg`).

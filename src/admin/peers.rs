@@ -31,7 +31,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::is_valid_hostname;
-use crate::electrum::shared::{Shared, SERVER_VERSION};
+use crate::electrum::shared::{ElectrumState, SERVER_VERSION};
 use crate::electrum::version::ProtocolVersion;
 
 /// A good peer turns stale after this long without a successful verification.
@@ -214,7 +214,7 @@ impl Peer {
 /// The peer table. Cheap to share (`Arc`); peers are verified on tasks of their own.
 pub struct PeerTable {
     peers: Mutex<Vec<Peer>>,
-    shared: Arc<Shared>,
+    shared: Arc<ElectrumState>,
     defaults: (u16, u16),
     /// FORCE_PROXY: every connection would go through Tor, which FerrumX cannot do yet.
     force_proxy: bool,
@@ -233,7 +233,7 @@ enum VerifyError {
 impl PeerTable {
     /// An empty table; `defaults` are the network's (TCP, SSL) peer ports.
     pub fn new(
-        shared: Arc<Shared>,
+        shared: Arc<ElectrumState>,
         defaults: (u16, u16),
         force_proxy: bool,
         shutdown: CancellationToken,
@@ -503,7 +503,7 @@ impl PeerTable {
         let hosts = features["hosts"]
             .as_object()
             .ok_or_else(|| VerifyError::Bad("server.features returned bad result type".into()))?;
-        let genesis = self.shared.settings.genesis_hash.to_string();
+        let genesis = self.shared.config.genesis_hash().to_string();
         if features["genesis_hash"].as_str() != Some(genesis.as_str()) {
             return Err(VerifyError::Bad("incorrect genesis hash".into()));
         }

@@ -8,7 +8,7 @@ use bitcoin::hex::{DisplayHex, FromHex};
 use bitcoin::{Address, Network, ScriptBuf};
 
 use super::text::coins;
-use crate::electrum::shared::Shared;
+use crate::electrum::shared::ElectrumState;
 use crate::index::HashX;
 use crate::py::thousands;
 
@@ -77,7 +77,7 @@ fn script_hash(script: &ScriptBuf) -> [u8; 32] {
 ///
 /// # Errors
 /// An index read failed.
-pub fn run(shared: &Shared, items: &[String], limit: u64) -> Result<Vec<String>, String> {
+pub fn run(shared: &ElectrumState, items: &[String], limit: u64) -> Result<Vec<String>, String> {
     let network = shared.daemon.network();
     let unit = short_name(network);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);

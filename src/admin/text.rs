@@ -34,6 +34,11 @@ pub fn formatted_time(secs: f64, sep: &str) -> String {
     parts.join(sep)
 }
 
+/// A daemon URL as ElectrumX logs it: `host:port/`, no scheme, no credentials.
+pub fn logged_url(url: &str) -> String {
+    url.strip_prefix("http://").unwrap_or(url).to_string()
+}
+
 /// An amount of satoshis in coins as ElectrumX's `query` prints it (`f'{Decimal:,f}'`):
 /// thousands separators, no trailing zeros, no point for whole coins.
 pub fn coins(sats: u64) -> String {

@@ -8,9 +8,11 @@
 //! Layout: `env` (typed accessors), `net` (COIN, NET and what follows), `daemon_url`
 //! (DAEMON_URL, credentials), `services` (SERVICES, REPORT_SERVICES), `host` (host names and
 //! address classes), `values` (LOG_LEVEL, PEER_DISCOVERY, DROP_CLIENT), `limits` (root and
-//! open-file checks at start), `error`.
+//! open-file checks at start), `defaults` (ElectrumX's defaults of the session and cost
+//! settings), `error`.
 
 mod daemon_url;
+pub mod defaults;
 mod env;
 mod error;
 mod host;
@@ -77,6 +79,7 @@ pub const VARIABLES: &[&str] = &[
     "REQUEST_TIMEOUT",
     "SESSION_TIMEOUT",
     "SEND_TIMEOUT",
+    "SESSION_TIMEOUT_CHECK",
     "PEER_DISCOVERY",
     "PEER_ANNOUNCE",
     "FORCE_PROXY",
@@ -179,6 +182,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// SESSION_TIMEOUT, default 600 s.
     pub session_timeout: Duration,
+    /// SESSION_TIMEOUT_CHECK (FerrumX), default 60 s (ElectrumX's fixed period): how often
+    /// sessions are checked against SESSION_TIMEOUT.
+    pub session_timeout_check: Duration,
     /// SEND_TIMEOUT (FerrumX), default 20 s (aiorpcX's fixed `max_send_delay`): a session
     /// whose writes make no progress for this long is closed.
     pub send_timeout: Duration,
@@ -295,7 +301,8 @@ impl Config {
             Some(path) => Some(path).filter(|p| !p.is_empty()).map(in_db_dir),
         };
         let anon_logs = env.boolean("ANON_LOGS", false);
-        let log_sessions = Some(env.seconds("LOG_SESSIONS", 3600)?).filter(|d| !d.is_zero());
+        let log_sessions =
+            Some(env.seconds("LOG_SESSIONS", defaults::LOG_SESSIONS_S)?).filter(|d| !d.is_zero());
         let log_level = LogLevel::parse(env.get("LOG_LEVEL").unwrap_or("info"))
             .map_err(|e| invalid("LOG_LEVEL", e))?;
         if env.get("LOG_FORMAT").is_some() {
@@ -330,27 +337,43 @@ impl Config {
         let daemon_poll_interval_blocks = env.millis("DAEMON_POLL_INTERVAL_BLOCKS", 5000)?;
         let daemon_poll_interval_mempool = env.millis("DAEMON_POLL_INTERVAL_MEMPOOL", 5000)?;
 
-        let mut max_send = env.integer("MAX_SEND", 1_000_000usize)?;
+        let mut max_send = env.integer("MAX_SEND", defaults::MAX_SEND)?;
         if max_send < MIN_MAX_SEND {
             env.warnings.push(format!(
                 "MAX_SEND={max_send} is below the minimum: using {MIN_MAX_SEND}"
             ));
             max_send = MIN_MAX_SEND;
         }
-        let max_recv = env.integer("MAX_RECV", 1_000_000usize)?;
-        let max_sessions = env.integer("MAX_SESSIONS", 1000usize)?;
-        let cost_soft_limit = env.integer("COST_SOFT_LIMIT", 1000u64)?;
-        let mut cost_hard_limit = env.integer("COST_HARD_LIMIT", 10_000u64)?;
-        let bandwidth_unit_cost = env.integer_at_least("BANDWIDTH_UNIT_COST", 5000, 1)?;
-        let initial_concurrent = env.integer("INITIAL_CONCURRENT", 10usize)?;
-        let request_sleep = env.millis("REQUEST_SLEEP", 2500)?;
-        let request_timeout = env.seconds("REQUEST_TIMEOUT", 30)?;
-        let session_timeout = env.seconds("SESSION_TIMEOUT", 600)?;
-        let send_timeout = Duration::from_secs(env.integer_at_least("SEND_TIMEOUT", 20, 1)?);
-        let session_group_by_subnet_ipv4 =
-            env.integer_at_most("SESSION_GROUP_BY_SUBNET_IPV4", 24, 32)?;
-        let session_group_by_subnet_ipv6 =
-            env.integer_at_most("SESSION_GROUP_BY_SUBNET_IPV6", 48, 128)?;
+        let max_recv = env.integer("MAX_RECV", defaults::MAX_RECV)?;
+        let max_sessions = env.integer("MAX_SESSIONS", defaults::MAX_SESSIONS)?;
+        let cost_soft_limit = env.integer("COST_SOFT_LIMIT", defaults::COST_SOFT_LIMIT)?;
+        let mut cost_hard_limit = env.integer("COST_HARD_LIMIT", defaults::COST_HARD_LIMIT)?;
+        let bandwidth_unit_cost =
+            env.integer_at_least("BANDWIDTH_UNIT_COST", defaults::BANDWIDTH_UNIT_COST, 1)?;
+        let initial_concurrent = env.integer("INITIAL_CONCURRENT", defaults::INITIAL_CONCURRENT)?;
+        let request_sleep = env.millis("REQUEST_SLEEP", defaults::REQUEST_SLEEP_MS)?;
+        let request_timeout = env.seconds("REQUEST_TIMEOUT", defaults::REQUEST_TIMEOUT_S)?;
+        let session_timeout = env.seconds("SESSION_TIMEOUT", defaults::SESSION_TIMEOUT_S)?;
+        let session_timeout_check = Duration::from_secs(env.integer_at_least(
+            "SESSION_TIMEOUT_CHECK",
+            defaults::SESSION_TIMEOUT_CHECK_S,
+            1,
+        )?);
+        let send_timeout = Duration::from_secs(env.integer_at_least(
+            "SEND_TIMEOUT",
+            defaults::SEND_TIMEOUT_S,
+            1,
+        )?);
+        let session_group_by_subnet_ipv4 = env.integer_at_most(
+            "SESSION_GROUP_BY_SUBNET_IPV4",
+            defaults::SESSION_GROUP_BY_SUBNET_IPV4,
+            32,
+        )?;
+        let session_group_by_subnet_ipv6 = env.integer_at_most(
+            "SESSION_GROUP_BY_SUBNET_IPV6",
+            defaults::SESSION_GROUP_BY_SUBNET_IPV6,
+            128,
+        )?;
         let session_group_private = env.boolean("SESSION_GROUP_PRIVATE", false);
         if initial_concurrent == 0 {
             env.warnings.push(
@@ -428,6 +451,7 @@ impl Config {
             bandwidth_unit_cost,
             request_timeout,
             session_timeout,
+            session_timeout_check,
             send_timeout,
             session_group_by_subnet_ipv4,
             session_group_by_subnet_ipv6,
@@ -445,6 +469,12 @@ impl Config {
     /// The network's genesis block hash (to check against the daemon at start).
     pub fn genesis_hash(&self) -> bitcoin::BlockHash {
         self.net.genesis_hash()
+    }
+
+    /// TOR_PROXY_HOST when TOR_PROXY_PORT is set: the address connections from the Tor
+    /// hidden service come from.
+    pub fn tor_proxy(&self) -> Option<&str> {
+        self.tor_proxy_port.map(|_| self.tor_proxy_host.as_str())
     }
 
     /// The banner file for a session: TOR_BANNER_FILE for Tor sessions, else BANNER_FILE.

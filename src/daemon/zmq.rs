@@ -4,6 +4,11 @@
 //! next poll. Message contents are never trusted: polling stays the source of truth, and a
 //! daemon without ZMQ (or with it misconfigured) only loses the speed-up.
 //!
+//! Only the topics used are subscribed to: one for blocks and one for transactions, the
+//! smallest published (`hashblock`, else `sequence`, else `rawblock`; `hashtx`, else
+//! `sequence`, else `rawtx`), so a daemon publishing raw blocks and transactions beside the
+//! hashes does not send them all to FerrumX for nothing.
+//!
 //! The endpoints come from the daemon itself (`getzmqnotifications`), as Fulcrum finds
 //! them, so there is nothing to configure: start bitcoind with e.g.
 //! `-zmqpubhashblock=tcp://127.0.0.1:28332 -zmqpubhashtx=tcp://127.0.0.1:28332`.
@@ -79,6 +84,37 @@ pub fn endpoints(answer: &Value, daemon_host: &str) -> BTreeMap<String, Vec<&'st
     out
 }
 
+/// The topics to subscribe to, by address, from what the daemon publishes
+/// ([`endpoints`]): for blocks `hashblock`, else `sequence`, else `rawblock`; for the
+/// mempool `hashtx`, else `sequence`, else `rawtx` — each at the first address publishing
+/// it. Nothing else: a doorbell needs the smallest messages, and `sequence` already rings
+/// both.
+pub fn subscriptions(
+    endpoints: &BTreeMap<String, Vec<&'static str>>,
+) -> BTreeMap<String, Vec<&'static str>> {
+    let find = |topic: &str| {
+        endpoints
+            .iter()
+            .find(|(_, topics)| topics.contains(&topic))
+            .map(|(address, _)| address.clone())
+    };
+    let pick = |preferred: [&'static str; 3]| {
+        preferred
+            .into_iter()
+            .find_map(|topic| find(topic).map(|address| (address, topic)))
+    };
+    let mut out: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    let blocks = pick(["hashblock", "sequence", "rawblock"]);
+    let mempool = pick(["hashtx", "sequence", "rawtx"]);
+    for (address, topic) in [blocks, mempool].into_iter().flatten() {
+        let topics = out.entry(address).or_default();
+        if !topics.contains(&topic) {
+            topics.push(topic);
+        }
+    }
+    out
+}
+
 fn wakes(topic: &[u8]) -> Option<Wakes> {
     Some(match topic {
         b"hashblock" | b"rawblock" => Wakes::Blocks,
@@ -135,7 +171,7 @@ pub async fn watch(
             return;
         }
     };
-    let endpoints = endpoints(&answer, &daemon_host);
+    let endpoints = subscriptions(&endpoints(&answer, &daemon_host));
     if endpoints.is_empty() {
         tracing::info!("the daemon publishes no ZMQ notifications we use; polling only");
         return;
@@ -239,5 +275,48 @@ mod tests {
             "::1",
         );
         assert_eq!(v6.keys().collect::<Vec<_>>(), vec!["tcp://[::1]:1"]);
+    }
+
+    fn published(items: &[(&str, &[&'static str])]) -> BTreeMap<String, Vec<&'static str>> {
+        items
+            .iter()
+            .map(|(address, topics)| (address.to_string(), topics.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_smallest_topic_for_blocks_and_for_transactions_is_subscribed() {
+        // Everything on one port (bitcoind with every -zmqpub* option there): the hashes.
+        let all = published(&[(
+            "tcp://h:1",
+            &["hashblock", "hashtx", "rawblock", "rawtx", "sequence"],
+        )]);
+        assert_eq!(
+            subscriptions(&all),
+            published(&[("tcp://h:1", &["hashblock", "hashtx"])])
+        );
+        // Hashes on other ports than the raw topics: still only the hashes.
+        let split = published(&[
+            ("tcp://h:1", &["rawblock", "rawtx"]),
+            ("tcp://h:2", &["hashtx"]),
+            ("tcp://h:3", &["hashblock"]),
+        ]);
+        assert_eq!(
+            subscriptions(&split),
+            published(&[("tcp://h:2", &["hashtx"]), ("tcp://h:3", &["hashblock"])])
+        );
+        // No hashes: `sequence` rings for both, once.
+        let sequence = published(&[("tcp://h:1", &["rawblock", "rawtx", "sequence"])]);
+        assert_eq!(
+            subscriptions(&sequence),
+            published(&[("tcp://h:1", &["sequence"])])
+        );
+        // Only raw topics: the raw ones, as the last resort.
+        let raw = published(&[("tcp://h:1", &["rawtx"]), ("tcp://h:2", &["rawblock"])]);
+        assert_eq!(subscriptions(&raw), raw);
+        // Transactions only.
+        let tx = published(&[("tcp://h:1", &["hashtx", "rawtx"])]);
+        assert_eq!(subscriptions(&tx), published(&[("tcp://h:1", &["hashtx"])]));
+        assert!(subscriptions(&BTreeMap::new()).is_empty());
     }
 }

@@ -28,16 +28,24 @@
 //!   ElectrumX's documentation describes. A leaving session adds its cost to its
 //!   groups' retained cost; every 300 s retained costs fall by `300 × COST_HARD_LIMIT /
 //!   5,000` and groups with neither members nor retained cost are forgotten.
+//!
+//! Layout: this file has the model (limits, throttle, a session's decaying cost, group
+//! names); `cost/groups.rs` the groups, which keep running totals of their members' costs
+//! (so a share costs O(1) and the cost round O(sessions)), and the cell through which a
+//! session's cost reaches them; `cost/concurrency.rs` the limiter of concurrent requests.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Notify, Semaphore};
+use crate::config::{defaults, Config};
 
 use crate::py::ipaddress::{ipv6_text, is_private};
+
+mod concurrency;
+mod groups;
+
+pub use concurrency::{Concurrency, Excessive, Slot};
+pub use groups::{extra_cost, CostCell, Groups, SessionGroup};
 
 /// The cost of a new session (ElectrumX's "connection cost").
 pub const CONNECTION_COST: f64 = 5.0;
@@ -75,14 +83,27 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// ElectrumX's defaults.
+    /// ElectrumX's defaults (`config::defaults`).
     fn default() -> Limits {
         Limits {
-            soft: 1000.0,
-            hard: 10_000.0,
-            initial_concurrent: 10,
-            request_sleep: Duration::from_millis(2500),
-            bandwidth_unit_cost: 5000,
+            soft: defaults::COST_SOFT_LIMIT as f64,
+            hard: defaults::COST_HARD_LIMIT as f64,
+            initial_concurrent: defaults::INITIAL_CONCURRENT,
+            request_sleep: Duration::from_millis(defaults::REQUEST_SLEEP_MS),
+            bandwidth_unit_cost: defaults::BANDWIDTH_UNIT_COST,
+        }
+    }
+}
+
+impl Limits {
+    /// The server's limits.
+    pub fn from_config(config: &Config) -> Limits {
+        Limits {
+            soft: config.cost_soft_limit as f64,
+            hard: config.cost_hard_limit as f64,
+            initial_concurrent: config.initial_concurrent,
+            request_sleep: config.request_sleep,
+            bandwidth_unit_cost: config.bandwidth_unit_cost.max(1),
         }
     }
 }
@@ -220,161 +241,6 @@ impl SessionCost {
     }
 }
 
-/// A session's cost, shared with its groups.
-#[derive(Debug)]
-pub struct CostCell(Mutex<SessionCost>);
-
-impl CostCell {
-    pub fn new(cost: SessionCost) -> CostCell {
-        CostCell(Mutex::new(cost))
-    }
-
-    /// Never held while a group is locked by the same thread (groups lock cells).
-    pub fn lock(&self) -> MutexGuard<'_, SessionCost> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-#[derive(Debug)]
-struct GroupInner {
-    members: BTreeMap<u64, Arc<CostCell>>,
-    retained: f64,
-}
-
-/// Sessions that share their costs (ElectrumX's `SessionGroup`).
-#[derive(Debug)]
-pub struct Group {
-    name: String,
-    weight: f64,
-    /// Creation order (groups are listed in it).
-    seq: u64,
-    inner: Mutex<GroupInner>,
-}
-
-impl Group {
-    fn lock(&self) -> MutexGuard<'_, GroupInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn weight(&self) -> f64 {
-        self.weight
-    }
-
-    /// The members' costs (0 when it has none: a float sum starts at -0).
-    pub fn session_cost(&self) -> f64 {
-        self.lock()
-            .members
-            .values()
-            .fold(0.0, |sum, c| sum + c.lock().cost())
-    }
-
-    /// The cost kept from members that left.
-    pub fn retained_cost(&self) -> f64 {
-        self.lock().retained
-    }
-
-    /// Retained plus members' costs.
-    pub fn cost(&self) -> f64 {
-        let inner = self.lock();
-        inner.retained + inner.members.values().map(|c| c.lock().cost()).sum::<f64>()
-    }
-
-    /// The members' session ids, ascending.
-    pub fn member_ids(&self) -> Vec<u64> {
-        self.lock().members.keys().copied().collect()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().members.is_empty()
-    }
-}
-
-/// What a session owes through its groups: `Σ (group cost − own) × weight`.
-pub fn extra_cost(groups: &[Arc<Group>], own: f64) -> f64 {
-    groups
-        .iter()
-        .fold(0.0, |sum, g| sum + (g.cost() - own) * g.weight)
-}
-
-/// Every group by name.
-#[derive(Debug, Default)]
-pub struct Groups {
-    map: Mutex<HashMap<String, Arc<Group>>>,
-    next_seq: AtomicU64,
-}
-
-impl Groups {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Group>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds session `id` (its cost `cell`) to the group `name`, made with `weight` if new.
-    pub fn join(&self, name: &str, weight: f64, id: u64, cell: Arc<CostCell>) -> Arc<Group> {
-        let mut map = self.lock();
-        let group = map
-            .entry(name.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Group {
-                    name: name.to_owned(),
-                    weight,
-                    seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
-                    inner: Mutex::new(GroupInner {
-                        members: BTreeMap::new(),
-                        retained: 0.0,
-                    }),
-                })
-            })
-            .clone();
-        group.lock().members.insert(id, cell);
-        group
-    }
-
-    /// Session `id` leaves `groups`, which keep its `cost`.
-    pub fn leave(groups: &[Arc<Group>], id: u64, cost: f64) {
-        for g in groups {
-            let mut inner = g.lock();
-            inner.retained += cost;
-            inner.members.remove(&id);
-        }
-    }
-
-    /// Lowers every retained cost by `amount` (not below 0) and forgets the groups left
-    /// with neither members nor retained cost; returns how many were forgotten.
-    pub fn refund(&self, amount: f64) -> usize {
-        let mut map = self.lock();
-        let before = map.len();
-        map.retain(|_, g| {
-            let mut inner = g.lock();
-            inner.retained = (inner.retained - amount).max(0.0);
-            !(inner.retained == 0.0 && inner.members.is_empty())
-        });
-        before - map.len()
-    }
-
-    pub fn get(&self, name: &str) -> Option<Arc<Group>> {
-        self.lock().get(name).cloned()
-    }
-
-    /// Every group, in creation order.
-    pub fn all(&self) -> Vec<Arc<Group>> {
-        let mut all: Vec<Arc<Group>> = self.lock().values().cloned().collect();
-        all.sort_by_key(|g| g.seq);
-        all
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
-    }
-}
-
 /// The subnet group of a client address: the network of `ip` with the given prefix length,
 /// written as Python's `ipaddress` writes it (`203.0.113.0/24`, `2001:db8:1::/48`). `None`
 /// for private addresses (Python 3.11's `is_private`), which ElectrumX leaves out of every
@@ -407,113 +273,10 @@ pub fn subnet_group(
     }
 }
 
-/// Refused: the session's concurrency is zero (its cost reached the hard limit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Excessive;
-
-/// A retargetable limit on a session's concurrent requests (aiorpcX's `Concurrency`):
-/// lowering the target takes effect as requests finish (each finishing one withdraws its
-/// slot while more are in circulation than the target), so slots left idle when the target
-/// fell still serve the next burst; raising it adds slots at the next entry. A request
-/// entering while the target is zero or less is refused with [`Excessive`].
-///
-/// One deliberate difference: in aiorpcX, requests already *waiting* for a slot when the
-/// target falls to zero keep waiting (each finishing request withdraws its slot), until
-/// REQUEST_TIMEOUT answers them "server busy", so a client that pipelines is starved rather
-/// than disconnected. Here waiting requests are refused as soon as the target reaches zero,
-/// so the session is closed at the hard limit, as ElectrumX's documentation says.
-#[derive(Debug)]
-pub struct Concurrency {
-    target: AtomicI64,
-    sem: Semaphore,
-    /// Permits in circulation (held or available).
-    circulating: Mutex<i64>,
-    /// Wakes waiting requests when the target reaches zero.
-    zero: Notify,
-}
-
-impl Concurrency {
-    pub fn new(target: usize) -> Concurrency {
-        let target = target.min(Semaphore::MAX_PERMITS);
-        Concurrency {
-            target: AtomicI64::new(i64::try_from(target).unwrap_or(i64::MAX)),
-            sem: Semaphore::new(target),
-            circulating: Mutex::new(i64::try_from(target).unwrap_or(i64::MAX)),
-            zero: Notify::new(),
-        }
-    }
-
-    fn circulating(&self) -> MutexGuard<'_, i64> {
-        self.circulating.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The current target.
-    pub fn max_concurrent(&self) -> i64 {
-        self.target.load(Ordering::SeqCst)
-    }
-
-    pub fn set_target(&self, target: i64) {
-        self.target.store(target, Ordering::SeqCst);
-        if target <= 0 {
-            self.zero.notify_waiters();
-        }
-    }
-
-    /// Waits for a slot.
-    ///
-    /// # Errors
-    /// [`Excessive`] when the target is zero or less, now or while waiting.
-    pub async fn enter(self: &Arc<Self>) -> Result<Slot, Excessive> {
-        let zero = self.zero.notified();
-        tokio::pin!(zero);
-        // Registered before the check, so a target set to zero after it still wakes us.
-        zero.as_mut().enable();
-        if self.max_concurrent() <= 0 {
-            return Err(Excessive);
-        }
-        tokio::select! {
-            // The semaphore is never closed.
-            permit = self.sem.acquire() => {
-                if let Ok(permit) = permit {
-                    permit.forget();
-                }
-            }
-            _ = &mut zero => return Err(Excessive),
-        }
-        let target = self.max_concurrent();
-        if target <= 0 {
-            // As aiorpcX: the slot is not given back (the session is about to close).
-            return Err(Excessive);
-        }
-        let mut circulating = self.circulating();
-        let room = i64::try_from(Semaphore::MAX_PERMITS).unwrap_or(i64::MAX);
-        let raise = (target.min(room) - *circulating).max(0);
-        if raise > 0 {
-            *circulating += raise;
-            self.sem.add_permits(usize::try_from(raise).unwrap_or(0));
-        }
-        Ok(Slot(self.clone()))
-    }
-}
-
-/// A slot of [`Concurrency`]; given back (or withdrawn, when above the target) on drop.
-#[derive(Debug)]
-pub struct Slot(Arc<Concurrency>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let c = &self.0;
-        let mut circulating = c.circulating();
-        if *circulating > c.max_concurrent() {
-            *circulating -= 1;
-        } else {
-            c.sem.add_permits(1);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     fn limits(soft: f64, hard: f64, initial: usize, sleep_ms: u64) -> Limits {

@@ -17,11 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::history::HistoryError;
 use super::methods::status_json;
-pub use super::registry::{
-    formatted_time, housekeeping, GroupInfo, Policy, Registry, STALE_CHECK_PERIOD,
-};
+pub use super::registry::{housekeeping, GroupInfo, Registry};
 use super::session::{self, SessionState};
-use super::shared::Shared;
+use super::shared::ElectrumState;
 use crate::config::Config;
 use crate::config::{Protocol, Service};
 use crate::index::HashX;
@@ -30,6 +28,9 @@ use crate::transport::{self, Listener};
 
 /// Time allowed for a TLS or WebSocket handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
+/// At shutdown, how long sessions may take to finish the requests they have read and send
+/// their answers before the rest are closed.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the notifier is told.
 #[derive(Debug)]
@@ -82,12 +83,13 @@ pub async fn bind_services(config: &Config) -> Result<Vec<Listener>, String> {
     Ok(listeners)
 }
 
-/// Accepts connections on `listener` until `shutdown`, serving each in its own task. While
-/// the registry is paused (MAX_SESSIONS) nothing is accepted: new connections wait in the
-/// listening socket's backlog.
+/// Accepts connections on `listener` until `shutdown`, serving each in its own task (which
+/// drains its session at `shutdown`: see [`session::serve`]). While the registry is paused
+/// (MAX_SESSIONS) nothing is accepted: new connections wait in the listening socket's
+/// backlog.
 pub async fn accept_loop(
     listener: Listener,
-    shared: Arc<Shared>,
+    shared: Arc<ElectrumState>,
     registry: Arc<Registry>,
     shutdown: CancellationToken,
 ) {
@@ -130,16 +132,18 @@ pub async fn accept_loop(
                     return;
                 }
             };
+            // Stopping: no new session.
+            if shutdown.is_cancelled() {
+                return;
+            }
             let id = registry.next_id();
-            let closing = shutdown.child_token();
-            let policy = registry.policy();
             let state = Arc::new(SessionState::new(
                 id,
                 peer,
                 kind,
-                closing,
-                policy.limits,
-                policy.anon_logs,
+                registry.session_token(),
+                registry.limits(),
+                registry.config().anon_logs,
             ));
             state.set_log(registry.log_new());
             // As ElectrumX: the count before this session.
@@ -151,7 +155,7 @@ pub async fn accept_loop(
             );
             registry.add(state.clone());
             state.start_costing();
-            session::serve(conn, shared, state.clone()).await;
+            session::serve(conn, shared, state.clone(), &shutdown).await;
             registry.remove(id);
             let mut notes = Vec::new();
             if state.throttled() {
@@ -170,6 +174,30 @@ pub async fn accept_loop(
             }
         });
     }
+}
+
+/// The sessions' part of a clean stop, once `shutdown` has fired (the listeners have then
+/// stopped accepting, and each session stops reading): waits up to [`DRAIN_TIMEOUT`] for
+/// the sessions to finish the requests they had read, send the answers and close; then
+/// closes whatever is left.
+pub async fn drain_sessions(registry: &Registry, shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    let open = registry.len();
+    if open > 0 {
+        tracing::info!(
+            sessions = open,
+            "letting sessions finish their requests (at most {} s)",
+            DRAIN_TIMEOUT.as_secs()
+        );
+    }
+    if tokio::time::timeout(DRAIN_TIMEOUT, registry.emptied())
+        .await
+        .is_err()
+    {
+        tracing::info!(sessions = registry.len(), "closing the sessions still open");
+    }
+    registry.close_all();
+    let _ = tokio::time::timeout(Duration::from_secs(2), registry.emptied()).await;
 }
 
 /// Holds back notifications until block and mempool agree on the height (ElectrumX's
@@ -232,7 +260,7 @@ impl Coalescer {
 
 /// The notifier: applies events in order and notifies sessions.
 pub async fn notify_loop(
-    shared: Arc<Shared>,
+    shared: Arc<ElectrumState>,
     registry: Arc<Registry>,
     mut events: mpsc::UnboundedReceiver<ChainEvent>,
     shutdown: CancellationToken,
@@ -284,7 +312,7 @@ pub async fn notify_loop(
 /// status changed among `touched` (and, on a new tip, among those with mempool
 /// transactions). Each status is computed once, however many sessions subscribe to it.
 pub async fn notify_sessions(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectrumState>,
     registry: &Registry,
     tip_changed: bool,
     touched: &HashSet<HashX>,
@@ -354,7 +382,7 @@ fn status_cost(entries: usize) -> f64 {
 type Statuses = HashMap<HashX, (Result<Option<[u8; 32]>, ()>, bool, usize)>;
 
 /// Statuses of `keys` (history reads on blocking threads, in chunks).
-async fn compute_statuses(shared: &Arc<Shared>, keys: HashMap<HashX, [u8; 32]>) -> Statuses {
+async fn compute_statuses(shared: &Arc<ElectrumState>, keys: HashMap<HashX, [u8; 32]>) -> Statuses {
     const CHUNK: usize = 256;
     let keys: Vec<(HashX, [u8; 32])> = keys.into_iter().collect();
     let mut tasks = Vec::new();

@@ -15,7 +15,9 @@ use super::history::{Confirmed, HistoryError};
 use super::merkle;
 use super::params;
 use super::session::SessionState;
-use super::shared::{Shared, SERVER_VERSION, SERVER_VERSION_SHORT};
+use super::shared::{
+    features_hosts, Counters, ElectrumState, METHOD_SLOTS, SERVER_VERSION, SERVER_VERSION_SHORT,
+};
 use super::version::{self, ProtocolVersion};
 use crate::daemon;
 use crate::index::HashX;
@@ -109,6 +111,31 @@ impl Method {
             .map_or("invalid method", |(n, _)| n)
     }
 
+    /// The slot of [`Counters`] that counts requests of `method` (`None`: a method not served
+    /// at the session's version, ElectrumX's `invalid method`).
+    fn slot(method: Option<Method>) -> usize {
+        method.map_or(METHODS.len(), |m| m as usize)
+    }
+
+    /// Counts a request of `method` (lock-free).
+    pub fn count_request(counters: &Counters, method: Option<Method>) {
+        counters.count_request(Method::slot(method));
+    }
+
+    /// ElectrumX's `request counts`: requests by method name, in name order, methods never
+    /// requested left out.
+    pub fn request_counts(counters: &Counters) -> Vec<(&'static str, u64)> {
+        let mut counts: Vec<(&'static str, u64)> = METHODS
+            .iter()
+            .map(|(name, m)| (*name, Some(*m)))
+            .chain([("invalid method", None)])
+            .map(|(name, m)| (name, counters.requests_in(Method::slot(m))))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        counts.sort_unstable_by_key(|(name, _)| *name);
+        counts
+    }
+
     /// The Python signature of ElectrumX's handler, for argument binding.
     pub fn signature(self) -> Signature {
         const fn sig(names: &'static [&'static str], required: usize) -> Signature {
@@ -157,35 +184,37 @@ impl Method {
 /// A failed call: the error for the client, and whether to disconnect after sending it
 /// (aiorpcx's `ReplyAndDisconnect`).
 #[derive(Debug)]
-pub struct Failure {
+pub struct CallFailure {
     pub error: RpcError,
     pub disconnect: bool,
 }
 
-impl From<RpcError> for Failure {
-    fn from(error: RpcError) -> Failure {
-        Failure {
+impl From<RpcError> for CallFailure {
+    fn from(error: RpcError) -> CallFailure {
+        CallFailure {
             error,
             disconnect: false,
         }
     }
 }
 
-pub type Outcome = Result<Value, Failure>;
+pub type Outcome = Result<Value, CallFailure>;
 
-fn bad(message: impl Into<String>) -> Failure {
+fn bad(message: impl Into<String>) -> CallFailure {
     RpcError::new(BAD_REQUEST, message).into()
 }
 
-/// What a call may use: the shared state, its session, and its cost so far.
+// Every method's counter slot, and `invalid method`'s, exists.
+const _: () = assert!(METHODS.len() < METHOD_SLOTS);
+
+/// What a call may use: the shared state and its session (which its cost is charged to).
 pub struct Call<'a> {
-    pub shared: &'a Arc<Shared>,
+    pub shared: &'a Arc<ElectrumState>,
     pub session: &'a Arc<SessionState>,
-    pub cost: f64,
 }
 
 /// ElectrumX's wrapping of a daemon failure: `daemon error: DaemonError({...})`.
-pub fn daemon_failure(e: &daemon::Error) -> Failure {
+pub fn daemon_failure(e: &daemon::Error) -> CallFailure {
     RpcError::new(
         DAEMON_ERROR,
         format!("daemon error: {}", daemon_error_repr(e)),
@@ -250,8 +279,11 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 impl Call<'_> {
+    /// Charges `cost` to the session at once, as ElectrumX's `bump_cost` does: what a
+    /// request has incurred stays charged even if REQUEST_TIMEOUT cuts it off (most methods
+    /// charge before their slow part).
     fn bump(&mut self, cost: f64) {
-        self.cost += cost;
+        self.session.bump_cost(cost);
     }
 
     /// Runs `method` with bound `args` (one entry per signature name, `None` when not
@@ -262,7 +294,7 @@ impl Call<'_> {
             Method::Banner => self.banner().await,
             Method::DonationAddress => {
                 self.bump(0.1);
-                Ok(json!(self.shared.settings.donation_address))
+                Ok(json!(self.shared.config.donation_address))
             }
             Method::Features => {
                 self.bump(0.2);
@@ -333,9 +365,9 @@ impl Call<'_> {
         let client_name = arg(args, 0);
         if truthy(client_name) {
             let name = py::py_str(client_name.unwrap_or(&Value::Null));
-            if let Some(filter) = &self.shared.settings.drop_client {
+            if let Some(filter) = &self.shared.config.drop_client {
                 if filter.matches(&name) {
-                    return Err(Failure {
+                    return Err(CallFailure {
                         error: RpcError::new(BAD_REQUEST, format!("unsupported client: {name}")),
                         disconnect: true,
                     });
@@ -354,7 +386,7 @@ impl Call<'_> {
                 self.session.set_protocol(v);
                 Ok(answer)
             }
-            None => Err(Failure {
+            None => Err(CallFailure {
                 error: RpcError::new(
                     BAD_REQUEST,
                     format!(
@@ -380,20 +412,20 @@ impl Call<'_> {
     }
 
     fn features(&self) -> Value {
-        let s = &self.shared.settings;
+        let s = &self.shared.config;
         json!({
-            "hosts": s.features_hosts(),
+            "hosts": features_hosts(s),
             "pruning": null,
             "server_version": SERVER_VERSION,
             "protocol_min": ProtocolVersion::min_supported().to_string(),
             "protocol_max": ProtocolVersion::max_supported().to_string(),
-            "genesis_hash": s.genesis_hash.to_string(),
+            "genesis_hash": s.genesis_hash().to_string(),
             "hash_function": "sha256",
             "services": s.report_services.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
         })
     }
 
-    async fn network_info(&self) -> Result<Value, Failure> {
+    async fn network_info(&self) -> Result<Value, CallFailure> {
         if let Some(v) = self.shared.network_info.get() {
             return Ok(v);
         }
@@ -410,7 +442,7 @@ impl Call<'_> {
     async fn banner(&mut self) -> Outcome {
         self.bump(0.5);
         let default = format!("You are connected to an {SERVER_VERSION} server.");
-        let s = &self.shared.settings;
+        let s = &self.shared.config;
         let file = if self.session.is_tor(s) {
             s.tor_banner_file.as_ref()
         } else {
@@ -450,8 +482,8 @@ impl Call<'_> {
     /// Reads `f` on a blocking thread (RocksDB reads).
     async fn blocking<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Shared) -> R + Send + 'static,
-    ) -> Result<R, Failure> {
+        f: impl FnOnce(&ElectrumState) -> R + Send + 'static,
+    ) -> Result<R, CallFailure> {
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || f(&shared))
             .await
@@ -462,7 +494,7 @@ impl Call<'_> {
         self.shared.index.tip().map_or(0, |t| t.0)
     }
 
-    async fn raw_header(&self, height: &PyInt) -> Result<String, Failure> {
+    async fn raw_header(&self, height: &PyInt) -> Result<String, CallFailure> {
         let header = match height.to_u32() {
             Some(h) => self
                 .blocking(move |s| s.index.header(h))
@@ -478,7 +510,7 @@ impl Call<'_> {
 
     /// ElectrumX's `_merkle_proof`: the branch and root proving header `height` in the
     /// headers up to `cp_height`.
-    async fn merkle_proof(&self, cp_height: &PyInt, height: &PyInt) -> Result<Value, Failure> {
+    async fn merkle_proof(&self, cp_height: &PyInt, height: &PyInt) -> Result<Value, CallFailure> {
         let max_height = self.db_height();
         let max = PyInt::from(u64::from(max_height));
         if !(height <= cp_height && *cp_height <= max) {
@@ -544,7 +576,7 @@ impl Call<'_> {
             .iter()
             .map(|h| serialize(h).to_lower_hex_string())
             .collect();
-        let mut result = if self.session.protocol().at_least(&[1, 6]) {
+        let mut result = if self.session.with_protocol(|v| v.at_least(&[1, 6])) {
             json!({"count": n, "max": MAX_CHUNK_SIZE, "headers": hexes})
         } else {
             json!({"hex": hexes.concat(), "count": n, "max": MAX_CHUNK_SIZE})
@@ -611,7 +643,7 @@ impl Call<'_> {
     }
 
     /// The confirmed history of `sh`, with ElectrumX's cost.
-    async fn confirmed(&mut self, sh: [u8; 32]) -> Result<Arc<Confirmed>, Failure> {
+    async fn confirmed(&mut self, sh: [u8; 32]) -> Result<Arc<Confirmed>, CallFailure> {
         let got = self
             .blocking(move |s| s.histories.get(&s.index, &sh))
             .await?;
@@ -711,7 +743,7 @@ impl Call<'_> {
 
     /// ElectrumX's `address_status`, with its cost.
     /// Also says whether the status has mempool transactions.
-    async fn status(&mut self, sh: [u8; 32]) -> Result<(Option<[u8; 32]>, bool), Failure> {
+    async fn status(&mut self, sh: [u8; 32]) -> Result<(Option<[u8; 32]>, bool), CallFailure> {
         let c = self.confirmed(sh).await?;
         let mempool = self.shared.mempool.summaries(&HashX::from_script_hash(&sh));
         let status = c.status(&mempool);
@@ -866,7 +898,7 @@ impl Call<'_> {
     }
 
     /// Txids of the block at `height`, with ElectrumX's error above the tip.
-    async fn block_txids(&mut self, height: &PyInt) -> Result<Arc<Vec<Txid>>, Failure> {
+    async fn block_txids(&mut self, height: &PyInt) -> Result<Arc<Vec<Txid>>, CallFailure> {
         let tip = self.db_height();
         let too_high = || {
             bad(format!(
@@ -893,7 +925,7 @@ impl Call<'_> {
         Ok(txids)
     }
 
-    fn branch(&mut self, txids: &[Txid], pos: usize) -> Result<Vec<String>, Failure> {
+    fn branch(&mut self, txids: &[Txid], pos: usize) -> Result<Vec<String>, CallFailure> {
         let hashes: Vec<[u8; 32]> = txids.iter().map(|t| t.to_byte_array()).collect();
         let (branch, _root) = merkle::branch_and_root(&hashes, pos).map_err(bad)?;
         self.bump(txids.len() as f64 / 2500.0);

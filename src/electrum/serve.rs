@@ -1,6 +1,7 @@
 //! Serving one client connection: reads JSON-RPC messages, runs requests concurrently (up to
 //! the session's allowance, in the order they were read), and writes responses and
-//! notifications through the session's queue.
+//! notifications through the session's queue. At shutdown a session drains: it stops
+//! reading, finishes the requests it has read, sends their answers, then closes.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -9,12 +10,14 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::cost::{Excessive, ERROR_COST, PARSE_ERROR_COST};
-use super::methods::{Call, Failure, Method};
+use super::methods::{Call, CallFailure, Method};
 use super::outbox::Next;
 use super::session::{SessionState, MAX_QUEUED, MAX_QUEUED_BYTES};
-use super::shared::Shared;
+use super::shared::ElectrumState;
 use crate::jsonrpc::{
     self, BatchDone, Detector, Parsed, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
 };
@@ -22,9 +25,8 @@ use crate::transport::{Connection, MessageWriter, RecvError};
 
 /// Writes queued messages until the outbox closes, the session closes or the socket fails.
 /// A write that makes no progress for `send_timeout` (the client stopped reading) closes the
-/// session.
-/// Writes the session's messages until it closes. Gives back the writer, and whether a write
-/// was abandoned (the client stopped reading: the connection is then reset, not closed).
+/// session. Gives back the writer, and whether a write was abandoned (the connection is then
+/// reset, not closed).
 async fn write_loop(
     mut writer: MessageWriter,
     state: Arc<SessionState>,
@@ -141,22 +143,34 @@ impl BatchAnswer {
     }
 }
 
-/// Serves one connection until the client leaves, the session is closed or `shutdown`.
-pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionState>) {
+/// Serves one connection until the client leaves or the session is closed. Once `drain`
+/// fires (shutdown), nothing more is read; the requests read are still run and answered,
+/// then the session closes (the server closes it anyway once its drain time is up).
+pub async fn serve(
+    conn: Connection,
+    shared: Arc<ElectrumState>,
+    state: Arc<SessionState>,
+    drain: &CancellationToken,
+) {
     let Connection {
         mut reader, writer, ..
     } = conn;
-    let send_timeout = shared.settings.send_timeout;
+    let send_timeout = shared.config.send_timeout;
     let writer_task = tokio::spawn(write_loop(writer, state.clone(), send_timeout));
     let (jobs, queue) = mpsc::channel::<Job>(MAX_QUEUED);
     let dispatcher = tokio::spawn(dispatch(shared.clone(), state.clone(), queue));
     let mut detector = Detector::new();
     let mut writer_ends = false;
+    let mut draining = false;
     let mut received = 0u64;
     loop {
         // Backpressure: nothing more is read while the client leaves our answers unread.
         let msg = tokio::select! {
             _ = state.closing.cancelled() => break,
+            _ = drain.cancelled() => {
+                draining = true;
+                break;
+            }
             m = async {
                 state.outbox.room().await;
                 reader.recv().await
@@ -192,7 +206,7 @@ pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionStat
                 Err(_) => break,
             },
         };
-        let deadline = tokio::time::Instant::now() + shared.settings.request_timeout;
+        let deadline = tokio::time::Instant::now() + shared.config.request_timeout;
         state.touch();
         state.recv_count.fetch_add(1, Ordering::Relaxed);
         if state.log_me() {
@@ -275,11 +289,18 @@ pub async fn serve(conn: Connection, shared: Arc<Shared>, state: Arc<SessionStat
             }
         }
     }
-    if !writer_ends {
-        state.closing.cancel();
-    }
     drop(jobs);
-    let _ = dispatcher.await;
+    if draining {
+        // Every request read runs to its answer (or until the session is closed), then the
+        // writer sends what is queued and closes the connection.
+        let _ = dispatcher.await;
+        state.outbox.close();
+    } else {
+        if !writer_ends {
+            state.closing.cancel();
+        }
+        let _ = dispatcher.await;
+    }
     if let Ok((writer, true)) = writer_task.await {
         writer.abort(reader);
     }
@@ -297,18 +318,25 @@ async fn queue_job(state: &SessionState, jobs: &mpsc::Sender<Job>, job: Job) -> 
 
 /// Starts the session's requests in the order they were read, as aiorpcX does (its tasks
 /// start in order and its semaphore is first come, first served): each waits for a
-/// concurrency slot within its deadline, then runs in its own task holding the slot.
-async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc::Receiver<Job>) {
+/// concurrency slot within its deadline, then runs in its own task holding the slot. Once
+/// the queue has ended, returns when every request has been answered (or at once if the
+/// session is closed).
+async fn dispatch(
+    shared: Arc<ElectrumState>,
+    state: Arc<SessionState>,
+    mut queue: mpsc::Receiver<Job>,
+) {
+    let tasks = TaskTracker::new();
     loop {
         let mut job = tokio::select! {
-            _ = state.closing.cancelled() => return,
+            _ = state.closing.cancelled() => break,
             j = queue.recv() => match j {
                 Some(j) => j,
-                None => return,
+                None => break,
             },
         };
         let entered = tokio::select! {
-            _ = state.closing.cancelled() => return,
+            _ = state.closing.cancelled() => break,
             r = tokio::time::timeout_at(job.deadline, state.concurrency.enter()) => r,
         };
         // Started (or settled): its bytes no longer count as queued.
@@ -316,7 +344,7 @@ async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc
         let (shared, state) = (shared.clone(), state.clone());
         match entered {
             Ok(Ok(slot)) => {
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     let outcome = tokio::select! {
                         _ = state.closing.cancelled() => None,
                         r = tokio::time::timeout_at(job.deadline, run(&shared, &state, &job.req)) => {
@@ -331,19 +359,24 @@ async fn dispatch(shared: Arc<Shared>, state: Arc<SessionState>, mut queue: mpsc
             }
             Ok(Err(Excessive)) => {
                 let outcome = refuse(&state);
-                tokio::spawn(async move { complete(&shared, &state, job, outcome).await });
+                tasks.spawn(async move { complete(&shared, &state, job, outcome).await });
             }
             Err(_) => {
                 let outcome = Some(timed_out(&shared, &state, &job.req));
-                tokio::spawn(async move { complete(&shared, &state, job, outcome).await });
+                tasks.spawn(async move { complete(&shared, &state, job, outcome).await });
             }
         }
+    }
+    tasks.close();
+    tokio::select! {
+        _ = tasks.wait() => {}
+        _ = state.closing.cancelled() => {}
     }
 }
 
 /// Sleeps as the session's cost says, then runs the request.
 async fn run(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectrumState>,
     state: &Arc<SessionState>,
     req: &Request,
 ) -> (Result<Value, RpcError>, bool) {
@@ -356,7 +389,7 @@ async fn run(
 
 /// REQUEST_TIMEOUT passed: aiorpcX's "server busy" (the session goes on).
 fn timed_out(
-    shared: &Shared,
+    shared: &ElectrumState,
     state: &SessionState,
     req: &Request,
 ) -> (Result<Value, RpcError>, bool) {
@@ -364,7 +397,7 @@ fn timed_out(
         session = state.id,
         method = %req.method,
         "request timed out after {} s",
-        shared.settings.request_timeout.as_secs()
+        shared.config.request_timeout.as_secs()
     );
     (Err(RpcError::server_busy()), false)
 }
@@ -394,12 +427,16 @@ fn refuse(state: &SessionState) -> Settled {
 
 /// Answers a finished request (or its batch, once complete). Every error answered costs
 /// [`ERROR_COST`].
-async fn complete(shared: &Arc<Shared>, state: &Arc<SessionState>, job: Job, outcome: Settled) {
+async fn complete(
+    shared: &Arc<ElectrumState>,
+    state: &Arc<SessionState>,
+    job: Job,
+    outcome: Settled,
+) {
     if let Some((Err(_), _)) = &outcome {
-        shared.counters.errors.fetch_add(1, Ordering::Relaxed);
         state.bump_errors(ERROR_COST);
     }
-    let max_send = shared.settings.max_send;
+    let max_send = shared.config.max_send;
     match job.batch {
         None => {
             if let Some((outcome, disconnect)) = outcome {
@@ -433,7 +470,7 @@ async fn finish(state: &SessionState, reply: Option<Vec<u8>>, disconnect: bool) 
 /// Handles a request that must complete before the next is read (server.version, or
 /// anything before it), throttled like any other. False when the session must end.
 async fn handle_in_order(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectrumState>,
     state: &Arc<SessionState>,
     req: Request,
     deadline: tokio::time::Instant,
@@ -456,10 +493,9 @@ async fn handle_in_order(
         return false;
     };
     if outcome.is_err() {
-        shared.counters.errors.fetch_add(1, Ordering::Relaxed);
         state.bump_errors(ERROR_COST);
     }
-    let reply = req.response(outcome.as_ref(), shared.settings.max_send);
+    let reply = req.response(outcome.as_ref(), shared.config.max_send);
     if disconnect {
         state.send_and_close(reply).await;
         return false;
@@ -470,17 +506,17 @@ async fn handle_in_order(
     }
 }
 
-/// Runs one request: its outcome, and whether to disconnect after answering. The method's
-/// cost is charged to the session.
+/// Runs one request: its outcome, and whether to disconnect after answering it. The method
+/// charges its cost to the session as it incurs it (so a request cut off by REQUEST_TIMEOUT
+/// is still charged what it had incurred).
 async fn handle(
-    shared: &Arc<Shared>,
+    shared: &Arc<ElectrumState>,
     state: &Arc<SessionState>,
     req: &Request,
 ) -> (Result<Value, RpcError>, bool) {
     state.requests.fetch_add(1, Ordering::Relaxed);
-    shared.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let method = Method::lookup(&req.method, &state.protocol());
-    let outcome: Result<Value, Failure> =
+    let method = state.with_protocol(|v| Method::lookup(&req.method, v));
+    let outcome: Result<Value, CallFailure> =
         if !state.version_seen() && method != Some(Method::Version) {
             // ElectrumX: the first message must be server.version; old Electrum clients that
             // skip it are sent the two notifications that crash them, then the error.
@@ -490,11 +526,11 @@ async fn handle(
             );
             state.notify("blockchain.relayfee", &[]);
             state.notify("blockchain.estimatefee", &[]);
-            Err(Failure {
+            Err(CallFailure {
                 error: RpcError::new(BAD_REQUEST, "use server.version to identify client"),
                 disconnect: true,
             })
-        } else if shared.settings.drop_client_unknown
+        } else if shared.config.drop_client_unknown
             && req.method != "server.version"
             && state.client() == "unknown"
         {
@@ -504,14 +540,12 @@ async fn handle(
                 session = state.id,
                 "closing session: the client did not identify itself"
             );
-            Err(Failure {
+            Err(CallFailure {
                 error: RpcError::new(BAD_REQUEST, "use server.version to identify client"),
                 disconnect: true,
             })
         } else {
-            shared
-                .counters
-                .count_method(method.map_or("invalid method", Method::name));
+            Method::count_request(&shared.counters, method);
             match method {
                 None => Err(RpcError::unknown_method(&req.method).into()),
                 Some(m) => match jsonrpc::bind(&req.method, &m.signature(), &req.params) {
@@ -520,11 +554,8 @@ async fn handle(
                         let mut call = Call {
                             shared,
                             session: state,
-                            cost: 0.0,
                         };
-                        let outcome = call.run(m, &args).await;
-                        state.bump_cost(call.cost);
-                        outcome
+                        call.run(m, &args).await
                     }
                 },
             }

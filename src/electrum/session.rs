@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bitcoin::hex::DisplayHex;
@@ -13,11 +13,10 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::cost::{self, Concurrency, CostCell, Group, Limits, SessionCost, CONNECTION_COST};
+use super::cost::{Concurrency, CostCell, Limits, SessionCost, SessionGroup, CONNECTION_COST};
 use super::outbox::{Outbox, Refused};
-use super::shared::Settings;
 use super::version::ProtocolVersion;
-use crate::config::Protocol;
+use crate::config::{Config, Protocol};
 use crate::index::HashX;
 use crate::jsonrpc::{self, Detector};
 
@@ -88,10 +87,8 @@ pub struct SessionState {
     pub closing: CancellationToken,
     limits: Limits,
     pub(super) anon_logs: bool,
-    /// The session's cost, shared with its groups.
+    /// The session's cost, and the groups it has joined (which follow the cost).
     cost: Arc<CostCell>,
-    /// Its groups (set once, when it joins the registry).
-    groups: OnceLock<Vec<Arc<Group>>>,
     pub(super) concurrency: Arc<Concurrency>,
     /// Requests received and not answered yet.
     pub(super) unanswered: AtomicU64,
@@ -147,7 +144,6 @@ impl SessionState {
             limits,
             anon_logs,
             cost: Arc::new(CostCell::new(SessionCost::new(&limits, now))),
-            groups: OnceLock::new(),
             concurrency: Arc::new(Concurrency::new(limits.initial_concurrent)),
             unanswered: AtomicU64::new(0),
             log_me: AtomicBool::new(false),
@@ -158,19 +154,14 @@ impl SessionState {
 
     // --- Resource accounting (see `cost.rs`).
 
-    /// The session's cost cell (what its groups add up).
+    /// The session's cost cell (what joins its groups).
     pub fn cost_cell(&self) -> Arc<CostCell> {
         self.cost.clone()
     }
 
-    /// Sets the session's groups (once; later calls are ignored).
-    pub fn set_groups(&self, groups: Vec<Arc<Group>>) {
-        let _ = self.groups.set(groups);
-    }
-
-    /// The session's groups.
-    pub fn groups(&self) -> &[Arc<Group>] {
-        self.groups.get().map_or(&[], Vec::as_slice)
+    /// The session's groups (none once it has left them).
+    pub fn groups(&self) -> Vec<Arc<SessionGroup>> {
+        self.cost.groups()
     }
 
     /// The names of the session's groups (none for private addresses, as in ElectrumX).
@@ -183,29 +174,27 @@ impl SessionState {
     /// cost, in ElectrumX's order.
     pub fn start_costing(&self) {
         self.recalc_concurrency();
-        self.cost.lock().set(CONNECTION_COST);
+        self.cost.set(CONNECTION_COST);
     }
 
     /// The session's cost now (decayed to this instant).
     pub fn cost(&self) -> f64 {
-        self.cost.lock().cost_at(Instant::now())
+        self.cost.cost_at(Instant::now())
     }
 
     /// The cost as last decayed (what its groups count and keep when it leaves).
     pub fn recorded_cost(&self) -> f64 {
-        self.cost.lock().cost()
+        self.cost.cost()
     }
 
     /// The cost the session bears for the other members of its groups.
     pub fn extra_cost(&self) -> f64 {
-        let own = self.recorded_cost();
-        cost::extra_cost(self.groups(), own)
+        self.cost.extra_cost()
     }
 
     /// Adds to the session's cost, recomputing its throttle when the cost has moved enough.
     pub fn bump_cost(&self, delta: f64) {
-        let recalc = self.cost.lock().bump(delta);
-        if recalc {
+        if self.cost.bump(delta) {
             self.recalc_concurrency();
         }
     }
@@ -225,19 +214,17 @@ impl SessionState {
 
     /// Sets how fast the cost decays (from the subscription count, every 300 s).
     pub fn set_decay_per_sec(&self, rate: f64) {
-        self.cost.lock().set_decay_per_sec(rate);
+        self.cost.set_decay_per_sec(rate);
     }
 
     /// aiorpcX's `recalc_concurrency`: decays the cost, then sets the sleep and the
     /// concurrency from it and the groups' share.
     pub fn recalc_concurrency(&self) {
-        let own = self.cost.lock().decay(Instant::now());
-        // Groups lock the members' cells: no cell lock may be held here.
-        let extra = cost::extra_cost(self.groups(), own);
+        let (own, extra) = self.cost.decay_with_share(Instant::now());
         let Some(throttle) = self.limits.throttle(own + extra) else {
             return;
         };
-        self.cost.lock().set_fraction(throttle.fraction);
+        self.cost.set_fraction(throttle.fraction);
         let old = self.concurrency.max_concurrent();
         if (throttle.concurrency - old).abs() > 1 {
             tracing::info!(
@@ -262,7 +249,7 @@ impl SessionState {
 
     /// The sleep before each request now.
     pub fn request_delay(&self) -> std::time::Duration {
-        let fraction = self.cost.lock().fraction();
+        let fraction = self.cost.fraction();
         self.limits.sleep(fraction)
     }
 
@@ -323,6 +310,11 @@ impl SessionState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Runs `f` with the negotiated protocol version (without copying it).
+    pub fn with_protocol<R>(&self, f: impl FnOnce(&ProtocolVersion) -> R) -> R {
+        f(&self.version.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn set_protocol(&self, v: ProtocolVersion) {
@@ -447,8 +439,8 @@ impl SessionState {
     }
 
     /// Whether the connection comes from our Tor proxy (TOR_BANNER_FILE applies).
-    pub fn is_tor(&self, settings: &Settings) -> bool {
-        let Some(proxy) = &settings.tor_proxy else {
+    pub fn is_tor(&self, config: &Config) -> bool {
+        let Some(proxy) = config.tor_proxy() else {
             return false;
         };
         let ip = self.peer.ip();

@@ -1,10 +1,9 @@
 //! What every session shares: the index, the daemon, the mempool, and the caches the
 //! methods use (histories, block txids, header merkle segments, daemon answers), plus the
-//! settings the methods need.
+//! configuration and the counters the admin interface reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -16,11 +15,9 @@ use bitcoin::{BlockHash, Txid};
 use lru::LruCache;
 use serde_json::{json, Value};
 
-use super::cost::Limits;
 use super::history::HistoryCache;
 use super::merkle::{BlockHashSource, HeaderMerkleCache};
-use crate::config::{ClientFilter, Config};
-use crate::config::{Service, ServiceHost};
+use crate::config::{Config, ServiceHost};
 use crate::daemon::Daemon;
 use crate::index::IndexReader;
 use crate::mempool::Mempool;
@@ -30,99 +27,23 @@ pub const SERVER_VERSION: &str = concat!("FerrumX ", env!("CARGO_PKG_VERSION"));
 /// Just the version (`$SERVER_VERSION` in banners).
 pub const SERVER_VERSION_SHORT: &str = env!("CARGO_PKG_VERSION");
 
-/// The settings the methods read (from [`Config`]).
-#[derive(Clone, Debug)]
-pub struct Settings {
-    pub max_send: usize,
-    pub max_recv: usize,
-    pub donation_address: String,
-    pub banner_file: Option<PathBuf>,
-    pub tor_banner_file: Option<PathBuf>,
-    pub report_services: Vec<Service>,
-    pub drop_client: Option<ClientFilter>,
-    pub drop_client_unknown: bool,
-    pub genesis_hash: BlockHash,
-    pub initial_concurrent: usize,
-    pub request_timeout: Duration,
-    pub session_timeout: Duration,
-    pub send_timeout: Duration,
-    pub anon_logs: bool,
-    /// MAX_SESSIONS: listeners pause at this many sessions.
-    pub max_sessions: usize,
-    pub cost_soft_limit: u64,
-    pub cost_hard_limit: u64,
-    pub request_sleep: Duration,
-    pub bandwidth_unit_cost: u64,
-    pub session_group_by_subnet_ipv4: u8,
-    pub session_group_by_subnet_ipv6: u8,
-    /// SESSION_GROUP_PRIVATE (FerrumX): private addresses get subnet groups too.
-    pub session_group_private: bool,
-    /// LOG_SESSIONS; `None` when 0.
-    pub log_sessions: Option<Duration>,
-    /// TOR_PROXY_HOST when TOR_PROXY_PORT is set: connections from it are Tor's.
-    pub tor_proxy: Option<String>,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config) -> Settings {
-        let network = config.net.bitcoin_network();
-        Settings {
-            max_send: config.max_send,
-            max_recv: config.max_recv,
-            donation_address: config.donation_address.clone(),
-            banner_file: config.banner_file.clone(),
-            tor_banner_file: config.tor_banner_file.clone(),
-            report_services: config.report_services.clone(),
-            drop_client: config.drop_client.clone(),
-            drop_client_unknown: config.drop_client_unknown,
-            genesis_hash: bitcoin::constants::genesis_block(network).block_hash(),
-            initial_concurrent: config.initial_concurrent,
-            request_timeout: config.request_timeout,
-            session_timeout: config.session_timeout,
-            send_timeout: config.send_timeout,
-            anon_logs: config.anon_logs,
-            max_sessions: config.max_sessions,
-            cost_soft_limit: config.cost_soft_limit,
-            cost_hard_limit: config.cost_hard_limit,
-            request_sleep: config.request_sleep,
-            bandwidth_unit_cost: config.bandwidth_unit_cost,
-            session_group_by_subnet_ipv4: config.session_group_by_subnet_ipv4,
-            session_group_by_subnet_ipv6: config.session_group_by_subnet_ipv6,
-            session_group_private: config.session_group_private,
-            log_sessions: config.log_sessions,
-            tor_proxy: config.tor_proxy_port.map(|_| config.tor_proxy_host.clone()),
+/// `server.features`' `hosts`: per reported host (REPORT_SERVICES), its ports by protocol
+/// (ElectrumX's shape: `{"host": {"tcp_port": 50001, "ssl_port": 50002}}`).
+pub fn features_hosts(config: &Config) -> Value {
+    let mut hosts = serde_json::Map::new();
+    for s in &config.report_services {
+        let host = match &s.host {
+            ServiceHost::Ip(ip) => ip.to_string(),
+            other => other.to_string(),
+        };
+        let entry = hosts
+            .entry(host)
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Value::Object(ports) = entry {
+            ports.insert(format!("{}_port", s.protocol), json!(s.port));
         }
     }
-
-    /// The throttling settings.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            soft: self.cost_soft_limit as f64,
-            hard: self.cost_hard_limit as f64,
-            initial_concurrent: self.initial_concurrent,
-            request_sleep: self.request_sleep,
-            bandwidth_unit_cost: self.bandwidth_unit_cost.max(1),
-        }
-    }
-
-    /// `server.features`' `hosts`: per reported host, its ports by protocol (ElectrumX's
-    /// shape: `{"host": {"tcp_port": 50001, "ssl_port": 50002}}`).
-    pub fn features_hosts(&self) -> Value {
-        let mut hosts = serde_json::Map::new();
-        for s in &self.report_services {
-            let host = match &s.host {
-                ServiceHost::Ip(ip) => ip.to_string(),
-                other => other.to_string(),
-            };
-            let entry = hosts
-                .entry(host)
-                .or_insert_with(|| Value::Object(serde_json::Map::new()));
-            if let Value::Object(ports) = entry {
-                ports.insert(format!("{}_port", s.protocol), json!(s.port));
-            }
-        }
-        Value::Object(hosts)
-    }
+    Value::Object(hosts)
 }
 
 /// A cached daemon answer, good for a minute (as ElectrumX caches `getnetworkinfo` and
@@ -146,39 +67,48 @@ impl TimedValue {
     }
 }
 
+/// Slots of the per-method request counts in [`Counters`]: one per method of the method
+/// table and one for requests of no method served (`methods::Method::count_request` maps
+/// them), with room to spare.
+pub const METHOD_SLOTS: usize = 64;
+
 /// Counters for the admin interface.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     pub txs_sent: AtomicU64,
-    pub requests: AtomicU64,
-    pub errors: AtomicU64,
-    /// Requests by method (ElectrumX's `request counts`: a method this server does not serve
-    /// at the session's version counts as `invalid method`).
-    methods: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests by method (ElectrumX's `request counts`), one slot per method, counted
+    /// without a lock.
+    methods: [AtomicU64; METHOD_SLOTS],
     /// Lookups and hits of the block-txids cache.
     pub txids_lookups: AtomicU64,
     pub txids_hits: AtomicU64,
 }
 
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            txs_sent: AtomicU64::new(0),
+            methods: std::array::from_fn(|_| AtomicU64::new(0)),
+            txids_lookups: AtomicU64::new(0),
+            txids_hits: AtomicU64::new(0),
+        }
+    }
+}
+
 impl Counters {
-    /// Counts one request of `method` (its canonical name).
-    pub fn count_method(&self, method: &'static str) {
-        *self
-            .methods
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(method)
-            .or_insert(0) += 1;
+    /// Counts one request in method slot `slot` (below [`METHOD_SLOTS`]; others are not
+    /// counted).
+    pub fn count_request(&self, slot: usize) {
+        if let Some(n) = self.methods.get(slot) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// Requests by method, in name order.
-    pub fn method_counts(&self) -> Vec<(&'static str, u64)> {
+    /// The requests counted in method slot `slot`.
+    pub fn requests_in(&self, slot: usize) -> u64 {
         self.methods
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(k, v)| (*k, *v))
-            .collect()
+            .get(slot)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
     }
 }
 
@@ -214,9 +144,10 @@ pub type FeeKey = (u64, Option<String>);
 /// while other keys go on.
 pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
 
-/// The shared state of all sessions.
-pub struct Shared {
-    pub settings: Settings,
+/// The shared state of all sessions (not to be confused with the index's own shared state).
+pub struct ElectrumState {
+    /// The server's configuration (the settings the methods and sessions read).
+    pub config: Arc<Config>,
     pub index: IndexReader,
     pub daemon: Daemon,
     pub mempool: Arc<Mempool>,
@@ -235,16 +166,16 @@ pub struct Shared {
 /// Blocks whose txids are cached (ElectrumX keeps 1,000).
 const BLOCK_TXIDS_CACHED: usize = 1_000;
 
-impl Shared {
+impl ElectrumState {
     pub fn new(
-        settings: Settings,
+        config: Arc<Config>,
         index: IndexReader,
         daemon: Daemon,
         mempool: Arc<Mempool>,
-    ) -> Shared {
-        let histories = HistoryCache::new(settings.max_send);
-        let shared = Shared {
-            settings,
+    ) -> ElectrumState {
+        let histories = HistoryCache::new(config.max_send);
+        let shared = ElectrumState {
+            config,
             index,
             daemon,
             mempool,

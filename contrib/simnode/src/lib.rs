@@ -60,6 +60,9 @@ pub struct SimNodeOptions {
     /// bitcoind with `-zmqpubhashblock`/`-zmqpubhashtx` does; `getzmqnotifications` then
     /// reports that endpoint instead of `zmq`.
     pub zmq_publish: bool,
+    /// With `zmq_publish`: also publish `rawblock`, `rawtx` and `sequence` on the same port
+    /// (bitcoind with every `-zmqpub*` option pointing there).
+    pub zmq_all_topics: bool,
 }
 
 impl Default for SimNodeOptions {
@@ -70,6 +73,7 @@ impl Default for SimNodeOptions {
             cookie_dir: None,
             zmq: Vec::new(),
             zmq_publish: false,
+            zmq_all_topics: false,
         }
     }
 }
@@ -82,6 +86,7 @@ pub struct SimNode {
     runtime: Option<tokio::runtime::Runtime>,
     addr: SocketAddr,
     options: SimNodeOptions,
+    zmq_subscriptions: zmq::Subscriptions,
 }
 
 impl SimNode {
@@ -100,10 +105,17 @@ impl SimNode {
         let node = Arc::new(Mutex::new(node));
         let mut rpc = rpc::NodeRpc::new(node.clone(), control.clone());
         rpc.zmq = options.zmq.clone();
+        let mut zmq_subscriptions = zmq::Subscriptions::default();
         if options.zmq_publish {
-            let start = zmq::start(node);
-            rpc.zmq = std::thread::scope(|s| s.spawn(|| runtime.block_on(start)).join())
-                .map_err(|_| io::Error::other("ZMQ start-up panicked"))??;
+            let topics = if options.zmq_all_topics {
+                zmq::Topics::All
+            } else {
+                zmq::Topics::Hashes
+            };
+            let start = zmq::start(node, topics);
+            (rpc.zmq, zmq_subscriptions) =
+                std::thread::scope(|s| s.spawn(|| runtime.block_on(start)).join())
+                    .map_err(|_| io::Error::other("ZMQ start-up panicked"))??;
         }
         let mut auth = Vec::new();
         if let Some((user, password)) = &options.user_pass {
@@ -130,7 +142,16 @@ impl SimNode {
             runtime: Some(runtime),
             addr,
             options,
+            zmq_subscriptions,
         })
+    }
+
+    /// The ZMQ topics subscribed to so far, in order (with `zmq_publish`).
+    pub fn zmq_subscriptions(&self) -> Vec<String> {
+        self.zmq_subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The bound address.

@@ -240,6 +240,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         cookie_dir: args.datadir.clone(),
         zmq: Vec::new(),
         zmq_publish: args.zmq,
+        zmq_all_topics: false,
     };
     let sim = SimNode::spawn(node, options)
         .map_err(|e| format!("cannot serve on {}:{}: {e}", args.bind, args.port))?;
