@@ -18,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 use super::history::HistoryError;
 use super::methods::status_json;
 pub use super::registry::{housekeeping, GroupInfo, Registry};
-use super::session::{self, SessionState};
+use super::serve::serve;
+use super::session::SessionState;
 use super::shared::ElectrumState;
 use crate::config::Config;
 use crate::config::{Protocol, Service};
@@ -84,7 +85,7 @@ pub async fn bind_services(config: &Config) -> Result<Vec<Listener>, String> {
 }
 
 /// Accepts connections on `listener` until `shutdown`, serving each in its own task (which
-/// drains its session at `shutdown`: see [`session::serve`]). While the registry is paused
+/// drains its session at `shutdown`: see [`serve`]). While the registry is paused
 /// (MAX_SESSIONS) nothing is accepted: new connections wait in the listening socket's
 /// backlog.
 pub async fn accept_loop(
@@ -155,7 +156,7 @@ pub async fn accept_loop(
             );
             registry.add(state.clone());
             state.start_costing();
-            session::serve(conn, shared, state.clone(), &shutdown).await;
+            serve(conn, shared, state.clone(), &shutdown).await;
             registry.remove(id);
             let mut notes = Vec::new();
             if state.throttled() {

@@ -1,6 +1,6 @@
 //! One client session's state — negotiated version, client name, subscriptions, cost and
 //! throttle, counters, the outgoing queue — shared by its request tasks, the notifier and
-//! the admin interface. The connection itself is served by `serve.rs` (re-exported here).
+//! the admin interface. The connection itself is served by `serve.rs`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -19,8 +19,6 @@ use super::version::ProtocolVersion;
 use crate::config::{Config, Protocol};
 use crate::index::HashX;
 use crate::jsonrpc::{self, Detector};
-
-pub use super::serve::serve;
 
 /// Requests of one session waiting for a concurrency slot before FerrumX stops reading from
 /// it until some have started (a memory bound: aiorpcX has none; each waiting request is

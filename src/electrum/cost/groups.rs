@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::SessionCost;
+use super::model::SessionCost;
 
 /// Fixed-point units per unit of cost.
 const SCALE: f64 = 4_294_967_296.0;
@@ -328,7 +328,7 @@ impl Groups {
 mod tests {
     use std::time::Duration;
 
-    use super::super::{Limits, SUBNET_WEIGHT, TIMESLICE_WEIGHT};
+    use super::super::model::{Limits, SUBNET_WEIGHT, TIMESLICE_WEIGHT};
     use super::*;
 
     fn cell(cost: f64) -> Arc<CostCell> {
