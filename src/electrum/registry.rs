@@ -5,7 +5,6 @@
 //! admin room from what this registry lists.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -278,64 +277,59 @@ impl Registry {
 /// ([`Registry::recalc_round`]), every SESSION_TIMEOUT_CHECK (60 s) closing sessions idle
 /// for SESSION_TIMEOUT, and a few seconds after sessions have ended, giving the memory they
 /// freed back to the system.
-pub fn housekeeping(
-    registry: Arc<Registry>,
-    shutdown: CancellationToken,
-) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        let c = registry.config();
-        tracing::info!(
-            max_sessions = c.max_sessions,
-            session_timeout_s = c.session_timeout.as_secs(),
-            cost_soft_limit = c.cost_soft_limit,
-            cost_hard_limit = c.cost_hard_limit,
-            bandwidth_unit_cost = c.bandwidth_unit_cost,
-            request_sleep_ms = c.request_sleep.as_millis() as u64,
-            request_timeout_s = c.request_timeout.as_secs(),
-            initial_concurrent = c.initial_concurrent,
-            "session limits"
-        );
-        let recalc = async {
-            let mut tick = interval_after(RECALC_PERIOD);
-            loop {
-                tick.tick().await;
-                registry.recalc_round();
-            }
-        };
-        let stale = async {
-            let mut tick = interval_after(c.session_timeout_check);
-            loop {
-                tick.tick().await;
-                let closed = registry.close_stale(Instant::now(), c.session_timeout);
-                if !closed.is_empty() {
-                    let ids: Vec<String> = closed.iter().map(u64::to_string).collect();
-                    tracing::info!("closing idle sessions: {}", ids.join(", "));
-                }
-            }
-        };
-        // Sessions that ended leave their memory free but held by the allocator: give it
-        // back (see `crate::memory`) once no more have ended for a period, so that a wave
-        // of disconnections is trimmed once, after it.
-        let trim = async {
-            let mut tick = interval_after(TRIM_PERIOD);
-            let (mut seen, mut due) = (0, false);
-            loop {
-                tick.tick().await;
-                let ended = registry.ended.load(Ordering::Relaxed);
-                if ended != seen {
-                    (seen, due) = (ended, true);
-                } else if due {
-                    due = false;
-                    let _ = tokio::task::spawn_blocking(crate::memory::release_free).await;
-                }
-            }
-        };
-        tokio::select! {
-            _ = shutdown.cancelled() => {}
-            _ = recalc => {}
-            _ = stale => {}
-            _ = trim => {}
+pub async fn housekeeping(registry: Arc<Registry>, shutdown: CancellationToken) {
+    let c = registry.config();
+    tracing::info!(
+        max_sessions = c.max_sessions,
+        session_timeout_s = c.session_timeout.as_secs(),
+        cost_soft_limit = c.cost_soft_limit,
+        cost_hard_limit = c.cost_hard_limit,
+        bandwidth_unit_cost = c.bandwidth_unit_cost,
+        request_sleep_ms = c.request_sleep.as_millis() as u64,
+        request_timeout_s = c.request_timeout.as_secs(),
+        initial_concurrent = c.initial_concurrent,
+        "session limits"
+    );
+    let recalc = async {
+        let mut tick = interval_after(RECALC_PERIOD);
+        loop {
+            tick.tick().await;
+            registry.recalc_round();
         }
+    };
+    let stale = async {
+        let mut tick = interval_after(c.session_timeout_check);
+        loop {
+            tick.tick().await;
+            let closed = registry.close_stale(Instant::now(), c.session_timeout);
+            if !closed.is_empty() {
+                let ids: Vec<String> = closed.iter().map(u64::to_string).collect();
+                tracing::info!("closing idle sessions: {}", ids.join(", "));
+            }
+        }
+    };
+    // Sessions that ended leave their memory free but held by the allocator: give it
+    // back (see `crate::memory`) once no more have ended for a period, so that a wave
+    // of disconnections is trimmed once, after it.
+    let trim = async {
+        let mut tick = interval_after(TRIM_PERIOD);
+        let (mut seen, mut due) = (0, false);
+        loop {
+            tick.tick().await;
+            let ended = registry.ended.load(Ordering::Relaxed);
+            if ended != seen {
+                (seen, due) = (ended, true);
+            } else if due {
+                due = false;
+                let _ = tokio::task::spawn_blocking(crate::memory::release_free).await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = recalc => {}
+        _ = stale => {}
+        _ = trim => {}
     }
 }
 

@@ -180,11 +180,6 @@ impl SessionState {
         self.cost.cost_at(Instant::now())
     }
 
-    /// The cost as last decayed (what its groups count and keep when it leaves).
-    pub fn recorded_cost(&self) -> f64 {
-        self.cost.cost()
-    }
-
     /// The cost the session bears for the other members of its groups.
     pub fn extra_cost(&self) -> f64 {
         self.cost.extra_cost()
@@ -302,15 +297,8 @@ impl SessionState {
         }
     }
 
-    /// The negotiated protocol version (1.4 until `server.version`).
-    pub fn protocol(&self) -> ProtocolVersion {
-        self.version
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Runs `f` with the negotiated protocol version (without copying it).
+    /// Runs `f` with the negotiated protocol version (1.4 until `server.version`), without
+    /// copying it.
     pub fn with_protocol<R>(&self, f: impl FnOnce(&ProtocolVersion) -> R) -> R {
         f(&self.version.lock().unwrap_or_else(|e| e.into_inner()))
     }
