@@ -1,7 +1,8 @@
 //! How the admin answers read to a person: the `sessions`, `groups` and `peers` tables with
 //! ElectrumX's columns and widths (`electrumx_rpc`'s `lib/text.py`), durations as ElectrumX
 //! writes them, coin amounts, and JSON as `electrumx_rpc` prints it (sorted keys, four
-//! spaces). The server answers data; the CLI formats it with these.
+//! spaces). The server answers data; the CLI formats it with these, and so does LOG_SESSIONS
+//! (the same `sessions` table, in the log).
 
 use serde_json::{Map, Value};
 
