@@ -947,15 +947,15 @@ fn a_request_cut_off_by_request_timeout_is_still_charged() {
             ("REQUEST_TIMEOUT", "1"),
         ],
     );
-    let mut wallet = Wallet::connect(ports.tcp);
-    let local = wallet.local();
-    wallet.call("server.version", json!(["cost", "1.4"]));
+    let mut wallet = Client::tcp(ports.tcp);
+    let local = wallet.local.to_string();
+    ok_call(&mut wallet, "server.version", json!(["cost", "1.4"]));
     sim.control().set_delay(Duration::from_secs(3));
     // 10,000 hex digits: 0.25 + 10,000 / 5,000 = 2.25.
     let raw_tx = "00".repeat(5_000);
     let request = json!({"jsonrpc": "2.0", "id": 100, "method":
         "blockchain.transaction.broadcast", "params": [raw_tx]});
-    let answer = wallet.raw(&request.to_string());
+    let answer = raw(&mut wallet, &request.to_string());
     assert_eq!(
         answer["error"],
         json!({"code": -102, "message": "server busy - request timed out"}),
