@@ -111,9 +111,7 @@ fn idle_sessions_are_closed_active_ones_are_not() {
             active
         })
     };
-    let line = e
-        .server
-        .wait_for("closing idle sessions", WAIT);
+    let line = e.server.wait_for("closing idle sessions", WAIT);
     let ids: Vec<u64> = line
         .text
         .split("closing idle sessions: ")
