@@ -1,4 +1,4 @@
-//! Every JSON-RPC exchange recorded from a real Bitcoin Core 29.0 (`shared/bitcoind-core-v29/rpc`),
+//! Every JSON-RPC exchange recorded from a real Bitcoin Core 29.0 (`contrib/simnode/data/bitcoind-core-v29/rpc`),
 //! replayed over raw HTTP/1.1 against `SimNode` serving the recorded chain.
 //!
 //! For each recording the HTTP status and `Content-Type` must equal Core's, and the body parsed
