@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_testkit::electrumx::side_by_side_env;
 use ferrumx_testkit::oracle::grouped as thousands;
 use ferrumx_testkit::process::{cpu_secs, memory};
 use ferrumx_testkit::server::server_exe;
@@ -146,21 +147,8 @@ impl Running {
             Kind::ElectrumX => electrumx_path(),
             Kind::FerrumX => server_exe(),
         };
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let vars = [
-            ("PATH", path.to_str().expect("utf-8 PATH")),
-            ("COIN", "Bitcoin"),
-            ("NET", "regtest"),
-            ("DB_DIRECTORY", db.to_str().expect("utf-8 path")),
-            ("DAEMON_URL", daemon_url),
-            ("SERVICES", &format!("ws://127.0.0.1:{port}")),
-            ("COST_SOFT_LIMIT", "0"),
-            ("COST_HARD_LIMIT", "0"),
-            ("PEER_DISCOVERY", "off"),
-            ("PEER_ANNOUNCE", ""),
-            ("ALLOW_ROOT", "1"),
-            ("LOG_LEVEL", "info"),
-        ];
+        let services = format!("ws://127.0.0.1:{port}");
+        let vars = side_by_side_env(db, daemon_url, &services, &[]);
         Running {
             process: Process::spawn(kind.name(), &exe, &vars),
             port,

@@ -16,7 +16,7 @@ use bitcoin::consensus::encode::serialize_hex;
 use bitcoin::hashes::Hash;
 use bitcoin::{Transaction, Txid};
 use ferrumx_simnode::{GenParams, Node, ScriptHash};
-use ferrumx_testkit::electrumx::{self, require};
+use ferrumx_testkit::electrumx::{self, require, side_by_side_env};
 use ferrumx_testkit::{
     free_port, poll_until, prevout_script, sort_unconfirmed, touched_by, Client, Electrum, Process,
     RpcErr, TempDir,
@@ -118,30 +118,13 @@ impl ElectrumX {
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).expect("db dir");
         let port = free_port();
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut vars: Vec<(String, String)> = [
-            ("PATH", path.to_str().expect("utf-8 PATH")),
-            ("COIN", "Bitcoin"),
-            ("NET", "regtest"),
-            ("DB_DIRECTORY", db.to_str().expect("utf-8 path")),
-            ("DAEMON_URL", daemon_url),
-            ("SERVICES", &format!("tcp://127.0.0.1:{port}")),
-            ("COST_SOFT_LIMIT", "0"),
-            ("COST_HARD_LIMIT", "0"),
-            ("PEER_DISCOVERY", "off"),
-            ("PEER_ANNOUNCE", ""),
-            ("ALLOW_ROOT", "1"),
-            ("LOG_LEVEL", "info"),
+        let mut polls = vec![
             ("DAEMON_POLL_INTERVAL_BLOCKS", "100"),
             ("DAEMON_POLL_INTERVAL_MEMPOOL", "100"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in extra {
-            vars.retain(|(n, _)| n != k);
-            vars.push((k.to_string(), v.to_string()));
-        }
+        ];
+        polls.extend_from_slice(extra);
+        let services = format!("tcp://127.0.0.1:{port}");
+        let vars = side_by_side_env(&db, daemon_url, &services, &polls);
         let ex = ElectrumX {
             process: Process::spawn("electrumx", exe, &vars),
             port,
