@@ -14,8 +14,10 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use bitcoin::hashes::{sha256, Hash, HashEngine};
+use bitcoin::hex::DisplayHex;
 use bitcoin::Txid;
 use lru::LruCache;
+use serde_json::Value;
 
 use crate::index::{HashX, IndexError, IndexReader};
 use crate::mempool::TxSummary;
@@ -38,7 +40,8 @@ impl std::fmt::Debug for Confirmed {
 }
 
 impl Confirmed {
-    fn new(entries: Vec<(Txid, u32)>) -> Confirmed {
+    /// The confirmed part of a history of `entries` (in chain order).
+    pub fn new(entries: Vec<(Txid, u32)>) -> Confirmed {
         let mut engine = sha256::HashEngine::default();
         for (txid, height) in &entries {
             engine.input(format!("{txid}:{height}:").as_bytes());
@@ -58,6 +61,14 @@ impl Confirmed {
             engine.input(format!("{}:{height}:", tx.txid).as_bytes());
         }
         Some(sha256::Hash::from_engine(engine).to_byte_array())
+    }
+}
+
+/// A status as clients are sent it: hex, or null for no history.
+pub fn status_json(status: Option<[u8; 32]>) -> Value {
+    match status {
+        Some(s) => Value::String(s.to_lower_hex_string()),
+        None => Value::Null,
     }
 }
 

@@ -15,8 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::history::HistoryError;
-use super::methods::status_json;
+use super::history::{status_json, HistoryError};
 pub use super::registry::{housekeeping, GroupInfo, Registry};
 use super::serve::serve;
 use super::session::SessionState;

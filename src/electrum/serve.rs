@@ -551,8 +551,8 @@ async fn handle(
                 Some(m) => match jsonrpc::bind(&req.method, &m.signature(), &req.params) {
                     Err(e) => Err(e.into()),
                     Ok(args) => {
-                        let mut call = Call {
-                            shared,
+                        let call = Call {
+                            backend: shared,
                             session: state,
                         };
                         call.run(m, &args).await

@@ -2,49 +2,34 @@
 //! methods use (histories, block txids, header merkle segments, daemon answers), plus the
 //! configuration and the counters the admin interface reads.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use bitcoin::block::Header;
 use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
-use bitcoin::{BlockHash, Txid};
+use bitcoin::{BlockHash, OutPoint, Txid};
 use lru::LruCache;
 use serde_json::{json, Value};
 
-use super::history::HistoryCache;
+use super::history::{Confirmed, HistoryCache, HistoryError};
 use super::merkle::{BlockHashSource, HeaderMerkleCache};
-use crate::config::{Config, ServiceHost};
-use crate::daemon::Daemon;
-use crate::index::IndexReader;
-use crate::mempool::Mempool;
+use super::methods::backend::{
+    Backend, DaemonCalls, DbError, FeeKey, FeeSlot, IndexReads, MempoolReads,
+};
+use crate::config::Config;
+use crate::daemon::{self, Daemon};
+use crate::index::{HashX, IndexReader, Utxo};
+use crate::mempool::{Mempool, MempoolUtxo, TxSummary};
 
 /// The server's name and version, as `server.version` and `server.features` give it.
 pub const SERVER_VERSION: &str = concat!("FerrumX ", env!("CARGO_PKG_VERSION"));
 /// Just the version (`$SERVER_VERSION` in banners).
 pub const SERVER_VERSION_SHORT: &str = env!("CARGO_PKG_VERSION");
-
-/// `server.features`' `hosts`: per reported host (REPORT_SERVICES), its ports by protocol
-/// (ElectrumX's shape: `{"host": {"tcp_port": 50001, "ssl_port": 50002}}`).
-pub fn features_hosts(config: &Config) -> Value {
-    let mut hosts = serde_json::Map::new();
-    for s in &config.report_services {
-        let host = match &s.host {
-            ServiceHost::Ip(ip) => ip.to_string(),
-            other => other.to_string(),
-        };
-        let entry = hosts
-            .entry(host)
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Value::Object(ports) = entry {
-            ports.insert(format!("{}_port", s.protocol), json!(s.port));
-        }
-    }
-    Value::Object(hosts)
-}
 
 /// A cached daemon answer, good for a minute (as ElectrumX caches `getnetworkinfo` and
 /// `getmempoolinfo`).
@@ -136,13 +121,6 @@ impl BlockHashSource for IndexHashes<'_> {
 
 /// A block's txids, with the block they were read for.
 type BlockTxids = (BlockHash, Arc<Vec<Txid>>);
-/// An `estimatefee` cache key: (bucketed target, mode). Bucketing bounds the keys (about
-/// 60 targets × 3 modes).
-pub type FeeKey = (u64, Option<String>);
-/// One key's cached estimate and the block it is good for; its lock is held across the
-/// daemon call, so each key asks the daemon once per block however many sessions ask,
-/// while other keys go on.
-pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
 
 /// The shared state of all sessions (not to be confused with the index's own shared state).
 pub struct ElectrumState {
@@ -156,8 +134,8 @@ pub struct ElectrumState {
     block_txids: Mutex<LruCache<u32, BlockTxids>>,
     /// `blockchain.headers.subscribe`'s answer for the notified tip.
     hsub: RwLock<Value>,
-    pub network_info: TimedValue,
-    pub mempool_info: TimedValue,
+    network_info: TimedValue,
+    mempool_info: TimedValue,
     /// `estimatefee` answers by (target, mode), good while the tip is the given block.
     fee_estimates: Mutex<HashMap<FeeKey, Arc<FeeSlot>>>,
     pub counters: Counters,
@@ -194,11 +172,6 @@ impl ElectrumState {
         shared
     }
 
-    /// The `{"hex", "height"}` of the notified tip.
-    pub fn hsub(&self) -> Value {
-        self.hsub.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
     /// Sets the header-subscription answer to the index's flushed tip; returns it.
     pub fn refresh_hsub(&self) -> Value {
         let v = match self.index.tip() {
@@ -214,52 +187,12 @@ impl ElectrumState {
         v
     }
 
-    /// Txids of the block at `height`, in block order (cached; a cached entry is used only
-    /// while that block is still the chain's at `height`). `None` above the tip.
-    pub fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, String> {
-        let Some(hash) = self.index.block_hash(height).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        self.counters.txids_lookups.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut cache = self.block_txids.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((h, txids)) = cache.get(&height) {
-                if *h == hash {
-                    self.counters.txids_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Some(txids.clone()));
-                }
-            }
-        }
-        let Some(txids) = self.index.block_txids(height).map_err(|e| e.to_string())? else {
-            return Ok(None);
-        };
-        // The block may have been replaced between the two reads: cache only if not.
-        let txids = Arc::new(txids);
-        if self.index.block_hash(height).map_err(|e| e.to_string())? == Some(hash) {
-            self.block_txids
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .put(height, (hash, txids.clone()));
-        }
-        Ok(Some(txids))
-    }
-
     /// Blocks whose txids are cached now.
     pub fn block_txids_cached(&self) -> usize {
         self.block_txids
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
-    }
-
-    /// The branch and root proving block `index` among blocks `0..length`.
-    pub fn header_branch_and_root(
-        &self,
-        length: u32,
-        index: u32,
-    ) -> Result<(Vec<[u8; 32]>, [u8; 32]), String> {
-        self.header_merkle
-            .branch_and_root(&IndexHashes(&self.index), length, index)
     }
 
     /// Fills the header-proof cache for the whole chain (at start-up, as ElectrumX does), so
@@ -280,9 +213,167 @@ impl ElectrumState {
     pub fn on_reorg(&self, fork: u32) {
         self.header_merkle.truncate(fork + 1);
     }
+}
 
-    /// The `estimatefee` cache slot of `key`.
-    pub fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
+/// The methods' view of the index: the reader, and the caches in front of it.
+impl IndexReads for ElectrumState {
+    fn tip(&self) -> Option<(u32, BlockHash)> {
+        self.index.tip()
+    }
+
+    fn header(&self, height: u32) -> Result<Option<Header>, DbError> {
+        Ok(self.index.header(height)?)
+    }
+
+    fn headers(&self, start: u32, count: usize) -> Result<Vec<Header>, DbError> {
+        Ok(self.index.headers(start, count)?)
+    }
+
+    fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, DbError> {
+        Ok(self.index.block_hash(height)?)
+    }
+
+    /// Cached; a cached entry is used only while that block is still the chain's at
+    /// `height`.
+    fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, DbError> {
+        let Some(hash) = self.index.block_hash(height)? else {
+            return Ok(None);
+        };
+        self.counters.txids_lookups.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut cache = self.block_txids.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((h, txids)) = cache.get(&height) {
+                if *h == hash {
+                    self.counters.txids_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Some(txids.clone()));
+                }
+            }
+        }
+        let Some(txids) = self.index.block_txids(height)? else {
+            return Ok(None);
+        };
+        // The block may have been replaced between the two reads: cache only if not.
+        let txids = Arc::new(txids);
+        if self.index.block_hash(height)? == Some(hash) {
+            self.block_txids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .put(height, (hash, txids.clone()));
+        }
+        Ok(Some(txids))
+    }
+
+    fn tx_height(&self, txid: &Txid) -> Result<Option<u32>, DbError> {
+        Ok(self.index.tx_position(txid)?.map(|p| p.height))
+    }
+
+    fn utxos(&self, sh: &[u8; 32]) -> Result<Vec<Utxo>, DbError> {
+        Ok(self.index.utxos(sh)?)
+    }
+
+    fn confirmed_history(&self, sh: &[u8; 32]) -> Result<(Arc<Confirmed>, bool), HistoryError> {
+        self.histories.get(&self.index, sh)
+    }
+
+    fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError> {
+        self.header_merkle
+            .branch_and_root(&IndexHashes(&self.index), length, index)
+            .map_err(DbError)
+    }
+}
+
+impl MempoolReads for ElectrumState {
+    fn mempool_txs(&self, x: &HashX) -> Vec<TxSummary> {
+        self.mempool.summaries(x)
+    }
+
+    fn mempool_balance_delta(&self, x: &HashX) -> i64 {
+        self.mempool.balance_delta(x)
+    }
+
+    fn mempool_utxos(&self, x: &HashX) -> Vec<MempoolUtxo> {
+        self.mempool.utxos(x)
+    }
+
+    fn mempool_spends(&self, x: &HashX) -> HashSet<OutPoint> {
+        self.mempool.potential_spends(x)
+    }
+
+    fn fee_histogram(&self) -> Vec<(f64, u64)> {
+        self.mempool.fee_histogram()
+    }
+}
+
+impl ElectrumState {
+    /// A daemon answer cached a minute in `cache`, else asked with `method`.
+    async fn cached_json(
+        &self,
+        cache: &TimedValue,
+        method: &'static str,
+    ) -> Result<Value, daemon::Error> {
+        if let Some(v) = cache.get() {
+            return Ok(v);
+        }
+        let v = self.daemon.call_json(method, vec![]).await?;
+        cache.set(v.clone());
+        Ok(v)
+    }
+}
+
+impl DaemonCalls for ElectrumState {
+    async fn network_info(&self) -> Result<Value, daemon::Error> {
+        self.cached_json(&self.network_info, "getnetworkinfo").await
+    }
+
+    async fn mempool_info(&self) -> Result<Value, daemon::Error> {
+        self.cached_json(&self.mempool_info, "getmempoolinfo").await
+    }
+
+    async fn estimate_smart_fee(
+        &self,
+        target: u32,
+        mode: Option<&str>,
+    ) -> Result<Value, daemon::Error> {
+        let mut params = vec![json!(target)];
+        params.extend(mode.map(|m| json!(m)));
+        self.daemon.call_json("estimatesmartfee", params).await
+    }
+
+    async fn broadcast(&self, raw_tx: &str) -> Result<Txid, daemon::Error> {
+        self.daemon.broadcast(raw_tx).await
+    }
+
+    async fn submit_package(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
+        self.daemon.submit_package(raw_txs).await
+    }
+
+    async fn raw_transaction(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> Result<Vec<u8>, daemon::Error> {
+        self.daemon.raw_transaction(txid, block).await
+    }
+
+    async fn raw_transaction_verbose(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> Result<Value, daemon::Error> {
+        self.daemon.raw_transaction_verbose(txid, block).await
+    }
+}
+
+impl Backend for ElectrumState {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn notified_tip(&self) -> Value {
+        self.hsub.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
         self.fee_estimates
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -291,7 +382,7 @@ impl ElectrumState {
             .clone()
     }
 
-    pub fn count_tx_sent(&self, n: u64) {
+    fn count_tx_sent(&self, n: u64) {
         self.counters.txs_sent.fetch_add(n, Ordering::Relaxed);
     }
 }

@@ -1,5 +1,5 @@
 //! Python built-ins applied to JSON values as `json.loads` gives them: `int(value)`,
-//! `value in (False, True)` and `bytes.fromhex(text)`.
+//! `bool(value)`, `value in (False, True)` and `bytes.fromhex(text)`.
 
 use serde_json::Value;
 
@@ -22,6 +22,19 @@ pub fn py_int(value: &Value) -> Option<PyInt> {
         }
         Value::String(s) => PyInt::parse(s),
         Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+/// Python's `bool(value)` (what `if value:` tests): false for `None`, `False`, zero, and
+/// empty strings, lists and dicts; true for anything else.
+pub fn py_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
     }
 }
 

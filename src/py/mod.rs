@@ -9,7 +9,7 @@
 //! - [`repr`]: `str()` and `repr()` of values, floats and strings.
 //! - [`int`]: unbounded ints ([`PyInt`]), `int(text)`, `int(float)`, `f'{n:,d}'`
 //!   ([`thousands`]).
-//! - [`builtins`]: `int(value)`, `value in (False, True)`, `bytes.fromhex`.
+//! - [`builtins`]: `int(value)`, `bool(value)`, `value in (False, True)`, `bytes.fromhex`.
 //! - [`unicode`]: the Unicode tables behind `str.isprintable`, `str.isspace` and
 //!   `unicodedata.decimal`.
 //! - [`ipaddress`]: `ipaddress`' IPv6 text and `is_private`.
@@ -28,7 +28,7 @@ pub mod node;
 pub mod repr;
 pub mod unicode;
 
-pub use builtins::{py_false_or_true, py_fromhex, py_int};
+pub use builtins::{py_false_or_true, py_fromhex, py_int, py_truthy};
 pub use dumps::dumps;
 pub use int::{group_digits, thousands, PyInt, INT_MAX_STR_DIGITS};
 pub use loads::{loads, LoadError, MAX_NESTING};

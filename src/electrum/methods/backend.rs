@@ -1,0 +1,124 @@
+//! The narrow interface the methods are written against: what they read from the index (and
+//! the caches in front of it), from the mempool, and what they ask the daemon — as
+//! [`indexer::Chain`](crate::indexer::Chain) is for the block processor. The server's
+//! [`ElectrumState`](crate::electrum::shared::ElectrumState) implements it; unit tests drive
+//! the handlers with a fake holding known values.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use bitcoin::block::Header;
+use bitcoin::{BlockHash, OutPoint, Txid};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::daemon;
+use crate::electrum::history::{Confirmed, HistoryError};
+use crate::index::{HashX, IndexError, Utxo};
+use crate::mempool::{MempoolUtxo, TxSummary};
+
+/// A failed read of the index or of a cache in front of it, as clients are told of it:
+/// `db error: {text}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("db error: {0}")]
+pub struct DbError(pub String);
+
+impl From<IndexError> for DbError {
+    fn from(e: IndexError) -> DbError {
+        DbError(e.to_string())
+    }
+}
+
+/// The index as the methods read it: the flushed chain, and the caches in front of it.
+/// Blocking (RocksDB reads): the methods call these off the async workers.
+pub trait IndexReads: Send + Sync + 'static {
+    /// Height and hash of the flushed tip (`None` before the first block).
+    fn tip(&self) -> Option<(u32, BlockHash)>;
+    /// The header at `height` (`None` above the tip).
+    fn header(&self, height: u32) -> Result<Option<Header>, DbError>;
+    /// Up to `count` headers from `start` (fewer at the tip).
+    fn headers(&self, start: u32, count: usize) -> Result<Vec<Header>, DbError>;
+    /// The hash of the block at `height` (`None` above the tip).
+    fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, DbError>;
+    /// The txids of the block at `height`, in block order (`None` above the tip).
+    fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, DbError>;
+    /// The height of the block holding confirmed transaction `txid`, if indexed.
+    fn tx_height(&self, txid: &Txid) -> Result<Option<u32>, DbError>;
+    /// The confirmed unspent outputs of script hash `sh` (internal byte order).
+    fn utxos(&self, sh: &[u8; 32]) -> Result<Vec<Utxo>, DbError>;
+    /// The confirmed history of `sh`, and whether it came from the cache (which costs less).
+    fn confirmed_history(&self, sh: &[u8; 32]) -> Result<(Arc<Confirmed>, bool), HistoryError>;
+    /// The branch and root proving block `index` among the block hashes `0..length`
+    /// (ElectrumX's `header_branch_and_root`), hashes in internal byte order.
+    fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError>;
+}
+
+/// The mempool as the methods read it (in memory, never blocking for long).
+pub trait MempoolReads: Send + Sync {
+    /// The mempool transactions touching `x`, in the canonical order of statuses.
+    fn mempool_txs(&self, x: &HashX) -> Vec<TxSummary>;
+    /// What the mempool adds to (or takes from) `x`'s confirmed balance, in satoshis.
+    fn mempool_balance_delta(&self, x: &HashX) -> i64;
+    /// The mempool's outputs paying `x`, in FerrumX's documented order.
+    fn mempool_utxos(&self, x: &HashX) -> Vec<MempoolUtxo>;
+    /// The outpoints of `x` that mempool transactions spend.
+    fn mempool_spends(&self, x: &HashX) -> HashSet<OutPoint>;
+    /// The fee histogram: (fee rate, vsize) pairs, compacted as ElectrumX does.
+    fn fee_histogram(&self) -> Vec<(f64, u64)>;
+}
+
+/// What the methods ask the daemon.
+pub trait DaemonCalls: Send + Sync {
+    /// `getnetworkinfo` as the daemon wrote it (may be cached for a minute, as ElectrumX does).
+    fn network_info(&self) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+    /// `getmempoolinfo` as the daemon wrote it (may be cached for a minute).
+    fn mempool_info(&self) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+    /// `estimatesmartfee <target> [<mode>]`'s answer object.
+    fn estimate_smart_fee(
+        &self,
+        target: u32,
+        mode: Option<&str>,
+    ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+    /// `sendrawtransaction <hex>`.
+    fn broadcast(&self, raw_tx: &str) -> impl Future<Output = Result<Txid, daemon::Error>> + Send;
+    /// `submitpackage [<hex>, ...]`'s answer object.
+    fn submit_package(
+        &self,
+        raw_txs: &[String],
+    ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+    /// `getrawtransaction <txid> false [<block>]`: the transaction's bytes.
+    fn raw_transaction(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> impl Future<Output = Result<Vec<u8>, daemon::Error>> + Send;
+    /// `getrawtransaction <txid> true [<block>]`, as the daemon wrote it.
+    fn raw_transaction_verbose(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+}
+
+/// One `estimatefee` answer cached per (bucketed target, mode) key: the block it is good
+/// for and the fee rate. The lock is held across the daemon call, so each key asks the
+/// daemon once per block however many sessions ask, while other keys go on.
+pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
+
+/// An `estimatefee` cache key: (bucketed target, mode). Bucketing bounds the keys (about
+/// 60 targets × 3 modes).
+pub type FeeKey = (u64, Option<&'static str>);
+
+/// Everything a method may use besides its session: the three above, the configuration,
+/// and the server-wide state the methods keep.
+pub trait Backend: IndexReads + MempoolReads + DaemonCalls {
+    /// The settings the methods read (banner files, donation address, services, DROP_CLIENT).
+    fn config(&self) -> &Config;
+    /// `blockchain.headers.subscribe`'s answer: the tip sessions were last notified of.
+    fn notified_tip(&self) -> Value;
+    /// The `estimatefee` cache slot of `key`.
+    fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot>;
+    /// Counts transactions sent (the admin `getinfo`'s `txs sent`).
+    fn count_tx_sent(&self, n: u64);
+}

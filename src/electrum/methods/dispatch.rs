@@ -1,0 +1,77 @@
+//! Running one bound call: its fixed cost charged as ElectrumX charges it, its arguments
+//! turned into a typed [`Request`], and the request handed to its family's handler.
+
+use serde_json::Value;
+
+use super::backend::Backend;
+use super::call::Call;
+use super::failure::Outcome;
+use super::request::Request;
+use super::table::Method;
+
+impl<B: Backend> Call<'_, B> {
+    /// Runs `method` with bound `args` (one entry per signature name, `None` when not
+    /// given; extra positional arguments after them for `server.version`).
+    pub async fn run(&self, method: Method, args: &[Option<Value>]) -> Outcome {
+        let cost = method.fixed_cost();
+        if cost.before_checks > 0.0 {
+            self.bump(cost.before_checks);
+        }
+        let request = Request::parse(method, args)?;
+        if cost.after_checks > 0.0 {
+            self.bump(cost.after_checks);
+        }
+        self.handle(&request).await
+    }
+
+    /// Hands a checked request to its handler (fixed costs already charged).
+    pub async fn handle(&self, request: &Request) -> Outcome {
+        match request {
+            // server
+            Request::Version {
+                client_name,
+                protocol_version,
+            } => self.server_version(client_name.as_ref(), protocol_version.as_ref()),
+            Request::Banner => self.banner().await,
+            Request::DonationAddress => self.donation_address(),
+            Request::Features => self.features(),
+            Request::PeersSubscribe => self.peers_subscribe(),
+            Request::AddPeer => self.add_peer(),
+            Request::Ping => self.ping(),
+            // headers
+            Request::HeadersSubscribe => self.headers_subscribe(),
+            Request::BlockHeader { height, cp_height } => {
+                self.block_header(height, cp_height).await
+            }
+            Request::BlockHeaders {
+                start_height,
+                count,
+                cp_height,
+            } => self.block_headers(start_height, count, cp_height).await,
+            // fees and mempool
+            Request::EstimateFee { number, mode } => self.estimatefee(number, *mode).await,
+            Request::RelayFee => self.relayfee().await,
+            Request::FeeHistogram => self.fee_histogram(),
+            Request::MempoolInfo => self.mempool_info().await,
+            // script hashes
+            Request::GetBalance(sh) => self.get_balance(sh.sh).await,
+            Request::GetHistory(sh) => self.get_history(sh.sh, true).await,
+            Request::GetMempool(sh) => self.get_history(sh.sh, false).await,
+            Request::ListUnspent(sh) => self.listunspent(sh.sh).await,
+            Request::Subscribe(sh) => self.subscribe(sh).await,
+            Request::Unsubscribe(sh) => self.unsubscribe(sh.sh),
+            // transactions
+            Request::Broadcast { raw_tx } => self.broadcast(raw_tx).await,
+            Request::BroadcastPackage { raw_txs, verbose } => {
+                self.broadcast_package(raw_txs, *verbose).await
+            }
+            Request::TxGet { txid, verbose } => self.transaction_get(*txid, *verbose).await,
+            Request::TxGetMerkle { txid, height } => self.transaction_merkle(*txid, height).await,
+            Request::TxIdFromPos {
+                height,
+                tx_pos,
+                merkle,
+            } => self.id_from_pos(height, tx_pos, *merkle).await,
+        }
+    }
+}

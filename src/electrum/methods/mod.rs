@@ -1,0 +1,40 @@
+//! The Electrum methods, as ElectrumX 1.20 serves them at protocol 1.4 to 1.6.
+//!
+//! - [`table`]: which methods exist at which version, their signatures (for argument
+//!   binding), their fixed costs (ElectrumX's `bump_cost` figures) and request counting.
+//! - [`request`]: bound arguments checked once, with ElectrumX's messages, into a typed
+//!   [`Request`].
+//! - [`dispatch`](mod@dispatch): a call's fixed cost, its request, its handler.
+//! - The handlers, by family: [`server`] (`server.*`), [`headers`] (block headers, header
+//!   proofs, `headers.subscribe`), [`scripthash`] (`blockchain.scripthash.*`),
+//!   [`transactions`] (`blockchain.transaction.*`), [`fees`] (fee estimates, relay fee,
+//!   `mempool.*`).
+//! - [`call`]: what a handler works with ([`Call`]: the backend and the session).
+//! - [`backend`]: the narrow interface over the index, the mempool and the daemon that the
+//!   handlers use ([`Backend`]), so that tests can drive them without a server.
+//! - [`failure`]: a failed call, and the one conversion from each error type to what the
+//!   client is told.
+//!
+//! Within this room: `table` and `backend` use no other file of it; `request` uses `table`;
+//! `failure` uses `backend`; `call` uses `backend` and `failure`; each family uses `call`,
+//! `backend`, `failure` (and `scripthash` the `request` type of a script hash); `dispatch`
+//! uses them all. No family uses another.
+
+pub mod backend;
+pub mod call;
+pub mod dispatch;
+pub mod failure;
+pub mod fees;
+pub mod headers;
+pub mod request;
+pub mod scripthash;
+pub mod server;
+pub mod table;
+pub mod transactions;
+
+pub use backend::{Backend, DaemonCalls, DbError, IndexReads, MempoolReads};
+pub use call::Call;
+pub use failure::{CallFailure, Outcome};
+pub use headers::MAX_CHUNK_SIZE;
+pub use request::Request;
+pub use table::{FixedCost, Method, METHODS};

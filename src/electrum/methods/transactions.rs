@@ -1,0 +1,220 @@
+//! The transactions family: `blockchain.transaction.broadcast`, `broadcast_package`,
+//! `get`, `get_merkle`, `id_from_pos` — the daemon for transactions themselves, the index
+//! for where they are and for merkle branches.
+
+use std::sync::Arc;
+
+use bitcoin::hashes::Hash;
+use bitcoin::hex::DisplayHex;
+use bitcoin::Txid;
+use serde_json::{json, Value};
+
+use crate::daemon;
+use crate::electrum::merkle;
+use crate::electrum::version::{self, ProtocolVersion};
+use crate::py::{self, thousands, PyInt};
+
+use super::backend::Backend;
+use super::call::{hex_hash, merge, Call};
+use super::failure::{bad, daemon_message, CallFailure, Outcome};
+
+impl<B: Backend> Call<'_, B> {
+    /// `blockchain.transaction.broadcast(raw_tx)`: the txid, or the daemon's rejection in
+    /// ElectrumX's words (code 1).
+    pub(super) async fn broadcast(&self, raw_tx: &str) -> Outcome {
+        self.bump(0.25 + raw_tx.len() as f64 / 5000.0);
+        match self.backend.broadcast(raw_tx).await {
+            Ok(txid) => {
+                self.backend.count_tx_sent(1);
+                self.session.count_tx_sent(1);
+                if let Some(warning) = old_client_warning(&self.session.client()) {
+                    tracing::info!(%txid, "sent tx; warned the user to upgrade their client");
+                    return Ok(json!(warning));
+                }
+                tracing::info!(%txid, "sent tx");
+                Ok(json!(txid.to_string()))
+            }
+            Err(daemon::Error::Shutdown) => Err(bad("server shutting down")),
+            Err(e) => {
+                let message = daemon_message(&e);
+                tracing::info!("error sending transaction: {message}");
+                Err(bad(format!(
+                    "the transaction was rejected by network rules.\n\n{message}\n[{raw_tx}]"
+                )))
+            }
+        }
+    }
+
+    /// `blockchain.transaction.broadcast_package(raw_txs, verbose=False)` (protocol 1.6):
+    /// the daemon's `submitpackage` answer if `verbose`, else ElectrumX's summary of it.
+    pub(super) async fn broadcast_package(&self, raw_txs: &[String], verbose: bool) -> Outcome {
+        self.bump(0.25 + raw_txs.iter().map(|t| t.len() as f64 / 5000.0).sum::<f64>());
+        let result = match self.backend.submit_package(raw_txs).await {
+            Ok(r) => r,
+            Err(e) => {
+                let message = daemon_message(&e);
+                tracing::info!("error submitting package: {message}");
+                return Err(bad(format!(
+                    "the tx package was rejected by network rules.\n\n{message}."
+                )));
+            }
+        };
+        self.backend.count_tx_sent(raw_txs.len() as u64);
+        self.session.count_tx_sent(raw_txs.len() as u64);
+        tracing::info!(txs = raw_txs.len(), "broadcast package");
+        if verbose {
+            return Ok(result);
+        }
+        let success = result.get("package_msg").and_then(Value::as_str) == Some("success");
+        let mut response = json!({ "success": success });
+        let errors: Vec<Value> = result
+            .get("tx-results")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.values()
+                    .filter(|tx| tx.get("error").is_some_and(py::py_truthy))
+                    .map(|tx| {
+                        json!({
+                            "txid": tx.get("txid").cloned().unwrap_or(Value::Null),
+                            "error": tx.get("error").cloned().unwrap_or(Value::Null),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !errors.is_empty() {
+            merge(&mut response, json!({ "errors": errors }));
+        }
+        Ok(response)
+    }
+
+    /// `blockchain.transaction.get(tx_hash, verbose=False)`: from the daemon, asking in
+    /// the block the index knows when the daemon has no txindex.
+    pub(super) async fn transaction_get(&self, txid: Txid, verbose: bool) -> Outcome {
+        let first = self.raw_transaction(txid, None, verbose).await;
+        match first {
+            Ok(v) => Ok(v),
+            // Not in the mempool and the daemon has no txindex: if we know the block, ask
+            // in it (then Core adds `in_active_chain`, which a txindex answer lacks).
+            Err(e) if e.is_not_found() => {
+                let Some(height) = self.blocking(move |b| b.tx_height(&txid)).await?? else {
+                    return Err(e.into());
+                };
+                let Some(block) = self.blocking(move |b| b.block_hash(height)).await?? else {
+                    return Err(e.into());
+                };
+                let second = self.raw_transaction(txid, Some(block), verbose).await;
+                second
+                    .map(|mut v| {
+                        if let Some(o) = v.as_object_mut() {
+                            o.shift_remove("in_active_chain");
+                        }
+                        v
+                    })
+                    .map_err(|_| e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The daemon's transaction: hex, or its verbose object.
+    async fn raw_transaction(
+        &self,
+        txid: Txid,
+        block: Option<bitcoin::BlockHash>,
+        verbose: bool,
+    ) -> Result<Value, daemon::Error> {
+        if verbose {
+            self.backend.raw_transaction_verbose(txid, block).await
+        } else {
+            let raw = self.backend.raw_transaction(txid, block).await?;
+            Ok(json!(raw.to_lower_hex_string()))
+        }
+    }
+
+    /// `blockchain.transaction.get_merkle(tx_hash, height)`.
+    pub(super) async fn transaction_merkle(&self, txid: Txid, height: &PyInt) -> Outcome {
+        let txids = self.block_txids(height).await?;
+        let Some(pos) = txids.iter().position(|t| *t == txid) else {
+            return Err(bad(format!(
+                "tx {txid} not in block at height {}",
+                height.grouped()
+            )));
+        };
+        let branch = self.branch(&txids, pos)?;
+        Ok(json!({"block_height": height.to_value(), "merkle": branch, "pos": pos}))
+    }
+
+    /// `blockchain.transaction.id_from_pos(height, tx_pos, merkle=False)`.
+    pub(super) async fn id_from_pos(
+        &self,
+        height: &PyInt,
+        tx_pos: &PyInt,
+        merkle: bool,
+    ) -> Outcome {
+        let txids = self.block_txids(height).await?;
+        let pos = tx_pos.to_u64().and_then(|p| usize::try_from(p).ok());
+        let Some((pos, txid)) = pos.and_then(|p| txids.get(p).map(|t| (p, t))) else {
+            return Err(bad(format!(
+                "no tx at position {} in block at height {}",
+                tx_pos.grouped(),
+                height.grouped()
+            )));
+        };
+        if merkle {
+            let branch = self.branch(&txids, pos)?;
+            Ok(json!({"tx_hash": txid.to_string(), "merkle": branch}))
+        } else {
+            Ok(json!(txid.to_string()))
+        }
+    }
+
+    /// Txids of the block at `height`, with ElectrumX's error above the tip.
+    async fn block_txids(&self, height: &PyInt) -> Result<Arc<Vec<Txid>>, CallFailure> {
+        let tip = self.db_height();
+        let too_high = || {
+            bad(format!(
+                "db error: DBError('block {} not on disk (>{})')",
+                height.grouped(),
+                thousands(tip)
+            ))
+        };
+        let Some(h) = height.to_u32() else {
+            return Err(too_high());
+        };
+        if h == 0 {
+            // The genesis coinbase is not a transaction (bitcoind will not serve it, and
+            // its output is unspendable); as in ElectrumX's index, height 0 holds none.
+            self.bump(0.25);
+            return Ok(Arc::new(Vec::new()));
+        }
+        let txids = self
+            .blocking(move |b| b.block_txids(h))
+            .await??
+            .ok_or_else(too_high)?;
+        self.bump(0.25 + txids.len() as f64 * 0.0001);
+        Ok(txids)
+    }
+
+    /// The merkle branch of `txids[pos]`, in hex, with its cost.
+    fn branch(&self, txids: &[Txid], pos: usize) -> Result<Vec<String>, CallFailure> {
+        let hashes: Vec<[u8; 32]> = txids.iter().map(|t| t.to_byte_array()).collect();
+        let (branch, _root) = merkle::branch_and_root(&hashes, pos).map_err(bad)?;
+        self.bump(txids.len() as f64 / 2500.0);
+        Ok(branch.iter().map(hex_hash).collect())
+    }
+}
+
+/// A warning to Electrum clients older than 3.3.3 (vulnerable to phishing servers), returned
+/// instead of the txid of a successful broadcast, as ElectrumX does (in our words).
+fn old_client_warning(client: &str) -> Option<&'static str> {
+    let v = version::protocol_tuple(client);
+    if v != ProtocolVersion::new(&[0]) && v < ProtocolVersion::new(&[3, 3, 3]) {
+        Some(
+            "<br/><br/>The transaction was broadcast.<br/><br/>This version of Electrum has \
+             known vulnerabilities: please upgrade it from https://electrum.org/<br/><br/>",
+        )
+    } else {
+        None
+    }
+}
