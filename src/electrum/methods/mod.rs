@@ -32,6 +32,9 @@ pub mod server;
 pub mod table;
 pub mod transactions;
 
+#[cfg(test)]
+mod tests;
+
 pub use backend::{Backend, DaemonCalls, DbError, IndexReads, MempoolReads};
 pub use call::Call;
 pub use failure::{CallFailure, Outcome};
