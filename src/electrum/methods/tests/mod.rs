@@ -19,7 +19,8 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::backend::{Backend, DaemonCalls, DbError, FeeKey, FeeSlot, IndexReads, MempoolReads};
-use super::{Call, Method};
+use super::call::Call;
+use super::table::Method;
 use crate::config::{Config, Protocol};
 use crate::daemon;
 use crate::electrum::cost::Limits;
