@@ -9,8 +9,9 @@
 //! The figures (see `docs/environment.md`, "Resource limits"):
 //!
 //! - A new session costs 5.0. Each byte received or sent costs `1 / BANDWIDTH_UNIT_COST`.
-//!   Each request costs what its method says (`methods.rs`, ElectrumX's figures); each error
-//!   answered costs 100 more, a message that is not JSON 1,000.
+//!   Each request costs what its method says (ElectrumX's figures: fixed costs in
+//!   `methods/table.rs`, the rest in the handlers); each error answered costs 100 more, a
+//!   message that is not JSON 1,000.
 //! - Cost decays continuously at `COST_HARD_LIMIT / 10,000` per second at first; every 300 s
 //!   the rate becomes `COST_HARD_LIMIT / (10,000 + 5 × subscriptions)` (subscriptions have a
 //!   running cost, so they slow the decay).

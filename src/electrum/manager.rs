@@ -372,7 +372,7 @@ pub async fn notify_sessions(
 
 /// What re-checking a subscription's status costs a session: ElectrumX's `address_status`
 /// with a cached history (0.1), plus 0.1 and 2e-5 per character of the status text (about 68
-/// per entry), as `methods.rs` charges `subscribe`.
+/// per entry), as `methods/scripthash.rs` charges `subscribe`.
 fn status_cost(entries: usize) -> f64 {
     0.1 + 0.1 + entries as f64 * 68.0 * 0.000_02
 }

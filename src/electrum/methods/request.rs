@@ -1,6 +1,6 @@
 //! A bound call turned into a typed request, once, with ElectrumX's checks in ElectrumX's
-//! order and words ([`params`](crate::electrum::params) and the CPython emulation in
-//! [`py`](crate::py)): handlers take the typed values and never look at JSON arguments.
+//! order and words ([`crate::electrum::params`] and the CPython emulation in
+//! [`crate::py`]): handlers take the typed values and never look at JSON arguments.
 //!
 //! Binding ([`jsonrpc::bind`](crate::jsonrpc::bind)) gives one entry per signature name,
 //! `None` where an optional argument was not given; a required one is always there.
