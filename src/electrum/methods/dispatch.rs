@@ -21,11 +21,11 @@ impl<B: Backend> Call<'_, B> {
         if cost.after_checks > 0.0 {
             self.bump(cost.after_checks);
         }
-        self.handle(&request).await
+        self.dispatch(&request).await
     }
 
     /// Hands a checked request to its handler (fixed costs already charged).
-    pub async fn handle(&self, request: &Request) -> Outcome {
+    pub async fn dispatch(&self, request: &Request) -> Outcome {
         match request {
             // server
             Request::Version {

@@ -68,6 +68,10 @@ pub(super) fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_vars(&vars).unwrap_or_else(|e| panic!("test config: {e}"))
 }
 
+/// A confirmed history as the fake holds it: (txid, height) in chain order, or why it
+/// cannot be served.
+pub(super) type FakeHistory = Result<Vec<(Txid, u32)>, HistoryError>;
+
 /// Everything the handlers can read, as plain values.
 pub(super) struct Fake {
     pub config: Config,
@@ -76,7 +80,7 @@ pub(super) struct Fake {
     /// Each block's txids, by height.
     pub txids: Vec<Vec<Txid>>,
     /// Confirmed histories by script hash (internal order); a missing one is empty.
-    pub histories: HashMap<[u8; 32], Result<Vec<(Txid, u32)>, HistoryError>>,
+    pub histories: HashMap<[u8; 32], FakeHistory>,
     pub utxos: HashMap<[u8; 32], Vec<Utxo>>,
     /// Every index read fails with this.
     pub db_failure: Option<String>,
