@@ -1,6 +1,7 @@
 //! What every session shares: the index, the daemon, the mempool, and the caches the
 //! methods use (histories, block txids, header merkle segments, daemon answers), plus the
-//! configuration and the counters the admin interface reads.
+//! configuration and the counters the admin interface reads. [`ElectrumState`] is the
+//! methods' [`Backend`]: the impls at the end of this file are all the methods see of it.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
