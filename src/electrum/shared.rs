@@ -1,31 +1,28 @@
 //! What every session shares: the index, the daemon, the mempool, and the caches the
 //! methods use (histories, block txids, header merkle segments, daemon answers), plus the
-//! configuration and the counters the admin interface reads. [`ElectrumState`] is the
-//! methods' [`Backend`]: the impls at the end of this file are all the methods see of it.
+//! configuration and the counters the admin interface reads. The methods see it through
+//! their narrow interface, [`Backend`](super::methods::Backend) (implemented beside it, in
+//! `methods/backend.rs`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use bitcoin::block::Header;
 use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
-use bitcoin::{BlockHash, OutPoint, Txid};
+use bitcoin::{BlockHash, Txid};
 use lru::LruCache;
 use serde_json::{json, Value};
 
-use super::history::{Confirmed, HistoryCache, HistoryError};
+use super::history::HistoryCache;
 use super::merkle::{BlockHashSource, HeaderMerkleCache};
-use super::methods::backend::{
-    Backend, DaemonCalls, DbError, FeeKey, FeeSlot, IndexReads, MempoolReads,
-};
 use crate::config::Config;
-use crate::daemon::{self, Daemon};
-use crate::index::{HashX, IndexReader, Utxo};
-use crate::mempool::{Mempool, MempoolUtxo, TxSummary};
+use crate::daemon::Daemon;
+use crate::index::{IndexError, IndexReader};
+use crate::mempool::Mempool;
 
 /// The server's name and version, as `server.version` and `server.features` give it.
 pub const SERVER_VERSION: &str = concat!("FerrumX ", env!("CARGO_PKG_VERSION"));
@@ -122,6 +119,13 @@ impl BlockHashSource for IndexHashes<'_> {
 
 /// A block's txids, with the block they were read for.
 type BlockTxids = (BlockHash, Arc<Vec<Txid>>);
+/// An `estimatefee` cache key: (bucketed target, mode). Bucketing bounds the keys (about
+/// 60 targets × 3 modes).
+pub type FeeKey = (u64, Option<&'static str>);
+/// One key's cached estimate and the block it is good for; its lock is held across the
+/// daemon call, so each key asks the daemon once per block however many sessions ask,
+/// while other keys go on.
+pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
 
 /// The shared state of all sessions (not to be confused with the index's own shared state).
 pub struct ElectrumState {
@@ -135,8 +139,9 @@ pub struct ElectrumState {
     block_txids: Mutex<LruCache<u32, BlockTxids>>,
     /// `blockchain.headers.subscribe`'s answer for the notified tip.
     hsub: RwLock<Value>,
-    network_info: TimedValue,
-    mempool_info: TimedValue,
+    /// `getnetworkinfo` and `getmempoolinfo`, cached a minute (as ElectrumX caches them).
+    pub network_info: TimedValue,
+    pub mempool_info: TimedValue,
     /// `estimatefee` answers by (target, mode), good while the tip is the given block.
     fee_estimates: Mutex<HashMap<FeeKey, Arc<FeeSlot>>>,
     pub counters: Counters,
@@ -188,55 +193,17 @@ impl ElectrumState {
         v
     }
 
-    /// Blocks whose txids are cached now.
-    pub fn block_txids_cached(&self) -> usize {
-        self.block_txids
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+    /// `blockchain.headers.subscribe`'s answer: the `{"hex", "height"}` of the notified tip.
+    pub fn hsub(&self) -> Value {
+        self.hsub.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Fills the header-proof cache for the whole chain (at start-up, as ElectrumX does), so
-    /// the first `cp_height` request does not read every header.
+    /// Txids of the block at `height`, in block order (cached; a cached entry is used only
+    /// while that block is still the chain's at `height`). `None` above the tip.
     ///
     /// # Errors
-    /// Reading headers failed.
-    pub fn prefill_header_merkle(&self) -> Result<(), String> {
-        match self.index.tip() {
-            Some((height, _)) => self
-                .header_merkle
-                .prefill(&IndexHashes(&self.index), height + 1),
-            None => Ok(()),
-        }
-    }
-
-    /// After a reorg to `fork`: drop what described the removed blocks.
-    pub fn on_reorg(&self, fork: u32) {
-        self.header_merkle.truncate(fork + 1);
-    }
-}
-
-/// The methods' view of the index: the reader, and the caches in front of it.
-impl IndexReads for ElectrumState {
-    fn tip(&self) -> Option<(u32, BlockHash)> {
-        self.index.tip()
-    }
-
-    fn header(&self, height: u32) -> Result<Option<Header>, DbError> {
-        Ok(self.index.header(height)?)
-    }
-
-    fn headers(&self, start: u32, count: usize) -> Result<Vec<Header>, DbError> {
-        Ok(self.index.headers(start, count)?)
-    }
-
-    fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, DbError> {
-        Ok(self.index.block_hash(height)?)
-    }
-
-    /// Cached; a cached entry is used only while that block is still the chain's at
-    /// `height`.
-    fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, DbError> {
+    /// Reading the index failed.
+    pub fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, IndexError> {
         let Some(hash) = self.index.block_hash(height)? else {
             return Ok(None);
         };
@@ -264,117 +231,48 @@ impl IndexReads for ElectrumState {
         Ok(Some(txids))
     }
 
-    fn tx_height(&self, txid: &Txid) -> Result<Option<u32>, DbError> {
-        Ok(self.index.tx_position(txid)?.map(|p| p.height))
+    /// Blocks whose txids are cached now.
+    pub fn block_txids_cached(&self) -> usize {
+        self.block_txids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
-    fn utxos(&self, sh: &[u8; 32]) -> Result<Vec<Utxo>, DbError> {
-        Ok(self.index.utxos(sh)?)
-    }
-
-    fn confirmed_history(&self, sh: &[u8; 32]) -> Result<(Arc<Confirmed>, bool), HistoryError> {
-        self.histories.get(&self.index, sh)
-    }
-
-    fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError> {
+    /// The branch and root proving block `index` among blocks `0..length`.
+    ///
+    /// # Errors
+    /// Reading headers failed.
+    pub fn header_branch_and_root(
+        &self,
+        length: u32,
+        index: u32,
+    ) -> Result<(Vec<[u8; 32]>, [u8; 32]), String> {
         self.header_merkle
             .branch_and_root(&IndexHashes(&self.index), length, index)
-            .map_err(DbError)
-    }
-}
-
-impl MempoolReads for ElectrumState {
-    fn mempool_txs(&self, x: &HashX) -> Vec<TxSummary> {
-        self.mempool.summaries(x)
     }
 
-    fn mempool_balance_delta(&self, x: &HashX) -> i64 {
-        self.mempool.balance_delta(x)
-    }
-
-    fn mempool_utxos(&self, x: &HashX) -> Vec<MempoolUtxo> {
-        self.mempool.utxos(x)
-    }
-
-    fn mempool_spends(&self, x: &HashX) -> HashSet<OutPoint> {
-        self.mempool.potential_spends(x)
-    }
-
-    fn fee_histogram(&self) -> Vec<(f64, u64)> {
-        self.mempool.fee_histogram()
-    }
-}
-
-impl ElectrumState {
-    /// A daemon answer cached a minute in `cache`, else asked with `method`.
-    async fn cached_json(
-        &self,
-        cache: &TimedValue,
-        method: &'static str,
-    ) -> Result<Value, daemon::Error> {
-        if let Some(v) = cache.get() {
-            return Ok(v);
+    /// Fills the header-proof cache for the whole chain (at start-up, as ElectrumX does), so
+    /// the first `cp_height` request does not read every header.
+    ///
+    /// # Errors
+    /// Reading headers failed.
+    pub fn prefill_header_merkle(&self) -> Result<(), String> {
+        match self.index.tip() {
+            Some((height, _)) => self
+                .header_merkle
+                .prefill(&IndexHashes(&self.index), height + 1),
+            None => Ok(()),
         }
-        let v = self.daemon.call_json(method, vec![]).await?;
-        cache.set(v.clone());
-        Ok(v)
-    }
-}
-
-impl DaemonCalls for ElectrumState {
-    async fn network_info(&self) -> Result<Value, daemon::Error> {
-        self.cached_json(&self.network_info, "getnetworkinfo").await
     }
 
-    async fn mempool_info(&self) -> Result<Value, daemon::Error> {
-        self.cached_json(&self.mempool_info, "getmempoolinfo").await
+    /// After a reorg to `fork`: drop what described the removed blocks.
+    pub fn on_reorg(&self, fork: u32) {
+        self.header_merkle.truncate(fork + 1);
     }
 
-    async fn estimate_smart_fee(
-        &self,
-        target: u32,
-        mode: Option<&str>,
-    ) -> Result<Value, daemon::Error> {
-        let mut params = vec![json!(target)];
-        params.extend(mode.map(|m| json!(m)));
-        self.daemon.call_json("estimatesmartfee", params).await
-    }
-
-    async fn broadcast(&self, raw_tx: &str) -> Result<Txid, daemon::Error> {
-        self.daemon.broadcast(raw_tx).await
-    }
-
-    async fn submit_package(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
-        self.daemon.submit_package(raw_txs).await
-    }
-
-    async fn raw_transaction(
-        &self,
-        txid: Txid,
-        block: Option<BlockHash>,
-    ) -> Result<Vec<u8>, daemon::Error> {
-        self.daemon.raw_transaction(txid, block).await
-    }
-
-    async fn raw_transaction_verbose(
-        &self,
-        txid: Txid,
-        block: Option<BlockHash>,
-    ) -> Result<Value, daemon::Error> {
-        self.daemon.raw_transaction_verbose(txid, block).await
-    }
-}
-
-impl Backend for ElectrumState {
-    fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn notified_tip(&self) -> Value {
-        self.hsub.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
+    /// The `estimatefee` cache slot of `key`.
+    pub fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
         self.fee_estimates
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -383,7 +281,7 @@ impl Backend for ElectrumState {
             .clone()
     }
 
-    fn count_tx_sent(&self, n: u64) {
+    pub fn count_tx_sent(&self, n: u64) {
         self.counters.txs_sent.fetch_add(n, Ordering::Relaxed);
     }
 }

@@ -1,8 +1,8 @@
 //! The narrow interface the methods are written against: what they read from the index (and
 //! the caches in front of it), from the mempool, and what they ask the daemon — as
 //! [`indexer::Chain`](crate::indexer::Chain) is for the block processor. The server's
-//! [`ElectrumState`](crate::electrum::shared::ElectrumState) implements it; unit tests drive
-//! the handlers with a fake holding known values.
+//! [`ElectrumState`] implements it (here, so that `shared.rs` knows nothing of the methods);
+//! unit tests drive the handlers with a fake holding known values.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use bitcoin::block::Header;
 use bitcoin::{BlockHash, OutPoint, Txid};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::daemon;
 use crate::electrum::history::{Confirmed, HistoryError};
+use crate::electrum::shared::{ElectrumState, FeeKey, FeeSlot, TimedValue};
 use crate::index::{HashX, IndexError, Utxo};
 use crate::mempool::{MempoolUtxo, TxSummary};
 
@@ -101,15 +102,6 @@ pub trait DaemonCalls: Send + Sync {
     ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
 }
 
-/// One `estimatefee` answer cached per (bucketed target, mode) key: the block it is good
-/// for and the fee rate. The lock is held across the daemon call, so each key asks the
-/// daemon once per block however many sessions ask, while other keys go on.
-pub type FeeSlot = tokio::sync::Mutex<Option<(BlockHash, Value)>>;
-
-/// An `estimatefee` cache key: (bucketed target, mode). Bucketing bounds the keys (about
-/// 60 targets × 3 modes).
-pub type FeeKey = (u64, Option<&'static str>);
-
 /// Everything a method may use besides its session: the three above, the configuration,
 /// and the server-wide state the methods keep.
 pub trait Backend: IndexReads + MempoolReads + DaemonCalls {
@@ -121,4 +113,142 @@ pub trait Backend: IndexReads + MempoolReads + DaemonCalls {
     fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot>;
     /// Counts transactions sent (the admin `getinfo`'s `txs sent`).
     fn count_tx_sent(&self, n: u64);
+}
+
+/// The methods' view of the index: the reader, and the caches in front of it.
+impl IndexReads for ElectrumState {
+    fn tip(&self) -> Option<(u32, BlockHash)> {
+        self.index.tip()
+    }
+
+    fn header(&self, height: u32) -> Result<Option<Header>, DbError> {
+        Ok(self.index.header(height)?)
+    }
+
+    fn headers(&self, start: u32, count: usize) -> Result<Vec<Header>, DbError> {
+        Ok(self.index.headers(start, count)?)
+    }
+
+    fn block_hash(&self, height: u32) -> Result<Option<BlockHash>, DbError> {
+        Ok(self.index.block_hash(height)?)
+    }
+
+    /// Cached ([`ElectrumState::block_txids`]).
+    fn block_txids(&self, height: u32) -> Result<Option<Arc<Vec<Txid>>>, DbError> {
+        Ok(ElectrumState::block_txids(self, height)?)
+    }
+
+    fn tx_height(&self, txid: &Txid) -> Result<Option<u32>, DbError> {
+        Ok(self.index.tx_position(txid)?.map(|p| p.height))
+    }
+
+    fn utxos(&self, sh: &[u8; 32]) -> Result<Vec<Utxo>, DbError> {
+        Ok(self.index.utxos(sh)?)
+    }
+
+    fn confirmed_history(&self, sh: &[u8; 32]) -> Result<(Arc<Confirmed>, bool), HistoryError> {
+        self.histories.get(&self.index, sh)
+    }
+
+    fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError> {
+        self.header_branch_and_root(length, index).map_err(DbError)
+    }
+}
+
+impl MempoolReads for ElectrumState {
+    fn mempool_txs(&self, x: &HashX) -> Vec<TxSummary> {
+        self.mempool.summaries(x)
+    }
+
+    fn mempool_balance_delta(&self, x: &HashX) -> i64 {
+        self.mempool.balance_delta(x)
+    }
+
+    fn mempool_utxos(&self, x: &HashX) -> Vec<MempoolUtxo> {
+        self.mempool.utxos(x)
+    }
+
+    fn mempool_spends(&self, x: &HashX) -> HashSet<OutPoint> {
+        self.mempool.potential_spends(x)
+    }
+
+    fn fee_histogram(&self) -> Vec<(f64, u64)> {
+        self.mempool.fee_histogram()
+    }
+}
+
+/// A daemon answer cached a minute in `cache`, else asked with `method`.
+async fn cached_json(
+    state: &ElectrumState,
+    cache: &TimedValue,
+    method: &'static str,
+) -> Result<Value, daemon::Error> {
+    if let Some(v) = cache.get() {
+        return Ok(v);
+    }
+    let v = state.daemon.call_json(method, vec![]).await?;
+    cache.set(v.clone());
+    Ok(v)
+}
+
+impl DaemonCalls for ElectrumState {
+    async fn network_info(&self) -> Result<Value, daemon::Error> {
+        cached_json(self, &self.network_info, "getnetworkinfo").await
+    }
+
+    async fn mempool_info(&self) -> Result<Value, daemon::Error> {
+        cached_json(self, &self.mempool_info, "getmempoolinfo").await
+    }
+
+    async fn estimate_smart_fee(
+        &self,
+        target: u32,
+        mode: Option<&str>,
+    ) -> Result<Value, daemon::Error> {
+        let mut params = vec![json!(target)];
+        params.extend(mode.map(|m| json!(m)));
+        self.daemon.call_json("estimatesmartfee", params).await
+    }
+
+    async fn broadcast(&self, raw_tx: &str) -> Result<Txid, daemon::Error> {
+        self.daemon.broadcast(raw_tx).await
+    }
+
+    async fn submit_package(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
+        self.daemon.submit_package(raw_txs).await
+    }
+
+    async fn raw_transaction(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> Result<Vec<u8>, daemon::Error> {
+        self.daemon.raw_transaction(txid, block).await
+    }
+
+    async fn raw_transaction_verbose(
+        &self,
+        txid: Txid,
+        block: Option<BlockHash>,
+    ) -> Result<Value, daemon::Error> {
+        self.daemon.raw_transaction_verbose(txid, block).await
+    }
+}
+
+impl Backend for ElectrumState {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn notified_tip(&self) -> Value {
+        self.hsub()
+    }
+
+    fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot> {
+        ElectrumState::fee_slot(self, key)
+    }
+
+    fn count_tx_sent(&self, n: u64) {
+        ElectrumState::count_tx_sent(self, n);
+    }
 }

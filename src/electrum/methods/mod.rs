@@ -11,11 +11,12 @@
 //!   `mempool.*`).
 //! - [`call`]: what a handler works with ([`Call`]: the backend and the session).
 //! - [`backend`]: the narrow interface over the index, the mempool and the daemon that the
-//!   handlers use ([`Backend`]), so that tests can drive them without a server.
+//!   handlers use ([`Backend`]), and its implementation for the server's `ElectrumState`;
+//!   the unit tests (`tests/`) drive the handlers with a fake instead.
 //! - [`failure`]: a failed call, and the one conversion from each error type to what the
 //!   client is told.
 //!
-//! Within this room: `table` and `backend` use no other file of it; `request` uses `table`;
+//! Within `methods/`: `table` and `backend` use no other file of it; `request` uses `table`;
 //! `failure` uses `backend`; `call` uses `backend` and `failure`; each family uses `call`,
 //! `backend`, `failure` (and `scripthash` the `request` type of a script hash); `dispatch`
 //! uses them all. No family uses another.

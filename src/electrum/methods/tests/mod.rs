@@ -18,7 +18,7 @@ use bitcoin::{BlockHash, CompactTarget, OutPoint, TxMerkleNode, Txid};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::backend::{Backend, DaemonCalls, DbError, FeeKey, FeeSlot, IndexReads, MempoolReads};
+use super::backend::{Backend, DaemonCalls, DbError, IndexReads, MempoolReads};
 use super::call::Call;
 use super::table::Method;
 use crate::config::{Config, Protocol};
@@ -27,6 +27,7 @@ use crate::electrum::cost::Limits;
 use crate::electrum::history::{Confirmed, HistoryError};
 use crate::electrum::merkle;
 use crate::electrum::session::SessionState;
+use crate::electrum::shared::{FeeKey, FeeSlot};
 use crate::electrum::version::ProtocolVersion;
 use crate::index::{HashX, Utxo};
 use crate::mempool::{MempoolUtxo, TxSummary};
