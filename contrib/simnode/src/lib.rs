@@ -2,7 +2,8 @@
 //!
 //! It generates deterministic regtest chains made of real, signed transactions of every
 //! common script type, knows the truth about them (history, UTXOs and balance of every
-//! script hash at every height), and serves them over Bitcoin Core 29.0's JSON-RPC dialect.
+//! script hash at every height), and serves them over Bitcoin Core 29.0's JSON-RPC dialect, or
+//! Core 31.0's ([`SimNodeOptions::core_version`]).
 //! It is a development tool and is never linked into the `ferrumx` server.
 //!
 //! Layout:
@@ -13,7 +14,10 @@
 //!   [`accept`] (Core's mempool checks and reject reasons); [`ops`] (traffic, RBF,
 //!   eviction, reorgs).
 //! - [`truth`]: Electrum-level truth (history, UTXOs, balance per script hash and height).
-//! - [`chainfile`]: saved chains; [`recorded`]: the chain recorded from a real Core 29.0.
+//! - [`chainfile`]: saved chains; [`recorded`]: the chain recorded from a real Core 29.0
+//!   (and the Core 31.0 answers recorded on it).
+//! - [`version`]: which Core the stand-in answers as (29.0 or 31.0, [`CoreVersion`]);
+//!   [`spenders`]: the active chain's spends (Core 31's `-txospenderindex`).
 //! - [`json`]: an ordered JSON value printed the way Core's `UniValue` prints numbers;
 //!   [`corejson`]: Core's verbose shapes (`getblock`, `getblockheader`, `getrawtransaction`).
 //! - [`http`]: the HTTP/1.1 JSON-RPC front end (auth, batches, status codes, warm-up,
@@ -22,6 +26,7 @@
 pub mod accept;
 pub mod blockbuild;
 pub mod chainfile;
+pub mod cluster;
 pub mod corejson;
 pub mod fund;
 pub mod gen;
@@ -32,7 +37,9 @@ pub mod node;
 pub mod ops;
 pub mod recorded;
 pub mod rpc;
+pub mod spenders;
 pub mod truth;
+pub mod version;
 pub mod wallet;
 pub mod zmq;
 
@@ -44,6 +51,7 @@ use std::sync::{Arc, Mutex};
 pub use gen::GenParams;
 pub use node::Node;
 pub use truth::ScriptHash;
+pub use version::CoreVersion;
 
 /// How to serve a node.
 #[derive(Clone, Debug)]
@@ -63,6 +71,12 @@ pub struct SimNodeOptions {
     /// With `zmq_publish`: also publish `rawblock`, `rawtx` and `sequence` on the same port
     /// (bitcoind with every `-zmqpub*` option pointing there).
     pub zmq_all_topics: bool,
+    /// Which Bitcoin Core to answer as (29 by default); written into the node by
+    /// [`SimNode::spawn`] (`Node::core`).
+    pub core_version: CoreVersion,
+    /// Core 31's `-txospenderindex` (on by default; `getindexinfo` lists it and
+    /// `gettxspendingprevout` answers confirmed spends only with it). Ignored as Core 29.
+    pub txospenderindex: bool,
 }
 
 impl Default for SimNodeOptions {
@@ -74,6 +88,8 @@ impl Default for SimNodeOptions {
             zmq: Vec::new(),
             zmq_publish: false,
             zmq_all_topics: false,
+            core_version: CoreVersion::default(),
+            txospenderindex: true,
         }
     }
 }
@@ -95,7 +111,9 @@ impl SimNode {
     /// # Errors
     /// The runtime could not start, the address could not be bound, or the cookie file could
     /// not be written.
-    pub fn spawn(node: Node, options: SimNodeOptions) -> io::Result<SimNode> {
+    pub fn spawn(mut node: Node, options: SimNodeOptions) -> io::Result<SimNode> {
+        node.core = options.core_version;
+        node.txospenderindex = options.txospenderindex;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("simnode")

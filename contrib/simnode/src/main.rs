@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use ferrumx_simnode::{chainfile, recorded, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::{chainfile, recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -110,6 +110,13 @@ struct ServeArgs {
     /// Run without a transaction index (getrawtransaction then needs a block hash).
     #[arg(long)]
     no_txindex: bool,
+    /// Answer as this Bitcoin Core version: 29 (29.0) or 31 (31.0).
+    #[arg(long = "core", default_value = "29", value_name = "VERSION")]
+    core: CoreVersion,
+    /// As Core 31: run without -txospenderindex (getindexinfo does not list it and
+    /// gettxspendingprevout sees only the mempool unless told otherwise, then fails).
+    #[arg(long)]
+    no_txospenderindex: bool,
     /// Publish ZMQ `hashblock`/`hashtx` notifications (on a free port of 127.0.0.1,
     /// reported by `getzmqnotifications`), as bitcoind's -zmqpub* options do.
     #[arg(long)]
@@ -241,6 +248,8 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         zmq: Vec::new(),
         zmq_publish: args.zmq,
         zmq_all_topics: false,
+        core_version: args.core,
+        txospenderindex: !args.no_txospenderindex,
     };
     let sim = SimNode::spawn(node, options)
         .map_err(|e| format!("cannot serve on {}:{}: {e}", args.bind, args.port))?;

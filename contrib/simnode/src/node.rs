@@ -15,7 +15,9 @@ use bitcoin::{Block, BlockHash, Network, OutPoint, Transaction, TxOut, Txid};
 use crate::blockbuild::{assemble_block, subsidy, COINBASE_MATURITY};
 use crate::gen::{GenParams, Generator};
 use crate::mempool::{Mempool, MempoolEntry};
+use crate::spenders::SpenderIndex;
 use crate::truth::Truth;
+use crate::version::CoreVersion;
 
 /// An unspent (or, in undo data, a spent) output with its origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +105,14 @@ pub struct Node {
     pub network: Network,
     /// Whether `getrawtransaction` may look up confirmed transactions without a block hash.
     pub txindex: bool,
+    /// Which Bitcoin Core the node answers as (set by [`crate::SimNodeOptions::core_version`]).
+    pub core: CoreVersion,
+    /// Whether Core 31's `-txospenderindex` is on (`getindexinfo`, `gettxspendingprevout`);
+    /// meaningless as Core 29, which has no such index.
+    pub txospenderindex: bool,
+    /// The spends of the active chain (kept whatever `txospenderindex` says: it is the
+    /// stand-in's truth about confirmed spends).
+    pub spenders: SpenderIndex,
     blocks: HashMap<BlockHash, StoredBlock>,
     active: Vec<BlockHash>,
     txindex_map: HashMap<Txid, (BlockHash, u32)>,
@@ -129,6 +139,9 @@ impl Node {
         let mut node = Node {
             network: Network::Regtest,
             txindex: true,
+            core: CoreVersion::default(),
+            txospenderindex: true,
+            spenders: SpenderIndex::default(),
             blocks: HashMap::new(),
             active: Vec::new(),
             txindex_map: HashMap::new(),
@@ -420,6 +433,7 @@ impl Node {
         }
         self.blocks.insert(hash, stored);
         self.active.push(hash);
+        self.spenders.connect(height, &block);
         self.truth.connect_block(height, &block);
         // Mempool: drop confirmed transactions and conflicts (with descendants).
         for tx in block.txdata.iter().skip(1) {
@@ -463,6 +477,7 @@ impl Node {
             }
             end = start;
         }
+        self.spenders.disconnect(&block);
         self.truth.disconnect_tip();
         Some(block)
     }

@@ -12,6 +12,7 @@ use crate::corejson::{self, BlockCtx, Prevout};
 use crate::http::RpcError;
 use crate::json::Json;
 use crate::node::{Node, StoredBlock};
+use crate::version::CoreVersion;
 
 /// Hex of a 32-byte big-endian number.
 fn hex32(b: &[u8; 32]) -> String {
@@ -74,7 +75,9 @@ pub fn getblockchaininfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
         .with("warnings", Json::Arr(vec![])))
 }
 
-pub fn getnetworkinfo() -> Result<Json, RpcError> {
+pub fn getnetworkinfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
+    let core = rpc.lock().core;
+    let relay_fee = Json::Amount(core.min_relay_feerate() as i64);
     let network = |name: &str, limited: bool| {
         Json::obj()
             .with("name", name)
@@ -84,8 +87,8 @@ pub fn getnetworkinfo() -> Result<Json, RpcError> {
             .with("proxy_randomize_credentials", false)
     };
     Ok(Json::obj()
-        .with("version", 290000i64)
-        .with("subversion", "/Satoshi:29.0.0/")
+        .with("version", core.number())
+        .with("subversion", core.subversion())
         .with("protocolversion", 70016i64)
         .with("localservices", "0000000000000c09")
         .with(
@@ -113,8 +116,8 @@ pub fn getnetworkinfo() -> Result<Json, RpcError> {
                 network("cjdns", true),
             ]),
         )
-        .with("relayfee", Json::Amount(1000))
-        .with("incrementalfee", Json::Amount(1000))
+        .with("relayfee", relay_fee.clone())
+        .with("incrementalfee", relay_fee)
         .with("localaddresses", Json::Arr(vec![]))
         .with("warnings", Json::Arr(vec![])))
 }
@@ -179,12 +182,45 @@ pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
         HashMap::new()
     };
     let lookup = |op: &OutPoint| prevouts.get(op).cloned();
-    Ok(corejson::block_verbose(
+    let json = corejson::block_verbose(
         &block,
         &block_ctx(&node, b),
         verbosity.clamp(1, 3) as u8,
         &lookup,
-    ))
+    );
+    match (node.core, json) {
+        // Core 31 describes the coinbase between "weight" and "tx".
+        (CoreVersion::V31, Json::Obj(mut entries)) => {
+            let at = entries
+                .iter()
+                .position(|(k, _)| k == "tx")
+                .unwrap_or(entries.len());
+            if let Some(cb) = block.txdata.first() {
+                entries.insert(at, ("coinbase_tx".to_string(), coinbase_tx(cb)));
+            }
+            Ok(Json::Obj(entries))
+        }
+        (_, json) => Ok(json),
+    }
+}
+
+/// Core 31's `coinbase_tx` of a verbose block: the coinbase's version, lock time, input
+/// sequence and scriptSig, and its first witness item when it has one.
+fn coinbase_tx(tx: &bitcoin::Transaction) -> Json {
+    let mut out = Json::obj()
+        .with("version", i64::from(tx.version.0))
+        .with("locktime", tx.lock_time.to_consensus_u32());
+    if let Some(input) = tx.input.first() {
+        out.push("sequence", input.sequence.0);
+        out.push(
+            "coinbase",
+            input.script_sig.as_bytes().to_lower_hex_string(),
+        );
+        if let Some(w) = input.witness.nth(0) {
+            out.push("witness", w.to_lower_hex_string());
+        }
+    }
+    out
 }
 
 pub fn getchaintips(rpc: &NodeRpc) -> Result<Json, RpcError> {
@@ -227,14 +263,23 @@ pub fn getindexinfo(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     let name = p.str(0)?;
     let node = rpc.lock();
     let mut out = Json::obj();
-    // An empty name lists every index, as no name does.
-    if node.txindex && name.is_none_or(|n| n.is_empty() || n == "txindex") {
-        out.push(
-            "txindex",
-            Json::obj()
-                .with("synced", true)
-                .with("best_block_height", node.tip_height()),
-        );
+    let indexes = [
+        ("txindex", node.txindex),
+        (
+            "txospenderindex",
+            node.core.has_txospenderindex() && node.txospenderindex,
+        ),
+    ];
+    for (index, enabled) in indexes {
+        // An empty name lists every index, as no name does.
+        if enabled && name.is_none_or(|n| n.is_empty() || n == index) {
+            out.push(
+                index,
+                Json::obj()
+                    .with("synced", true)
+                    .with("best_block_height", node.tip_height()),
+            );
+        }
     }
     Ok(out)
 }

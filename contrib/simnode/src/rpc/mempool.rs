@@ -16,6 +16,7 @@ use crate::accept::{
     exceeds_max_fee, feerate, is_burn, AcceptOptions, Accepted, Reject, DEFAULT_MAX_FEERATE,
     RPC_TRANSACTION_ERROR, RPC_VERIFY_ALREADY_IN_UTXO_SET,
 };
+use crate::cluster::Chunks;
 use crate::corejson::{self, Prevout, TxCtx};
 use crate::http::RpcError;
 use crate::json::Json;
@@ -143,8 +144,9 @@ fn signals_rbf(tx: &Transaction) -> bool {
     tx.input.iter().any(|i| i.sequence.0 < 0xffff_fffe)
 }
 
-/// Core's `entryToJSON` for one mempool transaction.
-pub fn mempool_entry_json(node: &Node, txid: &Txid) -> Option<Json> {
+/// Core's `entryToJSON` for one mempool transaction; `chunks` (Core 31) adds the
+/// transaction's chunk.
+pub fn mempool_entry_json(node: &Node, txid: &Txid, chunks: Option<&Chunks>) -> Option<Json> {
     let pool = &node.mempool;
     let e = pool.get(txid)?;
     let ancestors = pool.ancestors(txid);
@@ -165,25 +167,28 @@ pub fn mempool_entry_json(node: &Node, txid: &Txid) -> Option<Json> {
             .iter()
             .filter_map(|t| pool.get(t))
             .any(|a| signals_rbf(&a.tx));
+    let chunk = chunks.and_then(|c| c.of_tx.get(txid));
+    let mut out = Json::obj()
+        .with("vsize", e.vsize)
+        .with("weight", e.weight)
+        .with("time", e.time)
+        .with("height", e.height)
+        .with("descendantcount", descendants.len() + 1)
+        .with("descendantsize", desc_size)
+        .with("ancestorcount", ancestors.len() + 1)
+        .with("ancestorsize", anc_size)
+        .with("wtxid", e.wtxid.to_string());
+    let mut fees = Json::obj()
+        .with("base", Json::Amount(e.fee as i64))
+        .with("modified", Json::Amount(e.fee as i64))
+        .with("ancestor", Json::Amount(anc_fee as i64))
+        .with("descendant", Json::Amount(desc_fee as i64));
+    if let Some(c) = chunk {
+        out.push("chunkweight", c.weight);
+        fees.push("chunk", Json::Amount(c.fee as i64));
+    }
     Some(
-        Json::obj()
-            .with("vsize", e.vsize)
-            .with("weight", e.weight)
-            .with("time", e.time)
-            .with("height", e.height)
-            .with("descendantcount", descendants.len() + 1)
-            .with("descendantsize", desc_size)
-            .with("ancestorcount", ancestors.len() + 1)
-            .with("ancestorsize", anc_size)
-            .with("wtxid", e.wtxid.to_string())
-            .with(
-                "fees",
-                Json::obj()
-                    .with("base", Json::Amount(e.fee as i64))
-                    .with("modified", Json::Amount(e.fee as i64))
-                    .with("ancestor", Json::Amount(anc_fee as i64))
-                    .with("descendant", Json::Amount(desc_fee as i64)),
-            )
+        out.with("fees", fees)
             .with(
                 "depends",
                 Json::Arr(depends.into_iter().map(Json::Str).collect()),
@@ -201,7 +206,15 @@ pub fn getrawmempool(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     let verbose = p.bool(0)?.unwrap_or(false);
     let with_seq = p.bool(1)?.unwrap_or(false);
     let node = rpc.lock();
-    let order = node.mempool.sorted_txids();
+    // Core 31 lists its cluster mempool in mining order.
+    let chunks = node
+        .core
+        .cluster_mempool()
+        .then(|| Chunks::of(&node.mempool));
+    let order = match &chunks {
+        Some(c) => c.mining_order.clone(),
+        None => node.mempool.sorted_txids(),
+    };
     if verbose {
         if with_seq {
             return Err(err(
@@ -211,7 +224,7 @@ pub fn getrawmempool(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
         }
         let mut out = Json::obj();
         for t in &order {
-            if let Some(j) = mempool_entry_json(&node, t) {
+            if let Some(j) = mempool_entry_json(&node, t, chunks.as_ref()) {
                 out.push(&t.to_string(), j);
             }
         }
@@ -232,7 +245,11 @@ pub fn getmempoolentry(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
         .map(Txid::from_byte_array)
         .ok_or_else(|| err(-1, p.help.to_string()))?;
     let node = rpc.lock();
-    mempool_entry_json(&node, &txid)
+    let chunks = node
+        .core
+        .cluster_mempool()
+        .then(|| Chunks::of(&node.mempool));
+    mempool_entry_json(&node, &txid, chunks.as_ref())
         .ok_or_else(|| err(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool"))
 }
 
@@ -247,18 +264,29 @@ pub fn getmempoolinfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
         .map(|e| e.weight / 2 + 600 + 64 * e.tx.input.len() as u64)
         .sum();
     let unbroadcast = pool.entries().filter(|e| e.unbroadcast).count();
-    Ok(Json::obj()
+    let min_fee = Json::Amount(node.core.min_relay_feerate() as i64);
+    let info = Json::obj()
         .with("loaded", true)
         .with("size", pool.len())
         .with("bytes", bytes)
         .with("usage", usage)
         .with("total_fee", Json::Amount(total_fee as i64))
         .with("maxmempool", 300_000_000i64)
-        .with("mempoolminfee", Json::Amount(1000))
-        .with("minrelaytxfee", Json::Amount(1000))
-        .with("incrementalrelayfee", Json::Amount(1000))
+        .with("mempoolminfee", min_fee.clone())
+        .with("minrelaytxfee", min_fee.clone())
+        .with("incrementalrelayfee", min_fee)
         .with("unbroadcastcount", unbroadcast)
-        .with("fullrbf", true))
+        .with("fullrbf", true);
+    if !node.core.cluster_mempool() {
+        return Ok(info);
+    }
+    // Core 31's policy settings (defaults) and cluster limits.
+    Ok(info
+        .with("permitbaremultisig", true)
+        .with("maxdatacarriersize", 100_000i64)
+        .with("limitclustercount", 64i64)
+        .with("limitclustersize", 101_000i64)
+        .with("optimal", true))
 }
 
 pub fn estimatesmartfee(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {

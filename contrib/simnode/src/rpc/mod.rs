@@ -175,7 +175,7 @@ impl Handler for NodeRpc {
         p.check()?;
         match method {
             "getblockchaininfo" => chain::getblockchaininfo(self),
-            "getnetworkinfo" => chain::getnetworkinfo(),
+            "getnetworkinfo" => chain::getnetworkinfo(self),
             "getblockcount" => chain::getblockcount(self),
             "getbestblockhash" => chain::getbestblockhash(self),
             "getblockhash" => chain::getblockhash(self, &p),
