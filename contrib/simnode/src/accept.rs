@@ -25,8 +25,6 @@ pub const RPC_TRANSACTION_REJECTED: i64 = -26;
 /// Core's `RPC_VERIFY_ALREADY_IN_UTXO_SET`.
 pub const RPC_VERIFY_ALREADY_IN_UTXO_SET: i64 = -27;
 
-/// Minimum relay fee and incremental relay fee, sat/kvB (Core's defaults).
-pub const MIN_RELAY_FEERATE: u64 = 1_000;
 /// Core's default `maxfeerate` for `sendrawtransaction`: 0.10 BTC/kvB.
 pub const DEFAULT_MAX_FEERATE: u64 = 10_000_000;
 /// Core's default ancestor/descendant count limit.
@@ -319,7 +317,7 @@ impl Node {
             ));
         }
         let fee = value_in - value_out;
-        let min_fee = fee_at(MIN_RELAY_FEERATE, vsize);
+        let min_fee = fee_at(self.core.min_relay_feerate(), vsize);
         if fee < min_fee {
             return Err(Reject::rejected(
                 "min relay fee not met",
@@ -358,6 +356,8 @@ impl Node {
         }
         let replaced = if conflicts.is_empty() {
             BTreeSet::new()
+        } else if self.core.cluster_mempool() {
+            self.replacement_checks_v31(&txid, fee, tx.weight().to_wu(), vsize, &conflicts)?
         } else {
             self.replacement_checks(tx, &txid, fee, vsize, &conflicts)?
         };
@@ -420,22 +420,7 @@ impl Node {
                 }
             }
         }
-        let mut count = 0usize;
-        let mut replaced: BTreeSet<Txid> = BTreeSet::new();
-        for c in conflicts {
-            let descendants = self.mempool.descendants(c);
-            count += descendants.len() + 1;
-            if count > MAX_REPLACEMENT_CANDIDATES {
-                return Err(Reject::rejected(
-                    "too many potential replacements",
-                    Some(format!(
-                        "rejecting replacement {txid}; too many potential replacements ({count} > {MAX_REPLACEMENT_CANDIDATES})"
-                    )),
-                ));
-            }
-            replaced.insert(*c);
-            replaced.extend(descendants);
-        }
+        let replaced = self.conflicts_with_descendants(txid, conflicts)?;
         let parents_of_conflicts: HashSet<Txid> = replaced
             .iter()
             .filter_map(|t| self.mempool.get(t))
@@ -452,6 +437,85 @@ impl Node {
                 ));
             }
         }
+        self.pays_for_rbf(txid, fee, vsize, &replaced)?;
+        Ok(replaced)
+    }
+
+    /// Core 31's `ReplacementChecks` (cluster mempool): at most 100 transactions evicted, more
+    /// fees than all of them plus relay of its own size, then a strictly better fee-rate
+    /// diagram. (Rule 2, no new unconfirmed inputs, and the fee-rate-per-conflict rule are
+    /// gone.) The diagram compared is that of the evicted transactions' chunks against the
+    /// replacement alone.
+    fn replacement_checks_v31(
+        &self,
+        txid: &Txid,
+        fee: u64,
+        weight: u64,
+        vsize: u64,
+        conflicts: &BTreeSet<Txid>,
+    ) -> Result<BTreeSet<Txid>, Reject> {
+        let replaced = self.conflicts_with_descendants(txid, conflicts)?;
+        self.pays_for_rbf(txid, fee, vsize, &replaced)?;
+        let chunks = crate::cluster::Chunks::of(&self.mempool);
+        let mut old: Vec<crate::cluster::FeeFrac> = Vec::new();
+        for t in chunks.mining_order.iter().filter(|t| replaced.contains(*t)) {
+            let Some(e) = self.mempool.get(t) else {
+                continue;
+            };
+            let rate = chunks.of_tx.get(t).copied().unwrap_or_default();
+            // Each evicted transaction at its chunk's fee rate.
+            let fee_part = (u128::from(rate.fee) * u128::from(e.weight))
+                .checked_div(u128::from(rate.weight))
+                .unwrap_or(0);
+            old.push(crate::cluster::FeeFrac {
+                fee: u64::try_from(fee_part).unwrap_or(u64::MAX),
+                weight: e.weight,
+            });
+        }
+        let new = crate::cluster::FeeFrac { fee, weight };
+        if !crate::cluster::improves_diagram(&old, new) {
+            return Err(Reject::rejected(
+                "replacement-failed",
+                Some("insufficient feerate: does not improve feerate diagram".to_string()),
+            ));
+        }
+        Ok(replaced)
+    }
+
+    /// The direct conflicts and their descendants (BIP 125 rule 5: at most 100).
+    fn conflicts_with_descendants(
+        &self,
+        txid: &Txid,
+        conflicts: &BTreeSet<Txid>,
+    ) -> Result<BTreeSet<Txid>, Reject> {
+        let mut count = 0usize;
+        let mut replaced: BTreeSet<Txid> = BTreeSet::new();
+        for c in conflicts {
+            let descendants = self.mempool.descendants(c);
+            count += descendants.len() + 1;
+            if count > MAX_REPLACEMENT_CANDIDATES {
+                return Err(Reject::rejected(
+                    "too many potential replacements",
+                    Some(format!(
+                        "rejecting replacement {txid}; too many potential replacements ({count} > {MAX_REPLACEMENT_CANDIDATES})"
+                    )),
+                ));
+            }
+            replaced.insert(*c);
+            replaced.extend(descendants);
+        }
+        Ok(replaced)
+    }
+
+    /// Core's `PaysForRBF` (rules 3 and 4): more fees than everything evicted, and the
+    /// difference pays the incremental relay fee for the replacement's size.
+    fn pays_for_rbf(
+        &self,
+        txid: &Txid,
+        fee: u64,
+        vsize: u64,
+        replaced: &BTreeSet<Txid>,
+    ) -> Result<(), Reject> {
         let old_fees: u64 = replaced
             .iter()
             .filter_map(|t| self.mempool.get(t))
@@ -467,7 +531,7 @@ impl Node {
                 )),
             ));
         }
-        let needed = fee_at(MIN_RELAY_FEERATE, vsize);
+        let needed = fee_at(self.core.min_relay_feerate(), vsize);
         if fee - old_fees < needed {
             return Err(Reject::rejected(
                 "insufficient fee",
@@ -478,7 +542,7 @@ impl Node {
                 )),
             ));
         }
-        Ok(replaced)
+        Ok(())
     }
 }
 

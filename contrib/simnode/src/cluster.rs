@@ -206,3 +206,75 @@ fn chunk(pool: &Mempool, lin: &[Txid]) -> Vec<(FeeFrac, Vec<Txid>)> {
     }
     out
 }
+
+/// Core's `ImprovesFeerateDiagram` for a replacement: the diagram (cumulative fee over
+/// cumulative weight, best fee rate first) of `new` must be nowhere below that of `old` and
+/// somewhere above it; the shorter diagram continues flat.
+pub fn improves_diagram(old: &[FeeFrac], new: FeeFrac) -> bool {
+    let mut old: Vec<FeeFrac> = old.to_vec();
+    old.sort_by(|a, b| b.cmp_rate(a));
+    // Breakpoints of the old diagram.
+    let mut points = vec![(0u64, 0u64)];
+    for c in &old {
+        let (w, f) = points[points.len() - 1];
+        points.push((w + c.weight, f + c.fee));
+    }
+    // `new`'s diagram at weight `w`, times `new.weight` (exact).
+    let new_at = |w: u64| -> u128 {
+        if w >= new.weight {
+            u128::from(new.fee) * u128::from(new.weight.max(1))
+        } else {
+            u128::from(new.fee) * u128::from(w)
+        }
+    };
+    let scale = u128::from(new.weight.max(1));
+    let mut strictly = false;
+    // Old breakpoints against the new line.
+    for &(w, f) in &points {
+        let (n, o) = (new_at(w), u128::from(f) * scale);
+        if n < o {
+            return false;
+        }
+        strictly |= n > o;
+    }
+    // The new breakpoint against the old diagram (interpolated, times the segment weight).
+    let w = new.weight;
+    let old_at = points
+        .windows(2)
+        .find(|p| p[1].0 >= w)
+        .map(|p| {
+            let ((w0, f0), (w1, f1)) = (p[0], p[1]);
+            let span = u128::from(w1 - w0).max(1);
+            (
+                u128::from(f0) * span + u128::from(f1 - f0) * u128::from(w - w0),
+                span,
+            )
+        })
+        .unwrap_or_else(|| (u128::from(points[points.len() - 1].1), 1));
+    let (n, o) = (u128::from(new.fee) * old_at.1, old_at.0);
+    if n < o {
+        return false;
+    }
+    strictly || n > o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{improves_diagram, FeeFrac};
+
+    fn ff(fee: u64, weight: u64) -> FeeFrac {
+        FeeFrac { fee, weight }
+    }
+
+    #[test]
+    fn diagram() {
+        // Same size, more fee: better.
+        assert!(improves_diagram(&[ff(100, 400)], ff(200, 400)));
+        // Same fee and size: not strictly better.
+        assert!(!improves_diagram(&[ff(100, 400)], ff(100, 400)));
+        // More fee but a much lower fee rate over a larger size: worse at the start.
+        assert!(!improves_diagram(&[ff(1000, 400)], ff(1100, 4000)));
+        // Smaller and richer than two old chunks.
+        assert!(improves_diagram(&[ff(100, 400), ff(50, 400)], ff(200, 400)));
+    }
+}

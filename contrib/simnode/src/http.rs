@@ -68,6 +68,12 @@ pub trait Handler: Send + Sync + 'static {
     /// (an object) to positions as Core does; `"a|b"` names one parameter with an alias.
     /// `None` means the method is unknown (the call then gets -32601).
     fn param_names(&self, method: &str) -> Option<&'static [&'static str]>;
+
+    /// Named-only parameters of `method` (Core's `OBJ_NAMED_PARAMS`): given by name, they are
+    /// gathered into an options object at the returned position.
+    fn named_only(&self, _method: &str) -> Option<(usize, &'static [&'static str])> {
+        None
+    }
 }
 
 /// A way to log in. Several may be enabled at once, as Core accepts `rpcuser`/`rpcpassword`

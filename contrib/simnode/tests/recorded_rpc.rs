@@ -11,15 +11,13 @@
 //! height 164, 12 mempool transactions). The others were taken at other moments; [`PLAN`]
 //! says, for every recording, which node state answers it and why.
 
+mod replay;
+
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bitcoin::Txid;
 use ferrumx_simnode::{recorded, GenParams, Node, SimNode, SimNodeOptions};
 use serde_json::Value;
@@ -29,14 +27,12 @@ const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/bitcoind-core-v29"
 /// Our own credentials; those of the recording do not matter.
 const USER: &str = "replay";
 const PASSWORD: &str = "recorded-core-29";
-/// Per-socket-operation limit.
-const IO_LIMIT: Duration = Duration::from_secs(20);
 /// Limit for the whole replay (loading the chain twice included).
 const TEST_LIMIT: Duration = Duration::from_secs(300);
 
 /// Inherently live values: (recording, JSON pointer into the body, why it cannot match).
 /// Each must be present in both answers with the same JSON type; its value is not compared.
-const LIVE: &[(&str, &str, &str)] = &[
+const LIVE: &replay::Live = &[
     (
         "uptime",
         "/result",
@@ -82,22 +78,7 @@ enum State {
     Final,
 }
 
-/// How a recording is replayed.
-#[derive(Clone, Copy, Debug)]
-enum How {
-    /// Send `NAME.req` with valid credentials.
-    Plain,
-    /// Send `NAME.req` with a wrong password.
-    WrongPassword,
-    /// Send the shared request `REQ.req` while the node is in warm-up with the `-28` message
-    /// of the recorded answer (`sim.control().set_warmup(Some(msg))`).
-    Warmup(&'static str),
-    /// Send the shared request `REQ.req` after the warm-up ended (`set_warmup(None)`). These
-    /// recordings have no `.http`: Core answered them with 200.
-    Ready(&'static str),
-}
-
-use How::*;
+use replay::{bounded, compare, exchange, read_text, recording, trim, How, How::*};
 use State::*;
 
 /// Every recording, in the order Core answered them (the `Date` of each `.http`, then the
@@ -278,387 +259,6 @@ fn data_dir() -> PathBuf {
     dir
 }
 
-fn read_text(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The recorded exchange: request body, status, `Content-Type` and body.
-struct Recording {
-    request: String,
-    status: u16,
-    content_type: Option<String>,
-    body: String,
-}
-
-fn recording(rpc: &Path, name: &str, how: How) -> Recording {
-    let request = match how {
-        Plain | WrongPassword => read_text(&rpc.join(format!("{name}.req"))),
-        Warmup(req) | Ready(req) => read_text(&rpc.join(format!("{req}.req"))),
-    };
-    let body = read_text(&rpc.join(format!("{name}.json")));
-    let http = rpc.join(format!("{name}.http"));
-    let (status, content_type) = if http.is_file() {
-        let text = read_text(&http);
-        let head =
-            parse_head(&text).unwrap_or_else(|| panic!("{}: bad status line", http.display()));
-        (head.0, head.1)
-    } else {
-        assert!(matches!(how, Ready(_)), "{name}: no .http recorded");
-        (200, Some("application/json".to_string()))
-    };
-    Recording {
-        request,
-        status,
-        content_type,
-        body,
-    }
-}
-
-/// Status code and `Content-Type` of an HTTP response head.
-fn parse_head(head: &str) -> Option<(u16, Option<String>)> {
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let content_type = lines
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.trim().to_string());
-    Some((status, content_type))
-}
-
-/// One raw HTTP/1.1 exchange: status, `Content-Type`, body.
-fn exchange(
-    addr: SocketAddr,
-    user: &str,
-    password: &str,
-    body: &str,
-) -> Result<(u16, Option<String>, String), String> {
-    let mut s = TcpStream::connect_timeout(&addr, IO_LIMIT).map_err(|e| format!("connect: {e}"))?;
-    s.set_read_timeout(Some(IO_LIMIT))
-        .map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(IO_LIMIT))
-        .map_err(|e| e.to_string())?;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
-    let text = String::from_utf8(raw).map_err(|_| "response is not UTF-8".to_string())?;
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no end of headers in {text:?}"))?;
-    let (status, content_type) =
-        parse_head(head).ok_or_else(|| format!("bad status line in {head:?}"))?;
-    let length = head
-        .split("\r\n")
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.trim().parse::<usize>())
-        .transpose()
-        .map_err(|e| format!("bad Content-Length: {e}"))?
-        .unwrap_or(0);
-    if rest.len() != length {
-        return Err(format!(
-            "Content-Length {length} but {} body bytes",
-            rest.len()
-        ));
-    }
-    Ok((status, content_type, rest.to_string()))
-}
-
-/// Byte spans of the scalar values at `pointers` (JSON pointers) in the JSON text `text`.
-fn value_spans(text: &str, pointers: &[&str]) -> Result<Vec<(String, usize, usize)>, String> {
-    struct Walk<'a> {
-        b: &'a [u8],
-        i: usize,
-        pointers: &'a [&'a str],
-        found: Vec<(String, usize, usize)>,
-    }
-    impl Walk<'_> {
-        fn ws(&mut self) {
-            while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
-                self.i += 1;
-            }
-        }
-        fn string(&mut self) -> Result<String, String> {
-            let start = self.i;
-            if self.b.get(self.i) != Some(&b'"') {
-                return Err(format!("expected a string at {start}"));
-            }
-            self.i += 1;
-            while self.i < self.b.len() {
-                match self.b[self.i] {
-                    b'\\' => self.i += 2,
-                    b'"' => {
-                        self.i += 1;
-                        return serde_json::from_slice(&self.b[start..self.i])
-                            .map_err(|e| e.to_string());
-                    }
-                    _ => self.i += 1,
-                }
-            }
-            Err("unterminated string".into())
-        }
-        fn value(&mut self, path: &str) -> Result<(), String> {
-            self.ws();
-            let start = self.i;
-            match self.b.get(self.i) {
-                Some(b'{') => {
-                    self.i += 1;
-                    self.ws();
-                    if self.b.get(self.i) == Some(&b'}') {
-                        self.i += 1;
-                        return Ok(());
-                    }
-                    loop {
-                        self.ws();
-                        let key = self.string()?;
-                        self.ws();
-                        if self.b.get(self.i) != Some(&b':') {
-                            return Err(format!("expected ':' at {}", self.i));
-                        }
-                        self.i += 1;
-                        let escaped = key.replace('~', "~0").replace('/', "~1");
-                        self.value(&format!("{path}/{escaped}"))?;
-                        self.ws();
-                        match self.b.get(self.i) {
-                            Some(b',') => self.i += 1,
-                            Some(b'}') => {
-                                self.i += 1;
-                                return Ok(());
-                            }
-                            _ => return Err(format!("expected ',' or '}}' at {}", self.i)),
-                        }
-                    }
-                }
-                Some(b'[') => {
-                    self.i += 1;
-                    self.ws();
-                    if self.b.get(self.i) == Some(&b']') {
-                        self.i += 1;
-                        return Ok(());
-                    }
-                    let mut n = 0;
-                    loop {
-                        self.value(&format!("{path}/{n}"))?;
-                        n += 1;
-                        self.ws();
-                        match self.b.get(self.i) {
-                            Some(b',') => self.i += 1,
-                            Some(b']') => {
-                                self.i += 1;
-                                return Ok(());
-                            }
-                            _ => return Err(format!("expected ',' or ']' at {}", self.i)),
-                        }
-                    }
-                }
-                Some(b'"') => {
-                    self.string()?;
-                }
-                Some(_) => {
-                    while self.i < self.b.len()
-                        && !matches!(self.b[self.i], b',' | b'}' | b']')
-                        && !self.b[self.i].is_ascii_whitespace()
-                    {
-                        self.i += 1;
-                    }
-                    if self.i == start {
-                        return Err(format!("expected a value at {start}"));
-                    }
-                }
-                None => return Err("unexpected end".into()),
-            }
-            if self.pointers.contains(&path) {
-                self.found.push((path.to_string(), start, self.i));
-            }
-            Ok(())
-        }
-    }
-    let mut w = Walk {
-        b: text.as_bytes(),
-        i: 0,
-        pointers,
-        found: Vec::new(),
-    };
-    w.value("")?;
-    Ok(w.found)
-}
-
-/// `text` with the values at `pointers` replaced by `"<live>"`; every pointer must be found
-/// exactly once.
-fn mask(text: &str, pointers: &[&str]) -> Result<String, String> {
-    let spans = value_spans(text, pointers)?;
-    for p in pointers {
-        let n = spans.iter().filter(|(q, _, _)| q == p).count();
-        if n != 1 {
-            return Err(format!("live value {p} found {n} times"));
-        }
-    }
-    let mut out = text.to_string();
-    let mut spans = spans;
-    spans.sort_by_key(|s| std::cmp::Reverse(s.1));
-    for (_, start, end) in spans {
-        out.replace_range(start..end, "\"<live>\"");
-    }
-    Ok(out)
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "real",
-        Value::Number(_) => "integer",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Paths where two JSON values differ (at most a few).
-fn differences(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    if out.len() >= 8 {
-        return;
-    }
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for k in keys {
-                match (x.get(k), y.get(k)) {
-                    (Some(p), Some(q)) => differences(&format!("{path}/{k}"), p, q, out),
-                    (p, q) => out.push(format!(
-                        "{path}/{k}: got {}, Core {}",
-                        p.map_or("nothing".into(), |v| trim(&v.to_string())),
-                        q.map_or("nothing".into(), |v| trim(&v.to_string()))
-                    )),
-                }
-            }
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                differences(&format!("{path}/{i}"), p, q, out);
-            }
-        }
-        _ if a != b => out.push(format!(
-            "{path}: got {}, Core {}",
-            trim(&a.to_string()),
-            trim(&b.to_string())
-        )),
-        _ => {}
-    }
-}
-
-fn trim(s: &str) -> String {
-    if s.len() <= 300 {
-        return s.to_string();
-    }
-    let mut end = 300;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
-/// Compares one answer with its recording; `Err` describes every mismatch.
-fn compare(
-    name: &str,
-    want: &Recording,
-    status: u16,
-    ctype: Option<String>,
-    body: &str,
-) -> Result<(), String> {
-    let mut problems = Vec::new();
-    if status != want.status {
-        problems.push(format!("HTTP status {status}, Core {}", want.status));
-    }
-    if ctype != want.content_type {
-        problems.push(format!(
-            "Content-Type {ctype:?}, Core {:?}",
-            want.content_type
-        ));
-    }
-    let live: Vec<&str> = LIVE
-        .iter()
-        .filter(|(n, _, _)| *n == name)
-        .map(|(_, p, _)| *p)
-        .collect();
-    if want.body.is_empty() {
-        if !body.is_empty() {
-            problems.push(format!("body {:?}, Core sent none", trim(body)));
-        }
-        return if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        };
-    }
-    let parsed = (
-        serde_json::from_str::<Value>(body),
-        serde_json::from_str::<Value>(&want.body),
-    );
-    match parsed {
-        (Ok(mut got), Ok(mut core)) => {
-            for p in &live {
-                match (got.pointer_mut(p), core.pointer_mut(p)) {
-                    (Some(g), Some(c)) => {
-                        if kind(g) != kind(c) {
-                            problems.push(format!(
-                                "live {p}: got a {}, Core a {}",
-                                kind(g),
-                                kind(c)
-                            ));
-                        }
-                        *g = Value::Null;
-                        *c = Value::Null;
-                    }
-                    (g, c) => problems.push(format!(
-                        "live {p}: present in answer {}, in recording {}",
-                        g.is_some(),
-                        c.is_some()
-                    )),
-                }
-            }
-            let mut diffs = Vec::new();
-            differences("", &got, &core, &mut diffs);
-            if !diffs.is_empty() {
-                problems.push(format!("JSON differs: {}", diffs.join(" | ")));
-            } else {
-                // JSON-equal: now the text, live values masked (byte-exact when none).
-                match (mask(body, &live), mask(&want.body, &live)) {
-                    (Ok(a), Ok(b)) if a == b => {}
-                    (Ok(a), Ok(b)) => {
-                        let at = a
-                            .bytes()
-                            .zip(b.bytes())
-                            .position(|(x, y)| x != y)
-                            .unwrap_or(a.len().min(b.len()));
-                        let from = at.saturating_sub(60);
-                        problems.push(format!(
-                            "JSON-equal but text differs at byte {at}: got {:?}, Core {:?}",
-                            a.get(from..(at + 60).min(a.len())).unwrap_or(""),
-                            b.get(from..(at + 60).min(b.len())).unwrap_or("")
-                        ));
-                    }
-                    (a, b) => problems.push(format!("masking: {:?} / {:?}", a.err(), b.err())),
-                }
-            }
-        }
-        (Err(e), _) => problems.push(format!("answer is not JSON ({e}): {:?}", trim(body))),
-        (_, Err(e)) => problems.push(format!("recording is not JSON: {e}")),
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
-}
-
 fn spawn(node: Node, zmq: &[ferrumx_simnode::rpc::ZmqEndpoint]) -> SimNode {
     SimNode::spawn(
         node,
@@ -669,24 +269,6 @@ fn spawn(node: Node, zmq: &[ferrumx_simnode::rpc::ZmqEndpoint]) -> SimNode {
         },
     )
     .expect("SimNode starts")
-}
-
-/// Runs `f` on its own thread and fails if it takes longer than `limit`.
-fn bounded(limit: Duration, f: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        f();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => {}
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("replay took longer than {limit:?}"),
-    }
 }
 
 #[test]
@@ -773,7 +355,7 @@ fn replay_all() {
             _ => PASSWORD,
         };
         let outcome = exchange(sim.addr(), USER, password, &want.request)
-            .and_then(|(status, ctype, body)| compare(name, &want, status, ctype, &body));
+            .and_then(|(status, ctype, body)| compare(LIVE, name, &want, status, ctype, &body));
         if let Warmup(_) = how {
             sim.control().set_warmup(None);
         }
@@ -795,7 +377,7 @@ fn replay_all() {
     let want = recording(&rpc, "getrawmempool_false", Plain);
     if let Err(e) =
         exchange(before.addr(), USER, PASSWORD, &want.request).and_then(|(status, ctype, body)| {
-            compare("getrawmempool_false", &want, status, ctype, &body)
+            compare(LIVE, "getrawmempool_false", &want, status, ctype, &body)
         })
     {
         failures.push(format!(

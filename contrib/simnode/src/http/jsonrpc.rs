@@ -101,7 +101,11 @@ fn execute(handler: &dyn Handler, control: &Control, call: &Call) -> Result<Json
             let names = handler
                 .param_names(call.method)
                 .ok_or_else(|| RpcError::new(RPC_METHOD_NOT_FOUND, "Method not found"))?;
-            Cow::Owned(named_to_positional(named, names)?)
+            Cow::Owned(named_to_positional(
+                named,
+                names,
+                handler.named_only(call.method),
+            )?)
         }
         Value::Array(items) => Cow::Borrowed(items.as_slice()),
         _ => Cow::Borrowed(&[]),
@@ -112,33 +116,59 @@ fn execute(handler: &dyn Handler, control: &Control, call: &Call) -> Result<Json
 
 /// `transformNamedArguments`: `names` in positional order, aliases separated by `|`; holes
 /// between given parameters become `null`; an `args` array supplies leading positions.
+/// `named_only` (Core's `OBJ_NAMED_PARAMS`): named parameters gathered into the options
+/// object at the given position.
 pub(crate) fn named_to_positional(
     named: &Map<String, Value>,
     names: &[&str],
+    named_only: Option<(usize, &[&str])>,
 ) -> Result<Vec<Value>, RpcError> {
     let mut left: Vec<(&str, &Value)> = named.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut take = |key: &str| {
         let i = left.iter().position(|(k, _)| *k == key)?;
         Some(left.remove(i))
     };
+    // Core's `argNames`: the named-only ones just before the object they go into.
+    let mut expanded: Vec<(&str, bool)> = Vec::new();
+    for (i, pattern) in names.iter().enumerate() {
+        if let Some((_, inner)) = named_only.filter(|(at, _)| *at == i) {
+            expanded.extend(inner.iter().map(|n| (*n, true)));
+        }
+        expanded.push((pattern, false));
+    }
     let mut out = Vec::new();
+    let mut options = serde_json::Map::new();
     let (mut hole, mut initial_hole) = (0usize, 0usize);
     let mut initial_param = None;
-    for pattern in names {
+    for (pattern, is_named_only) in expanded {
         let found = pattern.split('|').find_map(&mut take);
-        match found {
-            Some((_, value)) => {
-                out.extend(std::iter::repeat_n(Value::Null, hole));
-                hole = 0;
-                initial_param.get_or_insert(*pattern);
-                out.push(value.clone());
+        if is_named_only {
+            if let Some((key, value)) = found {
+                options.insert(key.to_string(), value.clone());
             }
-            None => {
-                hole += 1;
-                if out.is_empty() {
-                    initial_hole = hole;
-                }
+            continue;
+        }
+        if !options.is_empty() || found.is_some() {
+            out.extend(std::iter::repeat_n(Value::Null, hole));
+            hole = 0;
+            initial_param.get_or_insert(pattern);
+        } else {
+            hole += 1;
+            if out.is_empty() {
+                initial_hole = hole;
             }
+        }
+        if let Some((key, value)) = found {
+            if !options.is_empty() {
+                return Err(RpcError::new(
+                    RPC_INVALID_PARAMETER,
+                    format!("Parameter {key} conflicts with other parameters"),
+                ));
+            }
+            out.push(value.clone());
+        }
+        if !options.is_empty() {
+            out.push(Value::Object(std::mem::take(&mut options)));
         }
     }
     if let Some((_, Value::Array(args))) = take("args") {
@@ -376,7 +406,7 @@ mod tests {
     fn named_params_like_core() {
         let names = &["a", "b|bee", "c"];
         let map = |v: Value| v.as_object().cloned().unwrap();
-        let t = |v: Value| named_to_positional(&map(v), names);
+        let t = |v: Value| named_to_positional(&map(v), names, None);
         assert_eq!(
             t(json!({"c": 3})).unwrap(),
             vec![Value::Null, Value::Null, json!(3)]

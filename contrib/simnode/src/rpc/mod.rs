@@ -8,6 +8,7 @@ mod chain;
 mod control;
 mod mempool;
 pub mod params;
+mod spending;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use crate::http::{Control, Handler, RpcError};
 use crate::json::Json;
 use crate::node::Node;
+use crate::version::CoreVersion;
 use params::{err, ArgSpec, ArgType::*, Params};
 
 /// Core's `RPC_METHOD_NOT_FOUND`.
@@ -74,6 +76,8 @@ pub const METHODS: &[(&str, &[&str], &[ArgSpec])] = &[
         &[(Arr, true), (Unchecked, false), (Unchecked, false)],
     ),
     ("getindexinfo", &["index_name"], &[(Str, false)]),
+    ("gettxspendingprevout", &["outputs"], &[(Arr, true)]),
+    ("help", &["command"], &[(Str, false)]),
     ("getchaintips", &[], &[]),
     ("getzmqnotifications", &[], &[]),
     ("uptime", &[], &[]),
@@ -102,6 +106,36 @@ pub const METHODS: &[(&str, &[&str], &[ArgSpec])] = &[
     ),
     ("simnode_save", &["path"], &[(Unchecked, false)]),
 ];
+
+/// Methods whose parameters differ as Core 31.0 (looked up before [`METHODS`] then).
+pub const METHODS_V31: &[(&str, &[&str], &[ArgSpec])] = &[(
+    "gettxspendingprevout",
+    &["outputs", "options"],
+    &[(Arr, true), (Obj, false)],
+)];
+
+/// Core 31.0's named-only parameters (`OBJ_NAMED_PARAMS`): method, position of the options
+/// object they go into, their names.
+pub const NAMED_ONLY_V31: &[(&str, usize, &[&str])] = &[(
+    "gettxspendingprevout",
+    1,
+    &["mempool_only", "return_spending_tx"],
+)];
+
+/// The parameter names and types of `method` as `core` declares them.
+pub fn method_spec(
+    core: CoreVersion,
+    method: &str,
+) -> Option<(&'static [&'static str], &'static [ArgSpec])> {
+    let v31 = match core {
+        CoreVersion::V31 => METHODS_V31,
+        CoreVersion::V29 => &[],
+    };
+    v31.iter()
+        .chain(METHODS)
+        .find(|(m, _, _)| *m == method)
+        .map(|(_, names, specs)| (*names, *specs))
+}
 
 /// ZMQ notification endpoints the node reports (`getzmqnotifications`).
 #[derive(Clone, Debug, Default)]
@@ -138,11 +172,20 @@ impl NodeRpc {
     }
 }
 
-/// The help text Core returns (as a -1 error) when the number of parameters is wrong. Only
-/// `getblockhash`'s is Core's full text (recorded); other methods get the one-line summary.
-fn help_for(method: &str, names: &[&str]) -> String {
-    if method == "getblockhash" {
-        return "getblockhash height\n\nReturns hash of block in best-block-chain at height provided.\n\nArguments:\n1. height    (numeric, required) The height index\n\nResult:\n\"hex\"    (string) The block hash\n\nExamples:\n> bitcoin-cli getblockhash 1000\n> curl --user myusername --data-binary '{\"jsonrpc\": \"2.0\", \"id\": \"curltest\", \"method\": \"getblockhash\", \"params\": [1000]}' -H 'content-type: application/json' http://127.0.0.1:8332/\n".to_string();
+/// The help text of `method` (Core's `help <method>`, also returned as a -1 error when the
+/// number of parameters is wrong). Core's full text where it was recorded (`getblockhash`;
+/// `gettxspendingprevout` and `testmempoolaccept` of Core 31.0); otherwise the one-line
+/// summary.
+fn help_for(core: CoreVersion, method: &str, names: &[&str]) -> String {
+    match (core, method) {
+        (_, "getblockhash") => return "getblockhash height\n\nReturns hash of block in best-block-chain at height provided.\n\nArguments:\n1. height    (numeric, required) The height index\n\nResult:\n\"hex\"    (string) The block hash\n\nExamples:\n> bitcoin-cli getblockhash 1000\n> curl --user myusername --data-binary '{\"jsonrpc\": \"2.0\", \"id\": \"curltest\", \"method\": \"getblockhash\", \"params\": [1000]}' -H 'content-type: application/json' http://127.0.0.1:8332/\n".to_string(),
+        (CoreVersion::V31, "gettxspendingprevout") => {
+            return include_str!("help/gettxspendingprevout_v31.txt").to_string()
+        }
+        (CoreVersion::V31, "testmempoolaccept") => {
+            return include_str!("help/testmempoolaccept_v31.txt").to_string()
+        }
+        _ => {}
     }
     let mut s = method.to_string();
     for n in names {
@@ -153,19 +196,49 @@ fn help_for(method: &str, names: &[&str]) -> String {
     s
 }
 
+/// Core's `help`: one method's text, or (simplified) every Core method's summary line.
+fn help_method(core: CoreVersion, p: &Params) -> Result<Json, RpcError> {
+    match p.str(0)? {
+        Some(method) => match method_spec(core, method) {
+            Some((names, _)) if !method.starts_with("simnode_") => {
+                Ok(Json::Str(help_for(core, method, names)))
+            }
+            _ => Ok(Json::Str(format!("help: unknown command: {method}"))),
+        },
+        None => {
+            let mut lines: Vec<String> = METHODS
+                .iter()
+                .filter(|(m, _, _)| !m.starts_with("simnode_"))
+                .filter_map(|(m, _, _)| method_spec(core, m).map(|(names, _)| (m, names)))
+                .map(|(m, names)| help_for(CoreVersion::V29, m, names).trim_end().to_string())
+                .collect();
+            lines.sort();
+            Ok(Json::Str(lines.join("\n")))
+        }
+    }
+}
+
 impl Handler for NodeRpc {
     fn param_names(&self, method: &str) -> Option<&'static [&'static str]> {
-        METHODS
+        method_spec(self.lock().core, method).map(|(names, _)| names)
+    }
+
+    fn named_only(&self, method: &str) -> Option<(usize, &'static [&'static str])> {
+        if self.lock().core != CoreVersion::V31 {
+            return None;
+        }
+        NAMED_ONLY_V31
             .iter()
             .find(|(m, _, _)| *m == method)
-            .map(|(_, names, _)| *names)
+            .map(|(_, at, names)| (*at, *names))
     }
 
     fn call(&self, method: &str, values: &[Value]) -> Result<Json, RpcError> {
-        let Some((_, names, specs)) = METHODS.iter().find(|(m, _, _)| *m == method) else {
+        let core = self.lock().core;
+        let Some((names, specs)) = method_spec(core, method) else {
             return Err(err(RPC_METHOD_NOT_FOUND, "Method not found"));
         };
-        let help = help_for(method, names);
+        let help = help_for(core, method, names);
         let p = Params {
             values,
             names,
@@ -193,6 +266,8 @@ impl Handler for NodeRpc {
             "sendrawtransaction" => mempool::sendrawtransaction(self, &p),
             "testmempoolaccept" => mempool::testmempoolaccept(self, &p),
             "submitpackage" => mempool::submitpackage(self, &p),
+            "gettxspendingprevout" => spending::gettxspendingprevout(self, &p),
+            "help" => help_method(core, &p),
             _ => control::call(self, method, &p),
         }
     }
@@ -204,7 +279,7 @@ mod tests {
 
     #[test]
     fn every_parameter_has_a_type() {
-        for (method, names, specs) in METHODS {
+        for (method, names, specs) in METHODS.iter().chain(super::METHODS_V31) {
             assert_eq!(names.len(), specs.len(), "{method}");
         }
     }

@@ -57,6 +57,7 @@ pub enum ArgType {
     Num,
     Bool,
     Arr,
+    Obj,
     Unchecked,
 }
 
@@ -67,6 +68,7 @@ impl ArgType {
             ArgType::Num => Some("number"),
             ArgType::Bool => Some("bool"),
             ArgType::Arr => Some("array"),
+            ArgType::Obj => Some("object"),
             ArgType::Unchecked => None,
         }
     }
