@@ -1,7 +1,8 @@
 //! Serving the chain and mempool recorded from a real Bitcoin Core 29.0
 //! (bundled in this crate's `data/bitcoind-core-v29/`, see [`core_v29_dir`]): active blocks, stale blocks, mempool entries as Core printed
 //! them, and the node state that cannot be derived from blocks (fee estimates, ZMQ
-//! endpoints), taken from the recorded answers.
+//! endpoints), taken from the recorded answers. Core 31.0 was recorded on the same chain and
+//! mempool ([`core_v31_dir`]).
 
 use std::fs;
 use std::path::Path;
@@ -65,8 +66,6 @@ fn hex_field<T: bitcoin::consensus::Decodable>(
     deserialize(&bytes).map_err(|_| bad("does not decode"))
 }
 
-/// Loads the recording in `dir` into a node. The node's own wallet (seed 0) owns nothing in
-/// it, so generated traffic starts once blocks mined by the stand-in mature.
 /// The recording of Bitcoin Core 29.0 bundled with the stand-in (`data/bitcoind-core-v29`
 /// in this crate: chain, stale blocks, mempool, scenario labels and RPC exchanges).
 pub fn core_v29_dir() -> std::path::PathBuf {
@@ -75,6 +74,18 @@ pub fn core_v29_dir() -> std::path::PathBuf {
         "/data/bitcoind-core-v29"
     ))
 }
+
+/// The exchanges recorded from Bitcoin Core 31.0 on the same chain and mempool
+/// (`data/bitcoind-core-v31`: `rpc/` and a README; the chain is [`core_v29_dir`]'s).
+pub fn core_v31_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/bitcoind-core-v31"
+    ))
+}
+
+/// Loads the recording in `dir` into a node. The node's own wallet (seed 0) owns nothing in
+/// it, so generated traffic starts once blocks mined by the stand-in mature.
 
 pub fn load(dir: &Path) -> Result<(Node, Vec<ZmqEndpoint>), RecordedError> {
     let mut node = Node::new(GenParams::fixture(0));
@@ -191,6 +202,13 @@ pub fn load(dir: &Path) -> Result<(Node, Vec<ZmqEndpoint>), RecordedError> {
             node.fee_overrides.insert((target as u16, mode), answer);
         }
     }
+    node.resync_wallet();
+    Ok((node, zmq_endpoints(dir)))
+}
+
+/// The ZMQ endpoints a recorded node reported (`rpc/getzmqnotifications.json` in `dir`):
+/// configuration, not chain state, so each recording has its own.
+pub fn zmq_endpoints(dir: &Path) -> Vec<ZmqEndpoint> {
     let mut zmq = Vec::new();
     if let Ok(text) = read(&dir.join("rpc"), "getzmqnotifications.json") {
         if let Ok(v) = serde_json::from_str::<Value>(&text) {
@@ -203,6 +221,5 @@ pub fn load(dir: &Path) -> Result<(Node, Vec<ZmqEndpoint>), RecordedError> {
             }
         }
     }
-    node.resync_wallet();
-    Ok((node, zmq))
+    zmq
 }
