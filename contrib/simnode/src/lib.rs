@@ -35,6 +35,7 @@ pub mod json;
 pub mod mempool;
 pub mod node;
 pub mod ops;
+pub mod rbf;
 pub mod recorded;
 pub mod rpc;
 pub mod spenders;

@@ -2,13 +2,15 @@
 //!
 //! One table ([`METHODS`]) names every method and its parameters (with their types);
 //! [`NodeRpc::call`] checks them as Core does and dispatches with an exhaustive `match`.
-//! Method families live in `chain.rs`, `mempool.rs` and `control.rs`.
+//! Method families live in `chain.rs`, `mempool.rs`, `submit.rs` (sending and testing
+//! transactions), `spending.rs` (`gettxspendingprevout`) and `control.rs`. Core 31.0 mode changes some declarations ([`METHODS_V31`], [`NAMED_ONLY_V31`]).
 
 mod chain;
 mod control;
 mod mempool;
 pub mod params;
 mod spending;
+mod submit;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -263,9 +265,9 @@ impl Handler for NodeRpc {
             "getmempoolentry" => mempool::getmempoolentry(self, &p),
             "getmempoolinfo" => mempool::getmempoolinfo(self),
             "estimatesmartfee" => mempool::estimatesmartfee(self, &p),
-            "sendrawtransaction" => mempool::sendrawtransaction(self, &p),
-            "testmempoolaccept" => mempool::testmempoolaccept(self, &p),
-            "submitpackage" => mempool::submitpackage(self, &p),
+            "sendrawtransaction" => submit::sendrawtransaction(self, &p),
+            "testmempoolaccept" => submit::testmempoolaccept(self, &p),
+            "submitpackage" => submit::submitpackage(self, &p),
             "gettxspendingprevout" => spending::gettxspendingprevout(self, &p),
             "help" => help_method(core, &p),
             _ => control::call(self, method, &p),
