@@ -86,7 +86,6 @@ pub fn core_v31_dir() -> std::path::PathBuf {
 
 /// Loads the recording in `dir` into a node. The node's own wallet (seed 0) owns nothing in
 /// it, so generated traffic starts once blocks mined by the stand-in mature.
-
 pub fn load(dir: &Path) -> Result<(Node, Vec<ZmqEndpoint>), RecordedError> {
     let mut node = Node::new(GenParams::fixture(0));
     let chain = read(dir, "chain.jsonl")?;
