@@ -10,6 +10,10 @@
 //! address classes), `values` (LOG_LEVEL, PEER_DISCOVERY, DROP_CLIENT), `limits` (root and
 //! open-file checks at start), `defaults` (ElectrumX's defaults of the session and cost
 //! settings), `error`.
+//!
+//! Who uses whom: `mod.rs` (the [`Config`] struct and its reading) uses its children; of the
+//! children, `env` and `limits` use `error`, `services` uses `host`, `daemon_url` uses `host`
+//! and `services`, and no child uses `mod.rs`.
 
 mod daemon_url;
 pub mod defaults;
@@ -28,7 +32,7 @@ use std::time::Duration;
 
 pub use daemon_url::{parse_daemon_urls, DaemonAuth, DaemonEndpoint, Secret, COOKIE_USER};
 pub use error::ConfigError;
-pub use limits::{check_root, sane_max_sessions};
+pub use limits::sane_max_sessions;
 pub use net::{Coin, Net};
 pub use services::{
     listen_services, parse_services, report_services, Protocol, Service, ServiceDefaults,
@@ -485,6 +489,23 @@ impl Config {
             self.banner_file.as_deref()
         }
     }
+
+    /// Does what ElectrumX does at start about open files: raises the soft RLIMIT_NOFILE to
+    /// the hard limit, then lowers [`Config::max_sessions`] to fit what it got. Returns what
+    /// the operator should be told (to log as warnings).
+    pub fn fit_open_file_limit(&mut self) -> Vec<String> {
+        let (sessions, notes) = limits::fit_open_file_limit(self.max_sessions);
+        self.max_sessions = sessions;
+        notes
+    }
+}
+
+/// Refuses to run as root unless ALLOW_ROOT is set, as ElectrumX does.
+///
+/// # Errors
+/// [`ConfigError::RunningAsRoot`] when the effective user is root and ALLOW_ROOT is not set.
+pub fn check_root(config: &Config) -> Result<(), ConfigError> {
+    limits::refuse_root(config.allow_root)
 }
 
 /// EVENT_LOOP_POLICY: ElectrumX accepts only `uvloop`, which means nothing on tokio.
