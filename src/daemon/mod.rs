@@ -16,112 +16,54 @@
 //! - answers of the wrong shape are [`Error::BadResponse`].
 //! - cancelling [`DaemonOptions::shutdown`] ends every wait with [`Error::Shutdown`].
 //!
-//! Layout: `rpc` (connections, cookie, one exchange), `retry` (backoff, failover, outage
-//! logs), `decode` (answer validation and typed results), `error`.
+//! Layout, each file using only files further down this list:
+//! - `mod.rs`: [`Daemon`], the typed calls (one method per bitcoind RPC FerrumX uses);
+//! - `zmq`: the ZMQ notification listener (uses [`Daemon`] to find the publisher's host);
+//! - `retry`: the endpoint pool and its retry loop (backoff, failover, outage logs);
+//! - `rpc`: one endpoint's connections, cookie, one exchange;
+//! - `decode`: answer validation and typed results;
+//! - `options`: [`DaemonOptions`] and [`DaemonStats`];
+//! - `error`.
 
 mod decode;
 mod error;
+mod options;
 mod retry;
 mod rpc;
 pub mod zmq;
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bitcoin::block::Header;
 use bitcoin::{BlockHash, Network, Txid};
+use bitcoincore_rpc::Client;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 pub use decode::{ChainTip, MempoolInfo, NetworkInfo, SmartFee, TipStatus};
 pub use error::{codes, Error};
+pub use options::{DaemonOptions, DaemonStats};
 
 use crate::config::DaemonEndpoint;
-use retry::Health;
-use rpc::Endpoint;
-
-/// How the client retries and connects. `Default` gives the production values.
-#[derive(Clone, Debug)]
-pub struct DaemonOptions {
-    /// First pause after a failed round of all endpoints (0.5 s); doubled after each round.
-    pub retry_base: Duration,
-    /// Longest pause between rounds (10 s).
-    pub retry_cap: Duration,
-    /// Socket timeout of each connect, read and write (60 s).
-    pub timeout: Duration,
-    /// Requests in flight at once, across endpoints (8); also the idle connections kept
-    /// per endpoint.
-    pub max_connections: usize,
-    /// Cancel to make every waiting or retrying call return [`Error::Shutdown`].
-    pub shutdown: CancellationToken,
-}
-
-impl Default for DaemonOptions {
-    fn default() -> DaemonOptions {
-        DaemonOptions {
-            retry_base: Duration::from_millis(500),
-            retry_cap: Duration::from_secs(10),
-            timeout: Duration::from_secs(60),
-            max_connections: 8,
-            shutdown: CancellationToken::new(),
-        }
-    }
-}
-
-/// Counters since start.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DaemonStats {
-    /// HTTP requests attempted (a batch is one).
-    pub requests: u64,
-    /// Attempts that failed and were retried (transport failures and warm-up).
-    pub retries: u64,
-    /// Outages: runs of failures ended by an answer; each was logged once at warn.
-    pub outages: u64,
-    /// Moves to the next endpoint.
-    pub failovers: u64,
-}
+use retry::Pool;
+use rpc::Failure;
 
 /// The bitcoind client. Clones share connections, counters and the current endpoint.
 #[derive(Clone)]
 pub struct Daemon {
-    inner: Arc<Inner>,
+    pool: Arc<Pool>,
+    network: Network,
     /// Return [`Error::Unreachable`] instead of retrying past this.
     give_up_after: Option<Duration>,
-}
-
-struct Inner {
-    /// The endpoints in failover order; replaced whole by [`Daemon::set_endpoints`].
-    endpoints: RwLock<Arc<Vec<Arc<Endpoint>>>>,
-    /// Index of the endpoint in use (round-robin on failure).
-    current: AtomicUsize,
-    network: Network,
-    options: DaemonOptions,
-    shutdown: CancellationToken,
-    permits: Arc<Semaphore>,
-    health: Health,
-}
-
-impl Inner {
-    /// The endpoints now (a snapshot: [`Daemon::set_endpoints`] may replace them).
-    pub(crate) fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
-        Arc::clone(
-            &self
-                .endpoints
-                .read()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
-    }
 }
 
 impl fmt::Debug for Daemon {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Daemon")
             .field("urls", &self.urls())
-            .field("network", &self.inner.network)
+            .field("network", &self.network)
             .finish_non_exhaustive()
     }
 }
@@ -139,21 +81,9 @@ impl Daemon {
         network: Network,
         options: DaemonOptions,
     ) -> Daemon {
-        let max = options.max_connections.max(1);
-        let endpoints = endpoints
-            .into_iter()
-            .map(|e| Arc::new(Endpoint::new(e, options.timeout, max)))
-            .collect();
         Daemon {
-            inner: Arc::new(Inner {
-                endpoints: RwLock::new(Arc::new(endpoints)),
-                current: AtomicUsize::new(0),
-                network,
-                shutdown: options.shutdown.clone(),
-                permits: Arc::new(Semaphore::new(max)),
-                options,
-                health: Health::default(),
-            }),
+            pool: Arc::new(Pool::new(endpoints, options)),
+            network,
             give_up_after: None,
         }
     }
@@ -163,19 +93,20 @@ impl Daemon {
     /// default is to retry until shutdown, as ElectrumX does.
     pub fn give_up_after(&self, limit: Duration) -> Daemon {
         Daemon {
-            inner: Arc::clone(&self.inner),
+            pool: Arc::clone(&self.pool),
+            network: self.network,
             give_up_after: Some(limit),
         }
     }
 
     /// The configured network.
     pub fn network(&self) -> Network {
-        self.inner.network
+        self.network
     }
 
     /// The endpoints' URLs, without credentials.
     pub fn urls(&self) -> Vec<String> {
-        self.inner
+        self.pool
             .endpoints()
             .iter()
             .map(|e| e.url.clone())
@@ -184,19 +115,13 @@ impl Daemon {
 
     /// The URL of the endpoint in use, without credentials.
     pub fn current_url(&self) -> Option<String> {
-        let endpoints = self.inner.endpoints();
-        let n = endpoints.len();
-        let idx = self.inner.current.load(Ordering::Acquire);
-        (n > 0).then(|| endpoints[idx % n].url.clone())
+        self.pool.current().map(|e| e.url.clone())
     }
 
     /// The host of the endpoint in use, as configured (where its ZMQ notifications are
     /// published when bound to all interfaces).
     pub fn current_host(&self) -> Option<String> {
-        let endpoints = self.inner.endpoints();
-        let n = endpoints.len();
-        let idx = self.inner.current.load(Ordering::Acquire);
-        (n > 0).then(|| endpoints[idx % n].host().to_string())
+        self.pool.current().map(|e| e.host().to_string())
     }
 
     /// Replaces the endpoints at run time (the admin RPC's `daemon_url`, as ElectrumX's
@@ -213,35 +138,27 @@ impl Daemon {
                 reason: "no daemon endpoint given".to_string(),
             });
         }
-        let options = &self.inner.options;
-        let max = options.max_connections.max(1);
-        let endpoints: Vec<Arc<Endpoint>> = endpoints
-            .into_iter()
-            .map(|e| Arc::new(Endpoint::new(e, options.timeout, max)))
-            .collect();
         for (n, e) in endpoints.iter().enumerate() {
             let current = if n == 0 { " (current)" } else { "" };
-            tracing::info!("daemon #{} at {}{current}", n + 1, e.url);
+            tracing::info!("daemon #{} at {}{current}", n + 1, e.url());
         }
-        let mut guard = self
-            .inner
-            .endpoints
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        *guard = Arc::new(endpoints);
-        self.inner.current.store(0, Ordering::Release);
+        self.pool.replace(endpoints);
         Ok(())
     }
 
     /// Counters since start.
     pub fn stats(&self) -> DaemonStats {
-        let h = &self.inner.health;
-        DaemonStats {
-            requests: h.requests.load(Ordering::Relaxed),
-            retries: h.retries.load(Ordering::Relaxed),
-            outages: h.outages.load(Ordering::Relaxed),
-            failovers: h.failovers.load(Ordering::Relaxed),
-        }
+        self.pool.stats()
+    }
+
+    /// Runs `job` until it gets an answer (see [`Pool::run`]): retrying transport failures
+    /// and warm-up, failing over, stopping on shutdown or after [`Daemon::give_up_after`].
+    async fn run<T, F>(&self, job: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+    {
+        self.pool.run(self.give_up_after, job).await
     }
 
     /// One call, its answer checked by `decode`.
@@ -264,7 +181,7 @@ impl Daemon {
     /// # Errors
     /// [`Error::WrongNetwork`] on a mismatch.
     pub async fn check_network(&self) -> Result<(), Error> {
-        let network = self.inner.network;
+        let network = self.network;
         let expected = bitcoin::constants::genesis_block(network).block_hash();
         let got = self.block_hash(0).await?;
         if got == expected {

@@ -1,26 +1,43 @@
-//! The retry loop: backoff, round-robin failover across endpoints, outage logging (one warn
-//! when an outage starts, one info when the daemon answers again), shutdown.
+//! The endpoint pool shared by every clone of a `Daemon`, and its retry loop: backoff,
+//! round-robin failover across endpoints, outage logging (one warn when an outage starts, one
+//! info when the daemon answers again), shutdown.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use bitcoincore_rpc::Client;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
+use super::options::{DaemonOptions, DaemonStats};
 use super::rpc::{Endpoint, Failure};
-use super::Daemon;
+use crate::config::DaemonEndpoint;
+
+/// The endpoints (in failover order, one current) and what every call through them shares:
+/// the connection permits, the outage state and counters.
+pub(super) struct Pool {
+    /// The endpoints in failover order; replaced whole by [`Pool::replace`].
+    endpoints: RwLock<Arc<Vec<Arc<Endpoint>>>>,
+    /// Index of the endpoint in use (round-robin on failure).
+    current: AtomicUsize,
+    options: DaemonOptions,
+    shutdown: CancellationToken,
+    permits: Arc<Semaphore>,
+    health: Health,
+}
 
 /// Whether the daemon is in an outage, shared by every call so that an outage is logged once
 /// however many calls are waiting through it.
 #[derive(Default)]
-pub(crate) struct Health {
+struct Health {
     in_outage: AtomicBool,
     outage: Mutex<Option<Outage>>,
-    pub(crate) outages: AtomicU64,
-    pub(crate) retries: AtomicU64,
-    pub(crate) failovers: AtomicU64,
-    pub(crate) requests: AtomicU64,
+    outages: AtomicU64,
+    retries: AtomicU64,
+    failovers: AtomicU64,
+    requests: AtomicU64,
 }
 
 struct Outage {
@@ -83,17 +100,73 @@ impl Health {
     }
 }
 
-impl Daemon {
+impl Pool {
+    /// A pool of `endpoints` (none connected yet) with `options`.
+    pub(super) fn new(endpoints: Vec<DaemonEndpoint>, options: DaemonOptions) -> Pool {
+        Pool {
+            endpoints: RwLock::new(Arc::new(open(endpoints, &options))),
+            current: AtomicUsize::new(0),
+            shutdown: options.shutdown.clone(),
+            permits: Arc::new(Semaphore::new(options.max_connections.max(1))),
+            options,
+            health: Health::default(),
+        }
+    }
+
+    /// The endpoints now (a snapshot: [`Pool::replace`] may replace them).
+    pub(super) fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        Arc::clone(
+            &self
+                .endpoints
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// The endpoint in use, if there is one.
+    pub(super) fn current(&self) -> Option<Arc<Endpoint>> {
+        let endpoints = self.endpoints();
+        let n = endpoints.len();
+        let idx = self.current.load(Ordering::Acquire);
+        (n > 0).then(|| Arc::clone(&endpoints[idx % n]))
+    }
+
+    /// Replaces the endpoints and moves to the first of them. Calls in flight finish where
+    /// they are; their retries, and every later call, use the new list.
+    pub(super) fn replace(&self, endpoints: Vec<DaemonEndpoint>) {
+        let endpoints = open(endpoints, &self.options);
+        let mut guard = self
+            .endpoints
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *guard = Arc::new(endpoints);
+        self.current.store(0, Ordering::Release);
+    }
+
+    /// Counters since start.
+    pub(super) fn stats(&self) -> DaemonStats {
+        let h = &self.health;
+        DaemonStats {
+            requests: h.requests.load(Ordering::Relaxed),
+            retries: h.retries.load(Ordering::Relaxed),
+            outages: h.outages.load(Ordering::Relaxed),
+            failovers: h.failovers.load(Ordering::Relaxed),
+        }
+    }
+
     /// Runs `job` until it gets an answer: retrying transport failures and warm-up with
     /// exponential backoff, failing over to the next endpoint after each failure, and
-    /// stopping on shutdown or after [`Daemon::give_up_after`].
-    pub(crate) async fn run<T, F>(&self, job: F) -> Result<T, Error>
+    /// stopping on shutdown or once it has retried for `give_up_after`.
+    pub(super) async fn run<T, F>(
+        &self,
+        give_up_after: Option<Duration>,
+        job: F,
+    ) -> Result<T, Error>
     where
         T: Send + 'static,
         F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
     {
-        let inner = &self.inner;
-        if inner.endpoints().is_empty() {
+        if self.endpoints().is_empty() {
             return Err(Error::Unreachable {
                 url: "(none)".to_string(),
                 reason: "no daemon endpoint configured".to_string(),
@@ -101,16 +174,16 @@ impl Daemon {
         }
         let job = Arc::new(job);
         let first = Instant::now();
-        let mut delay = inner.options.retry_base;
+        let mut delay = self.options.retry_base;
         let mut failures = 0usize;
         loop {
-            if inner.shutdown.is_cancelled() {
+            if self.shutdown.is_cancelled() {
                 return Err(Error::Shutdown);
             }
             // A snapshot per attempt: the admin RPC may replace the endpoints meanwhile.
-            let endpoints = inner.endpoints();
+            let endpoints = self.endpoints();
             let n = endpoints.len().max(1);
-            let idx = inner.current.load(Ordering::Acquire) % n;
+            let idx = self.current.load(Ordering::Acquire) % n;
             let Some(endpoint) = endpoints.get(idx).cloned() else {
                 continue;
             };
@@ -118,26 +191,26 @@ impl Daemon {
             let started = Instant::now();
             let failure = match self.attempt(Arc::clone(&endpoint), Arc::clone(&job)).await {
                 Ok(v) => {
-                    inner.health.answered(url, started);
+                    self.health.answered(url, started);
                     return Ok(v);
                 }
                 Err(Failure::Answer(Error::Shutdown)) => return Err(Error::Shutdown),
                 Err(Failure::Answer(e)) => {
-                    inner.health.answered(url, started);
+                    self.health.answered(url, started);
                     return Err(e);
                 }
                 Err(f) => f,
             };
             let next = self.fail_over(idx, n);
             let next_url = next.and_then(|i| endpoints.get(i)).map(|e| e.url.as_str());
-            inner.health.failed(url, &failure, next_url);
+            self.health.failed(url, &failure, next_url);
             let mut pause = Duration::ZERO;
             failures += 1;
             if failures % n == 0 {
                 pause = delay;
-                delay = (delay * 2).min(inner.options.retry_cap);
+                delay = (delay * 2).min(self.options.retry_cap);
             }
-            if let Some(limit) = self.give_up_after {
+            if let Some(limit) = give_up_after {
                 let left = limit.saturating_sub(first.elapsed());
                 if left.is_zero() {
                     return Err(Error::Unreachable {
@@ -150,7 +223,7 @@ impl Daemon {
             if !pause.is_zero() {
                 tokio::select! {
                     biased;
-                    _ = inner.shutdown.cancelled() => return Err(Error::Shutdown),
+                    _ = self.shutdown.cancelled() => return Err(Error::Shutdown),
                     _ = tokio::time::sleep(pause) => {}
                 }
             }
@@ -160,17 +233,16 @@ impl Daemon {
     /// Moves from endpoint `failed` (of `n`) to the next one, unless another call already
     /// moved.
     fn fail_over(&self, failed: usize, n: usize) -> Option<usize> {
-        let inner = &self.inner;
         if n < 2 {
             return None;
         }
         let next = (failed + 1) % n;
-        let moved = inner
+        let moved = self
             .current
             .compare_exchange(failed, next, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         moved.then(|| {
-            inner.health.failovers.fetch_add(1, Ordering::Relaxed);
+            self.health.failovers.fetch_add(1, Ordering::Relaxed);
             next
         })
     }
@@ -182,24 +254,32 @@ impl Daemon {
         T: Send + 'static,
         F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
     {
-        let inner = &self.inner;
-        let permits = Arc::clone(&inner.permits);
+        let permits = Arc::clone(&self.permits);
         let permit = tokio::select! {
             biased;
-            _ = inner.shutdown.cancelled() => return Err(Error::Shutdown.into()),
+            _ = self.shutdown.cancelled() => return Err(Error::Shutdown.into()),
             p = permits.acquire_owned() => p.map_err(|_| Failure::Answer(Error::Shutdown))?,
         };
-        inner.health.requests.fetch_add(1, Ordering::Relaxed);
+        self.health.requests.fetch_add(1, Ordering::Relaxed);
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             endpoint.run(|client| job(client))
         });
         tokio::select! {
             biased;
-            _ = inner.shutdown.cancelled() => Err(Error::Shutdown.into()),
+            _ = self.shutdown.cancelled() => Err(Error::Shutdown.into()),
             joined = task => joined.unwrap_or_else(|e| {
                 Err(Error::bad(format!("daemon task failed: {e}")).into())
             }),
         }
     }
+}
+
+/// Connection pools for `endpoints`, each keeping up to `max_connections` idle connections.
+fn open(endpoints: Vec<DaemonEndpoint>, options: &DaemonOptions) -> Vec<Arc<Endpoint>> {
+    let max = options.max_connections.max(1);
+    endpoints
+        .into_iter()
+        .map(|e| Arc::new(Endpoint::new(e, options.timeout, max)))
+        .collect()
 }
