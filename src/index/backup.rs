@@ -2,9 +2,9 @@
 
 use rocksdb::WriteBatch;
 
+use super::error::IndexError;
 use super::schema::{height_key, read_history_key, tx_num_bytes, txprefix_key, Cf, HashX, Undo};
 use super::store::Store;
-use super::IndexError;
 
 /// Adds to `batch` everything that undoes the flushed blocks `to + 1..=tip`, newest first:
 /// their history keys and created outputs go, the outputs they spent come back, and their

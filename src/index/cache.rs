@@ -11,11 +11,11 @@ use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use rocksdb::WriteBatch;
 
+use super::error::IndexError;
 use super::schema::{
     height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HISTORY_KEY_LEN,
 };
 use super::store::Store;
-use super::IndexError;
 
 /// An unflushed unspent output (the outpoint is the map key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,10 +9,18 @@
 //!
 //! What is stored, and why, is in `docs/storage.md`; the key layout is in `schema`.
 //!
-//! Layout: `schema` (keys, values, state record, undo encoding), `store` (RocksDB, column
-//! families, synced batches, digest), `cache` (unflushed changes, bounded by bytes),
-//! `apply` (block → cache), `backup` (undo), `query` (the read API), `error`. The block
-//! processor that drives the writer (prefetching, reorgs, progress) is `crate::indexer`.
+//! Layout, each file using only files further down this list:
+//! - `mod.rs`: [`Index`], the writer (open, advance, flush, back up);
+//! - `query`: [`IndexReader`], the read API;
+//! - `apply` (block → cache) and `backup` (undo);
+//! - `cache`: unflushed changes, bounded by bytes;
+//! - `view`: what the writer shares with its readers (the store and the flushed view);
+//! - `store`: RocksDB, column families, synced batches, digest;
+//! - `schema`: keys, values, state record, undo encoding;
+//! - `error`.
+//!
+//! The block processor that drives the writer (prefetching, reorgs, progress) is
+//! `crate::indexer`.
 
 mod apply;
 mod backup;
@@ -21,9 +29,10 @@ mod error;
 mod query;
 mod schema;
 mod store;
+mod view;
 
 use std::path::Path;
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bitcoin::block::Header;
@@ -40,6 +49,7 @@ pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
 use cache::Cache;
 use schema::{height_key, Cf, StateRecord, STATE_KEY};
 use store::Store;
+use view::{Shared, View};
 
 /// What one block did, for logs and notifications.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,48 +93,6 @@ pub struct CacheStats {
     pub utxo_adds: usize,
     pub utxo_spends: usize,
     pub history: usize,
-}
-
-/// The flushed state, as readers see it: every read takes a RocksDB snapshot and a copy of
-/// this under the same lock, and flushes replace both under that lock.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct View {
-    pub tip: Option<(u32, BlockHash)>,
-    pub tx_count: u64,
-    /// Cumulative tx counts; index = height.
-    pub counts: Arc<Vec<u64>>,
-}
-
-impl View {
-    /// Height of the block holding tx number `n`.
-    pub(crate) fn height_of(&self, n: TxNum) -> Option<u32> {
-        if n >= self.tx_count {
-            return None;
-        }
-        Some(self.counts.partition_point(|&c| c <= n) as u32)
-    }
-
-    /// First tx number and tx count of the block at `height`.
-    pub(crate) fn block_range(&self, height: u32) -> Option<(TxNum, u64)> {
-        let end = *self.counts.get(height as usize)?;
-        let first = match height.checked_sub(1) {
-            Some(p) => *self.counts.get(p as usize)?,
-            None => 0,
-        };
-        Some((first, end - first))
-    }
-}
-
-pub(crate) struct Shared {
-    store: Store,
-    view: RwLock<View>,
-}
-
-impl Shared {
-    fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
-        // A view is always replaced whole, so a panic elsewhere cannot leave it half-made.
-        self.view.write().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
 /// The index writer. One per database, used by one task; see the module docs.

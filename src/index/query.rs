@@ -11,12 +11,13 @@ use bitcoin::block::Header;
 use bitcoin::{BlockHash, OutPoint, Txid};
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
+use super::error::IndexError;
 use super::schema::{
     height_key, outpoint_prefix, read_height_key, read_history_key, read_tx_num, read_txid,
     read_utxo_key, read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
 };
 use super::store::{decode_header, Store};
-use super::{IndexError, Shared, View};
+use super::view::{Shared, View};
 
 /// One confirmed history entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

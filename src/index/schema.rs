@@ -20,7 +20,7 @@
 use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::{BlockHash, Script, Txid};
 
-use super::IndexError;
+use super::error::IndexError;
 
 /// Version of the layout below; a database of another version is refused at open.
 pub const DB_VERSION: u32 = 1;

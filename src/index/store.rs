@@ -23,11 +23,11 @@ use rocksdb::{
     SliceTransform, WriteBatch, WriteOptions, DB,
 };
 
+use super::error::IndexError;
 use super::schema::{
     height_key, outpoint_prefix, read_height_key, read_tx_num, read_txid, tx_num_bytes, Cf,
     StateRecord, TxNum, UtxoRow, STATE_KEY,
 };
-use super::IndexError;
 
 /// Memtables of all column families together (RocksDB's `db_write_buffer_size`).
 pub const MEMTABLE_BYTES: usize = 128 << 20;

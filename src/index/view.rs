@@ -1,0 +1,52 @@
+//! The flushed state the writer ([`Index`](super::Index)) shares with its readers
+//! ([`IndexReader`](super::IndexReader)): the store and the view of what is flushed.
+
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+
+use bitcoin::BlockHash;
+
+use super::schema::TxNum;
+use super::store::Store;
+
+/// The flushed state, as readers see it: every read takes a RocksDB snapshot and a copy of
+/// this under the same lock, and flushes replace both under that lock.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct View {
+    pub tip: Option<(u32, BlockHash)>,
+    pub tx_count: u64,
+    /// Cumulative tx counts; index = height.
+    pub counts: Arc<Vec<u64>>,
+}
+
+impl View {
+    /// Height of the block holding tx number `n`.
+    pub(crate) fn height_of(&self, n: TxNum) -> Option<u32> {
+        if n >= self.tx_count {
+            return None;
+        }
+        Some(self.counts.partition_point(|&c| c <= n) as u32)
+    }
+
+    /// First tx number and tx count of the block at `height`.
+    pub(crate) fn block_range(&self, height: u32) -> Option<(TxNum, u64)> {
+        let end = *self.counts.get(height as usize)?;
+        let first = match height.checked_sub(1) {
+            Some(p) => *self.counts.get(p as usize)?,
+            None => 0,
+        };
+        Some((first, end - first))
+    }
+}
+
+/// What the writer shares with its readers: the store and the flushed view.
+pub(crate) struct Shared {
+    pub(super) store: Store,
+    pub(super) view: RwLock<View>,
+}
+
+impl Shared {
+    pub(super) fn view_mut(&self) -> RwLockWriteGuard<'_, View> {
+        // A view is always replaced whole, so a panic elsewhere cannot leave it half-made.
+        self.view.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
