@@ -39,13 +39,21 @@
 //! - [`Mempool::utxos`] is sorted (txid in displayed order, then output index); ElectrumX's
 //!   `unordered_UTXOs` iterates a Python `set` of tx hashes, an order that changes from run
 //!   to run (hash randomisation), with each transaction's outputs in index order.
+//!
+//! Layout, each file using only files further down this list:
+//! - `mod.rs`: [`Mempool`], the shared handle (the poll loop, the queries);
+//! - `refresh`: one refresh against the daemon, and the script hashes it touched;
+//! - `state`: the transactions held and their per-script-hash maps;
+//! - `types`: the values queries return and [`RefreshError`];
+//! - [`histogram`]: the fee histogram's compaction (uses nothing).
 
 pub mod histogram;
 mod refresh;
 mod state;
+mod types;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use bitcoin::{OutPoint, Txid};
@@ -53,10 +61,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::daemon::{self, Daemon};
-use crate::index::{HashX, IndexError, IndexReader};
+use crate::index::{HashX, IndexReader};
 
 pub use refresh::{FETCH_BATCH, FETCH_CONCURRENCY};
+pub use types::{MempoolStats, MempoolUtxo, RefreshError, TxSummary};
 
+use refresh::Touched;
 use state::State;
 
 /// Bitcoin's `MEMPOOL_HISTOGRAM_REFRESH_SECS` in ElectrumX: the fee histogram is recomputed
@@ -66,54 +76,6 @@ pub const HISTOGRAM_REFRESH: Duration = Duration::from_secs(120);
 /// ElectrumX's `log_status_secs`: how often the mempool's size is logged.
 pub const LOG_STATUS_INTERVAL: Duration = Duration::from_secs(60);
 
-/// A mempool transaction touching a script hash (ElectrumX's `MemPoolTxSummary`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TxSummary {
-    pub txid: Txid,
-    /// Satoshis.
-    pub fee: u64,
-    /// Some input spends a transaction that is in the mempool (height -1 in Electrum).
-    pub has_unconfirmed_inputs: bool,
-}
-
-/// A mempool output paying a script hash (spent by another mempool transaction or not).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct MempoolUtxo {
-    pub txid: Txid,
-    pub vout: u32,
-    /// Satoshis.
-    pub value: u64,
-}
-
-/// Sizes, for logs and the admin RPC.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MempoolStats {
-    /// Transactions held.
-    pub txs: usize,
-    /// Sum of their virtual sizes.
-    pub vbytes: u64,
-    /// Distinct script-hash keys they touch.
-    pub hashxs: usize,
-}
-
-/// Why a refresh did not complete.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// The index's flushed height is not the daemon's (ElectrumX's `DBSyncError`): try again
-    /// once the block processor has caught up. Touched script hashes are kept.
-    #[error("the index (height {index:?}) is not at the daemon's height {daemon}")]
-    IndexNotSynced { index: Option<u32>, daemon: u32 },
-    /// A daemon call failed (after the client's own retries).
-    #[error("daemon: {0}")]
-    Daemon(#[from] daemon::Error),
-    /// An index read failed.
-    #[error("index: {0}")]
-    Index(#[from] IndexError),
-    /// A worker task panicked or was cancelled.
-    #[error("mempool task failed: {0}")]
-    Task(String),
-}
-
 /// The daemon's mempool, as the Electrum methods need it. See the module docs.
 #[derive(Default)]
 pub struct Mempool {
@@ -121,7 +83,7 @@ pub struct Mempool {
     state: Arc<RwLock<State>>,
     histogram: RwLock<Arc<Vec<(f64, u64)>>>,
     /// Touched since the last successful refresh.
-    touched: Mutex<HashSet<HashX>>,
+    touched: Touched,
     /// Refreshes run one at a time (only they write the state).
     refreshing: tokio::sync::Mutex<()>,
     /// Notified to refresh at once (a new block, a ZMQ transaction notification).
@@ -166,6 +128,17 @@ impl Mempool {
         index: &IndexReader,
     ) -> Result<HashSet<HashX>, RefreshError> {
         self.refresh_at(daemon, index).await.map(|(t, _)| t)
+    }
+
+    /// See [`Mempool::refresh`]; also returns the daemon height the mempool was taken at.
+    async fn refresh_at(
+        &self,
+        daemon: &Daemon,
+        index: &IndexReader,
+    ) -> Result<(HashSet<HashX>, u32), RefreshError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let height = refresh::refresh(&self.state, &self.touched, daemon, index).await?;
+        Ok((self.touched.take(), height))
     }
 
     /// Keeps the mempool in step until `shutdown`: a refresh every `interval` (ElectrumX's
@@ -322,21 +295,5 @@ impl Mempool {
         // Writers replace whole entries between consistent points; a panic elsewhere leaves
         // nothing half-made that a reader could trip on.
         self.state.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn add_touched(&self, more: HashSet<HashX>) {
-        if more.is_empty() {
-            return;
-        }
-        let mut t = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-        if t.is_empty() {
-            *t = more;
-        } else {
-            t.extend(more);
-        }
-    }
-
-    fn take_touched(&self) -> HashSet<HashX> {
-        std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -20,7 +20,7 @@
 //! 5. The accepted transactions are inserted, parents first.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 
 use bitcoin::consensus::deserialize;
 use bitcoin::{BlockHash, OutPoint, Transaction, Txid};
@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, error, warn};
 
 use super::state::{Entry, State};
-use super::{Mempool, RefreshError};
+use super::types::RefreshError;
 use crate::daemon::Daemon;
 use crate::index::{HashX, IndexReader};
 
@@ -56,53 +56,76 @@ struct Batch {
     snapshot_height: Option<u32>,
 }
 
-impl Mempool {
-    /// See [`Mempool::refresh`]; also returns the daemon height the mempool was taken at.
-    pub(super) async fn refresh_at(
-        &self,
-        daemon: &Daemon,
-        index: &IndexReader,
-    ) -> Result<(HashSet<HashX>, u32), RefreshError> {
-        let _one_at_a_time = self.refreshing.lock().await;
+/// The script hashes touched since the last successful refresh: kept across failed ones,
+/// taken by the caller after a successful one.
+#[derive(Default)]
+pub(super) struct Touched(Mutex<HashSet<HashX>>);
 
-        let (height, txids) = loop {
-            let before = daemon.block_count().await?;
-            let txids = daemon.mempool_txids().await?;
-            let after = daemon.block_count().await?;
-            if before == after {
-                break (after, txids);
-            }
-            debug!(
-                before,
-                after, "a block arrived while reading the mempool; reading again"
-            );
-        };
-        // The index must be at the daemon's very block, not just its height: during an
-        // equal-height reorg the heights agree while the index still has the old block.
-        let best = daemon.block_hash(height).await?;
-        check_index(index, height, best)?;
-
-        // Transactions that left, and the new ones in the daemon's order.
-        let state = Arc::clone(&self.state);
-        let (touched, new, all) = blocking(move || sort_out(&state, txids)).await?;
-        self.add_touched(touched);
-        if !new.is_empty() {
-            let batches = fetch(daemon, index, new, &all).await?;
-            for b in &batches {
-                if b.snapshot_height != Some(height) {
-                    return Err(RefreshError::IndexNotSynced {
-                        index: b.snapshot_height,
-                        daemon: height,
-                    });
-                }
-            }
-            check_index(index, height, best)?;
-            let state = Arc::clone(&self.state);
-            let touched = blocking(move || accept_and_insert(&state, batches)).await?;
-            self.add_touched(touched);
+impl Touched {
+    fn add(&self, more: HashSet<HashX>) {
+        if more.is_empty() {
+            return;
         }
-        Ok((self.take_touched(), height))
+        let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if t.is_empty() {
+            *t = more;
+        } else {
+            t.extend(more);
+        }
     }
+
+    /// Everything touched so far; empty afterwards.
+    pub(super) fn take(&self) -> HashSet<HashX> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One refresh of `state` against the daemon (the steps above), adding what it touches to
+/// `touched` as it goes. Returns the daemon height the mempool was taken at. The caller runs
+/// one refresh at a time.
+pub(super) async fn refresh(
+    state: &Arc<RwLock<State>>,
+    touched: &Touched,
+    daemon: &Daemon,
+    index: &IndexReader,
+) -> Result<u32, RefreshError> {
+    let (height, txids) = loop {
+        let before = daemon.block_count().await?;
+        let txids = daemon.mempool_txids().await?;
+        let after = daemon.block_count().await?;
+        if before == after {
+            break (after, txids);
+        }
+        debug!(
+            before,
+            after, "a block arrived while reading the mempool; reading again"
+        );
+    };
+    // The index must be at the daemon's very block, not just its height: during an
+    // equal-height reorg the heights agree while the index still has the old block.
+    let best = daemon.block_hash(height).await?;
+    check_index(index, height, best)?;
+
+    // Transactions that left, and the new ones in the daemon's order.
+    let shared = Arc::clone(state);
+    let (removed, new, all) = blocking(move || sort_out(&shared, txids)).await?;
+    touched.add(removed);
+    if !new.is_empty() {
+        let batches = fetch(daemon, index, new, &all).await?;
+        for b in &batches {
+            if b.snapshot_height != Some(height) {
+                return Err(RefreshError::IndexNotSynced {
+                    index: b.snapshot_height,
+                    daemon: height,
+                });
+            }
+        }
+        check_index(index, height, best)?;
+        let shared = Arc::clone(state);
+        let added = blocking(move || accept_and_insert(&shared, batches)).await?;
+        touched.add(added);
+    }
+    Ok(height)
 }
 
 fn check_index(index: &IndexReader, daemon: u32, best: BlockHash) -> Result<(), RefreshError> {

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use bitcoin::{OutPoint, Txid};
 
-use super::{MempoolUtxo, TxSummary};
+use super::types::{MempoolUtxo, TxSummary};
 use crate::index::HashX;
 
 /// One accepted mempool transaction (ElectrumX's `MemPoolTx`). No raw bytes are kept.
