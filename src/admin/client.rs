@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{query, text, DEFAULT_PORT};
+use super::query;
+use super::text;
 
+/// The default port of the `rpc` service and of `ferrumx_rpc` (ElectrumX's).
+pub const DEFAULT_PORT: u16 = 8000;
 /// Default time allowed for the whole exchange (ElectrumX's `--timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most bytes of an answer read.

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{query, text, views, Admin, After};
+use super::query;
+use super::state::{Admin, After};
+use super::text;
+use super::views;
 use crate::config::parse_daemon_urls;
 use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::session::SessionState;

@@ -18,50 +18,12 @@ mod commands;
 pub mod peers;
 pub mod query;
 mod rpc;
+mod state;
 pub mod text;
 pub mod views;
 
-use std::sync::Arc;
-use std::time::SystemTime;
-
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-use crate::config::Config;
-use crate::electrum::manager::Registry;
-use crate::electrum::shared::ElectrumState;
-use crate::indexer::{ForcedReorg, SyncStatus};
-
+pub use client::DEFAULT_PORT;
 pub use peers::PeerTable;
 pub use rpc::start;
+pub use state::Admin;
 pub use views::log_sessions;
-
-/// The default port of the `rpc` service and of `ferrumx_rpc` (ElectrumX's).
-pub const DEFAULT_PORT: u16 = 8000;
-
-/// Everything the commands act on.
-pub struct Admin {
-    pub config: Arc<Config>,
-    pub shared: Arc<ElectrumState>,
-    pub registry: Arc<Registry>,
-    pub sync: Arc<SyncStatus>,
-    /// To the block processor: forced rollbacks (`reorg`).
-    pub reorgs: mpsc::UnboundedSender<ForcedReorg>,
-    pub peers: Arc<PeerTable>,
-    /// Cancelled by `stop`, as SIGINT/SIGTERM do.
-    pub shutdown: CancellationToken,
-    pub started: SystemTime,
-}
-
-/// What the connection does after answering a command.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct After {
-    /// Shut the server down (`stop`), once the answer is written.
-    pub stop: bool,
-}
-
-impl std::fmt::Debug for Admin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Admin").finish_non_exhaustive()
-    }
-}

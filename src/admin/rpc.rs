@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{self, Command};
-use super::{Admin, After};
+use super::state::{Admin, After};
 use crate::config::Protocol;
 use crate::jsonrpc::{self, Batch, BatchDone, Detector, Parsed, Request, RpcError};
 use crate::transport::{Connection, Listener, RecvError};

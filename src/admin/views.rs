@@ -10,7 +10,8 @@ use std::time::SystemTime;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::{text, Admin};
+use super::state::Admin;
+use super::text;
 use crate::config::Net;
 use crate::electrum::manager::Registry;
 use crate::electrum::methods::Method;
