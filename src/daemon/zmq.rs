@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use zeromq::{Socket, SocketRecv};
 
-use super::Daemon;
+use super::client::Daemon;
 
 /// Who to wake for a topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
