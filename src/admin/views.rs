@@ -1,6 +1,6 @@
 //! What operators see of the server, made once for every place that shows it: `getinfo`,
 //! the `sessions` and `groups` rows (what the admin commands answer and `ferrumx_rpc`
-//! turns into tables with [`text`](super::text)), and LOG_SESSIONS, which logs the same
+//! turns into tables with [`text`]), and LOG_SESSIONS, which logs the same
 //! `sessions` table and `getinfo` every LOG_SESSIONS seconds (ElectrumX's `_log_sessions`).
 
 use std::sync::atomic::Ordering;
