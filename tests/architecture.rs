@@ -175,7 +175,10 @@ fn paths(code: &str) -> Vec<String> {
             let end = code[at..]
                 .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
                 .map_or(code.len(), |e| at + e);
-            out.push(code[at..end].to_owned());
+            // `super::{a, b}` in a `use` line: the tree was expanded above.
+            if !code[at..end].ends_with("::") {
+                out.push(code[at..end].to_owned());
+            }
         }
     }
     out
@@ -324,6 +327,9 @@ fn the_reader_finds_uses() {
     assert!(found.contains(&"crate::inline::g".to_owned()), "{found:?}");
     assert!(!found.iter().any(|p| p.contains("comment")), "{found:?}");
     assert!(!found.iter().any(|p| p.contains("only_tests")), "{found:?}");
+    // A grouped `use` names its items, not the module it starts from.
+    let found = paths(&code("use super::{a, b::C};\n"));
+    assert_eq!(found, ["super::a", "super::b::C"]);
     // And on the tree: lib.rs is the root, and the transport room's files use each other.
     let g = graph();
     let connection = vec!["transport".to_owned(), "connection".to_owned()];

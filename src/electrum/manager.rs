@@ -84,7 +84,7 @@ pub async fn bind_services(config: &Config) -> Result<Vec<Listener>, String> {
 }
 
 /// Accepts connections on `listener` until `shutdown`, serving each in its own task (which
-/// drains its session at `shutdown`: see [`serve`]). While the registry is paused
+/// drains its session at `shutdown`: see `serve`). While the registry is paused
 /// (MAX_SESSIONS) nothing is accepted: new connections wait in the listening socket's
 /// backlog.
 pub async fn accept_loop(
