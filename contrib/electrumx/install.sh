@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs ElectrumX 1.20.0 (PyPI package `e-x`) and plyvel (its LevelDB binding) into a
+# Installs ElectrumX (PyPI package `e-x`) and plyvel (its LevelDB binding) into a
 # virtualenv, for the differential tests (`tests/differential.rs`), which run the same
 # requests against ElectrumX and FerrumX on the same stand-in chain.
 #
-#   contrib/electrumx/install.sh            # venv in ${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv
+#   contrib/electrumx/install.sh            # 1.20.0, venv in ${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv
+#   contrib/electrumx/install.sh 2.0.0      # 2.0.0 (protocol 1.7), venv in .../electrumx2-venv
 #
 # Needs (Debian packages): python3 python3-venv python3-dev, and, when pip has to build
 # plyvel from source (no wheel for this Python/platform), g++ and libleveldb-dev.
@@ -11,9 +12,16 @@
 # Prints the path of `electrumx_server` as its last line.
 set -euo pipefail
 
-EX_VERSION=1.20.0
+EX_VERSION="${1:-1.20.0}"
 CACHE="${FERRUMX_CACHE:-$HOME/.cache/ferrumx}"
-VENV="$CACHE/electrumx-venv"
+case "$EX_VERSION" in
+    1.20.0) VENV="$CACHE/electrumx-venv" ;;
+    2.0.0) VENV="$CACHE/electrumx2-venv" ;;
+    *)
+        echo "electrumx: version $EX_VERSION: expected 1.20.0 or 2.0.0" >&2
+        exit 2
+        ;;
+esac
 PYTHON="${PYTHON:-python3}"
 SERVER="$VENV/bin/electrumx_server"
 

@@ -1,7 +1,9 @@
-//! Where the ElectrumX 1.20 peer is installed: `FERRUMX_ELECTRUMX` (the path of
-//! `electrumx_server`), else the virtualenv `contrib/electrumx/install.sh` makes in
-//! `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`. Used by the differential and
-//! admin tests and the side-by-side bench. And what a test does when a peer is missing.
+//! Where the ElectrumX peers are installed: 1.20 at `FERRUMX_ELECTRUMX` (the path of
+//! `electrumx_server`), else in the virtualenv `contrib/electrumx/install.sh` makes in
+//! `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`; 2.0 (protocol 1.7) at
+//! `FERRUMX_ELECTRUMX2`, else in `electrumx2-venv` beside it (`install.sh 2.0.0`). Used by the
+//! differential and admin tests and the side-by-side bench. And what a test does when a peer
+//! is missing.
 
 use std::path::PathBuf;
 
@@ -23,6 +25,19 @@ pub fn electrumx_server_location() -> Option<PathBuf> {
 /// `electrumx_server`, if installed.
 pub fn electrumx_server() -> Option<PathBuf> {
     electrumx_server_location().filter(|p| p.is_file())
+}
+
+/// Where ElectrumX 2.0's `electrumx_server` is expected (it may not exist).
+pub fn electrumx2_server_location() -> Option<PathBuf> {
+    match std::env::var_os("FERRUMX_ELECTRUMX2") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => Some(cache_dir()?.join("electrumx2-venv/bin/electrumx_server")),
+    }
+}
+
+/// ElectrumX 2.0's `electrumx_server`, if installed.
+pub fn electrumx2_server() -> Option<PathBuf> {
+    electrumx2_server_location().filter(|p| p.is_file())
 }
 
 /// `electrumx_rpc` (ElectrumX's own admin CLI), if installed beside `electrumx_server`.
