@@ -8,9 +8,9 @@ use std::time::Duration;
 use bitcoin::consensus::deserialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{Block, BlockHash};
-use ferrumx::index::{HashX, IndexError, HASHX_LEN};
+use ferrumx::index::{HashX, IndexError, UpgradeProgress, HASHX_LEN};
 use ferrumx::indexer::{
-    self, Chain, FlushInfo, ForcedReorg, SyncError, SyncEvent, SyncOptions, SyncStatus,
+    self, Chain, Changes, FlushInfo, ForcedReorg, SyncError, SyncEvent, SyncOptions, SyncStatus,
 };
 use ferrumx_simnode::{GenParams, Node, SimNode, SimNodeOptions};
 use ferrumx_testkit::daemon_for;
@@ -48,7 +48,7 @@ impl Chain for FakeChain {
     fn block_hash(&self, height: u32) -> Option<BlockHash> {
         self.hashes.get(height as usize).copied()
     }
-    fn advance(&mut self, raw: &[u8]) -> Result<Vec<HashX>, IndexError> {
+    fn advance(&mut self, raw: &[u8]) -> Result<Changes, IndexError> {
         let (height, expected) = self.tip().unwrap_or((0, BlockHash::all_zeros()));
         let block: Block = deserialize(raw).map_err(|e| IndexError::BadBlock {
             height,
@@ -64,7 +64,16 @@ impl Chain for FakeChain {
         }
         self.hashes.push(block.block_hash());
         self.txs.push(block.txdata.len() as u64);
-        Ok(block_touched(&block))
+        Ok(Changes {
+            touched: block_touched(&block),
+            spent: block
+                .txdata
+                .iter()
+                .skip(1)
+                .flat_map(|tx| tx.input.iter().map(|i| i.previous_output))
+                .collect(),
+            funders: block.txdata.iter().map(|tx| tx.compute_txid()).collect(),
+        })
     }
     fn needs_flush(&self) -> bool {
         self.hashes.len() % 50 == 0
@@ -83,11 +92,23 @@ impl Chain for FakeChain {
             ..Default::default()
         })
     }
-    fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError> {
+    fn backup(&mut self, height: u32) -> Result<Changes, IndexError> {
         self.backups.push(height);
         self.hashes.truncate(height as usize + 1);
         self.txs.truncate(height as usize + 1);
-        Ok(vec![ROLLED_BACK])
+        Ok(Changes {
+            touched: vec![ROLLED_BACK],
+            ..Changes::default()
+        })
+    }
+    fn upgrade_progress(&self) -> Option<UpgradeProgress> {
+        None
+    }
+    fn upgrade_block(&mut self, _: &[u8]) -> Result<(), IndexError> {
+        Err(IndexError::Corrupt("the fake has no upgrade".into()))
+    }
+    fn upgrade_flush(&mut self) -> Result<FlushInfo, IndexError> {
+        Ok(FlushInfo::default())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Applying one block to the index: parses a raw block, checks it against its header,
-//! assigns tx numbers, spends and creates UTXOs, records history and the block's undo data —
-//! all into the [`Cache`], all or nothing. It stays in the index because it writes the key
+//! assigns tx numbers, spends and creates UTXOs, records history, the spender of every
+//! output it spends (and its unspendable outputs) and the block's undo data — all into the
+//! [`Cache`], all or nothing. It stays in the index because it writes the key
 //! layout (`schema`) into the index's own cache; the block processor (`crate::indexer`)
 //! reaches it only through [`Index::advance`](super::Index::advance).
 
@@ -12,7 +13,8 @@ use bitcoin::{merkle_tree, Block, OutPoint, Txid};
 use super::cache::{Cache, CachedUtxo};
 use super::error::IndexError;
 use super::schema::{
-    history_key, is_unspendable, read_history_key, HashX, TxNum, Undo, TX_NUM_LIMIT,
+    history_key, is_unspendable, read_history_key, spender_key, tx_num_bytes, HashX, TxNum, Undo,
+    SPENDER_KEY_LEN, TX_NUM_LEN, TX_NUM_LIMIT,
 };
 use super::store::Store;
 
@@ -41,9 +43,18 @@ pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock, IndexE
     Ok(ParsedBlock { block, txids })
 }
 
+/// What applying a block changed, for notifications.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    /// The hashXs whose history the block extended (sorted, each once).
+    pub touched: Vec<HashX>,
+    /// The outputs its inputs spent, in block order.
+    pub spent: Vec<OutPoint>,
+}
+
 /// Applies the block at `height`, whose first transaction gets `first_tx_num`, to `cache`.
-/// Nothing in the cache changes unless the whole block is applied. Returns the hashXs the
-/// block touched (sorted, each once).
+/// Nothing in the cache changes unless the whole block is applied. The `spenders` rows are
+/// recorded only when the store has that column family (not for a previous-layout writer).
 ///
 /// The genesis block (height 0) gets its tx number and rows but its outputs are not indexed
 /// (its coinbase cannot be spent), as ElectrumX does.
@@ -54,7 +65,7 @@ pub(crate) fn apply_block(
     height: u32,
     first_tx_num: TxNum,
     keep_undo_from: u32,
-) -> Result<Vec<HashX>, IndexError> {
+) -> Result<Applied, IndexError> {
     let txs = &parsed.block.txdata;
     let end_tx_num = first_tx_num + txs.len() as u64;
     if end_tx_num >= TX_NUM_LIMIT {
@@ -67,6 +78,10 @@ pub(crate) fn apply_block(
     let mut undo = Undo::default();
     let mut finder = store.utxo_finder()?;
     let mut hashxs: Vec<HashX> = Vec::new();
+    let record = store.has_spenders();
+    let mut spends: Vec<([u8; SPENDER_KEY_LEN], [u8; TX_NUM_LEN])> = Vec::new();
+    let mut unspendable: Vec<[u8; SPENDER_KEY_LEN]> = Vec::new();
+    let mut spent: Vec<OutPoint> = Vec::new();
     let indexed = if height == 0 { &[][..] } else { &txs[..] };
     for (i, (tx, txid)) in indexed.iter().zip(&parsed.txids).enumerate() {
         let tx_num = first_tx_num + i as u64;
@@ -74,8 +89,13 @@ pub(crate) fn apply_block(
         if !tx.is_coinbase() {
             for input in &tx.input {
                 let op = input.previous_output;
+                spent.push(op);
                 if let Some(u) = local.remove(&op) {
-                    // Created and spent in this block: undoing the creation is enough.
+                    // Created and spent in this block: undoing the creation is enough (the
+                    // spender row goes with the block's own key range).
+                    if record {
+                        spends.push((spender_key(u.tx_num, op.vout), tx_num_bytes(tx_num)));
+                    }
                     hashxs.push(u.hashx);
                     continue;
                 }
@@ -90,12 +110,19 @@ pub(crate) fn apply_block(
                     db_spent.push(row);
                     row
                 };
+                if record {
+                    spends.push((spender_key(row.tx_num, op.vout), tx_num_bytes(tx_num)));
+                }
                 hashxs.push(row.hashx);
                 undo.spent.push(row);
             }
         }
         for (vout, out) in tx.output.iter().enumerate() {
             if is_unspendable(&out.script_pubkey) {
+                // Never spent, but it exists: an empty `spenders` row says so.
+                if record {
+                    unspendable.push(spender_key(tx_num, vout as u32));
+                }
                 continue;
             }
             let hashx = HashX::of_script(&out.script_pubkey);
@@ -139,6 +166,8 @@ pub(crate) fn apply_block(
     cache.txids.extend_from_slice(&parsed.txids);
     cache.headers.push(parsed.block.header);
     cache.counts.push(end_tx_num);
+    cache.spends.extend_from_slice(&spends);
+    cache.unspendable.extend_from_slice(&unspendable);
     let mut touched: Vec<HashX> = undo
         .history
         .iter()
@@ -147,5 +176,5 @@ pub(crate) fn apply_block(
     touched.sort_unstable();
     touched.dedup();
     cache.push_undo(height, undo.encode(), keep_undo_from);
-    Ok(touched)
+    Ok(Applied { touched, spent })
 }

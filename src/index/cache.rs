@@ -1,6 +1,6 @@
 //! What the blocks applied since the last flush changed, held in memory and bounded by
 //! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
-//! tx counts and undo data. [`Cache::write_to`] turns it into the rows of one flush.
+//! tx counts, spender rows and undo data. [`Cache::write_to`] turns it into the rows of one flush.
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
@@ -13,7 +13,8 @@ use rocksdb::WriteBatch;
 
 use super::error::IndexError;
 use super::schema::{
-    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HISTORY_KEY_LEN,
+    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow,
+    HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
 };
 use super::store::Store;
 
@@ -53,6 +54,10 @@ pub(crate) struct Cache {
     pub headers: Vec<Header>,
     /// Cumulative tx counts of the new blocks.
     pub counts: Vec<u64>,
+    /// New `spenders` rows of spent outputs: key ‖ the spender's tx number.
+    pub spends: Vec<([u8; SPENDER_KEY_LEN], [u8; TX_NUM_LEN])>,
+    /// New `spenders` rows (empty values) of unspendable outputs.
+    pub unspendable: Vec<[u8; SPENDER_KEY_LEN]>,
     /// Encoded undo data of the most recent blocks, oldest first (only those the next flush
     /// may still keep: at most REORG_LIMIT of them).
     pub undo: VecDeque<(u32, Vec<u8>)>,
@@ -71,6 +76,8 @@ impl Cache {
             + self.txids.capacity() * size_of::<Txid>()
             + self.headers.capacity() * size_of::<Header>()
             + self.counts.capacity() * size_of::<u64>()
+            + self.spends.capacity() * (SPENDER_KEY_LEN + TX_NUM_LEN)
+            + self.unspendable.capacity() * SPENDER_KEY_LEN
             + self.undo.capacity() * size_of::<(u32, Vec<u8>)>()
             + self.undo_bytes
     }
@@ -135,6 +142,15 @@ impl Cache {
         for row in &self.db_spends {
             batch.delete_cf(utxos, row.utxo_key());
             batch.delete_cf(outpoints, row.outpoint_key());
+        }
+        if store.has_spenders() {
+            let spenders = store.cf(Cf::Spenders)?;
+            for (k, v) in &self.spends {
+                batch.put_cf(spenders, k, v);
+            }
+            for k in &self.unspendable {
+                batch.put_cf(spenders, k, []);
+            }
         }
         let undo = store.cf(Cf::Undo)?;
         for (h, u) in &self.undo {

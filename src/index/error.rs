@@ -20,12 +20,21 @@ pub enum IndexError {
     /// The database holds data that cannot be right (bad lengths, checksums, gaps).
     #[error("corrupt index: {0}")]
     Corrupt(String),
-    /// The database was written by another layout version.
+    /// The database was written by another layout version (one this FerrumX cannot
+    /// upgrade in place).
     #[error(
         "the index was written in format version {found}, this FerrumX reads version \
          {expected}: remove the database directory to resync"
     )]
     Version { found: u32, expected: u32 },
+    /// The spender index of a database of the previous layout is still being built
+    /// (`Index::upgrade_block`): blocks cannot be applied or rolled back, nor outpoints
+    /// queried, until it is done.
+    #[error(
+        "the spender index is being built (the upgrade is at height {next} of {tip}); \
+         try again when it is done"
+    )]
+    Upgrading { next: u32, tip: u32 },
     /// The database belongs to another network.
     #[error(
         "the index belongs to another network (its genesis block is {found}, {network}'s is \

@@ -10,11 +10,14 @@
 //! What is stored, and why, is in `docs/storage.md`; the key layout is in `schema`.
 //!
 //! Layout, each file using only files further down this list:
-//! - `mod.rs`: [`Index`], the writer (open, advance, flush, back up);
-//! - `query`: [`IndexReader`], the read API;
+//! - `mod.rs`: [`Index`], the writer (open, advance, flush, back up, upgrade);
+//! - `query`: [`IndexReader`], the read API; `snap` (one query's snapshot), `status` (an
+//!   outpoint's funder and spender);
+//! - `upgrade` (building the spender index of a previous-layout database);
 //! - `apply` (block → cache) and `backup` (undo);
 //! - `cache`: unflushed changes, bounded by bytes;
-//! - `view`: what the writer shares with its readers (the store and the flushed view);
+//! - `view`: what the writer shares with its readers (the store and the flushed view, checked
+//!   at open);
 //! - `store`: RocksDB, column families, synced batches, digest;
 //! - `schema`: keys, values, state record, undo encoding;
 //! - `error`.
@@ -28,7 +31,10 @@ mod cache;
 mod error;
 mod query;
 mod schema;
+mod snap;
+mod status;
 mod store;
+mod upgrade;
 mod view;
 
 use std::path::Path;
@@ -38,17 +44,24 @@ use std::time::{Duration, Instant};
 use bitcoin::block::Header;
 use bitcoin::blockdata::constants::genesis_block;
 use bitcoin::consensus::serialize;
-use bitcoin::{BlockHash, Network};
+use bitcoin::{BlockHash, Network, OutPoint, Txid};
 use rocksdb::WriteBatch;
 
+pub use backup::RolledBack;
 pub use error::IndexError;
-pub use query::{HistoryEntry, IndexReader, TxPosition, Utxo};
-pub use schema::{is_unspendable, HashX, TxNum, DB_VERSION, HASHX_LEN, TXID_PREFIX_LEN};
+pub use query::{IndexReader, TxPosition, Utxo};
+pub use schema::{
+    is_unspendable, HashX, TxNum, DB_VERSION, DB_VERSION_PRE_SPENDERS, HASHX_LEN, TXID_PREFIX_LEN,
+};
+pub use snap::HistoryEntry;
+pub use status::{OutpointStatus, Spender};
 pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
+pub use upgrade::UpgradeProgress;
 
 use cache::Cache;
 use schema::{height_key, Cf, StateRecord, STATE_KEY};
 use store::Store;
+use upgrade::Upgrade;
 use view::{Shared, View};
 
 /// What one block did, for logs and notifications.
@@ -61,6 +74,10 @@ pub struct BlockSummary {
     /// The hashXs whose history the block extended (sorted, each once). Readers see them
     /// only after the flush that writes the block: notify after it.
     pub touched: Vec<HashX>,
+    /// The outputs the block's inputs spent (in block order): each gained a spender.
+    pub spent: Vec<OutPoint>,
+    /// The block's transactions (in block order): their outputs gained a funder.
+    pub txids: Vec<Txid>,
 }
 
 /// What a flush wrote.
@@ -109,6 +126,8 @@ pub struct Index {
     /// The writer's copy of the flushed view.
     flushed: View,
     cache: Cache,
+    /// The spender index being built, for a database of the previous layout.
+    upgrade: Option<Upgrade>,
 }
 
 impl std::fmt::Debug for Index {
@@ -126,51 +145,71 @@ impl Index {
     /// Opens the index at `dir`, creating it (with the genesis block of `network` indexed and
     /// flushed) if the directory holds none. The cache is flushed when it holds more than
     /// `cache_bytes` (see [`Index::needs_flush`]); undo data is kept for the last
-    /// `reorg_limit` blocks.
+    /// `reorg_limit` blocks. A database of the previous layout
+    /// ([`DB_VERSION_PRE_SPENDERS`]) opens with its spender index to build
+    /// ([`Index::upgrade_progress`]) before blocks can be applied.
     ///
     /// # Errors
     /// The database cannot be opened (e.g. another process holds it), its state record is
-    /// missing while it has data, corrupt, of another [`DB_VERSION`] or of another network,
-    /// or its tx counts or tip header disagree with the state record.
+    /// missing while it has data, corrupt, of another [`DB_VERSION`] (and not the previous
+    /// one) or of another network, or its tx counts or tip header disagree with the state
+    /// record.
     pub fn open(
         dir: &Path,
         network: Network,
         cache_bytes: usize,
         reorg_limit: u32,
     ) -> Result<Index, IndexError> {
-        let store = Store::open(dir)?;
+        Index::open_layout(dir, network, cache_bytes, reorg_limit, &Cf::ALL)
+    }
+
+    /// Opens (or creates) a database in the previous layout ([`DB_VERSION_PRE_SPENDERS`]: no
+    /// spender index) and keeps writing it that way, exactly as the version before the
+    /// spender index did: the same rows through the same code, without the `spenders`
+    /// column family. Only for tests of the upgrade and for measuring what the spender
+    /// index costs; the server never calls it.
+    ///
+    /// # Errors
+    /// As [`Index::open`]; a database of the current layout is refused.
+    #[doc(hidden)]
+    pub fn open_pre_spenders(
+        dir: &Path,
+        network: Network,
+        cache_bytes: usize,
+        reorg_limit: u32,
+    ) -> Result<Index, IndexError> {
+        Index::open_layout(dir, network, cache_bytes, reorg_limit, &Cf::PRE_SPENDERS)
+    }
+
+    fn open_layout(
+        dir: &Path,
+        network: Network,
+        cache_bytes: usize,
+        reorg_limit: u32,
+        cfs: &'static [Cf],
+    ) -> Result<Index, IndexError> {
+        let store = Store::open(dir, cfs)?;
         let genesis = genesis_block(network);
         let genesis_hash = genesis.block_hash();
-        let view = match store.read_state()? {
+        let expected = match store.has_spenders() {
+            true => DB_VERSION,
+            false => DB_VERSION_PRE_SPENDERS,
+        };
+        let mut upgrade = None;
+        let mut view = match store.read_state()? {
             Some(state) => {
-                if state.version != DB_VERSION {
+                let upgradable = state.version == DB_VERSION_PRE_SPENDERS && store.has_spenders();
+                if state.version != expected && !upgradable {
                     return Err(IndexError::Version {
                         found: state.version,
-                        expected: DB_VERSION,
+                        expected,
                     });
                 }
-                if state.genesis != genesis_hash {
-                    return Err(IndexError::WrongNetwork {
-                        network,
-                        found: state.genesis,
-                        expected: genesis_hash,
-                    });
+                let view = View::load(&store, &state, network, genesis_hash)?;
+                if upgradable {
+                    upgrade = Some(Upgrade::resume(&store, state.height, cache_bytes)?);
                 }
-                let counts = store.load_counts(&state)?;
-                let header = store.header(state.height)?.ok_or_else(|| {
-                    IndexError::Corrupt(format!("no header at the tip height {}", state.height))
-                })?;
-                if header.block_hash() != state.tip {
-                    return Err(IndexError::Corrupt(format!(
-                        "the header at height {} is not the state record's tip {}",
-                        state.height, state.tip
-                    )));
-                }
-                View {
-                    tip: Some((state.height, state.tip)),
-                    tx_count: state.tx_count,
-                    counts: Arc::new(counts),
-                }
+                view
             }
             None if !store.is_empty()? => {
                 return Err(IndexError::Corrupt(
@@ -179,6 +218,7 @@ impl Index {
             }
             None => View::default(),
         };
+        view.upgrading = upgrade.as_ref().map(|u| u.progress().next);
         let mut index = Index {
             shared: Arc::new(Shared {
                 store,
@@ -192,6 +232,7 @@ impl Index {
             tx_count: view.tx_count,
             flushed: view,
             cache: Cache::default(),
+            upgrade,
         };
         if index.tip.is_none() {
             index.advance(&serialize(&genesis))?;
@@ -233,6 +274,7 @@ impl Index {
     /// root is wrong; [`IndexError::MissingUtxo`] if it spends an unknown output. After any
     /// error the index is as it was before the call.
     pub fn advance(&mut self, raw_block: &[u8]) -> Result<BlockSummary, IndexError> {
+        self.refuse_while_upgrading()?;
         let height = self.tip.map_or(0, |(h, _)| h + 1);
         let parsed = apply::parse_block(raw_block, height)?;
         let hash = parsed.block.block_hash();
@@ -254,7 +296,7 @@ impl Index {
             _ => {}
         }
         let keep_undo_from = self.undo_floor(height);
-        let touched = apply::apply_block(
+        let applied = apply::apply_block(
             &self.shared.store,
             &mut self.cache,
             &parsed,
@@ -268,8 +310,21 @@ impl Index {
             height,
             hash,
             txs: parsed.txids.len(),
-            touched,
+            touched: applied.touched,
+            spent: applied.spent,
+            txids: parsed.txids,
         })
+    }
+
+    /// [`IndexError::Upgrading`] while the spender index is being built.
+    fn refuse_while_upgrading(&self) -> Result<(), IndexError> {
+        match &self.upgrade {
+            Some(u) => Err(IndexError::Upgrading {
+                next: u.progress().next,
+                tip: u.progress().tip,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Lowest height whose undo data is kept when the tip is at `tip`.
@@ -277,14 +332,14 @@ impl Index {
         (tip + 1).saturating_sub(self.reorg_limit)
     }
 
-    /// Whether the cache holds more than its budget.
+    /// Whether the cache (or the upgrade's unwritten rows) holds more than its budget.
     pub fn needs_flush(&self) -> bool {
-        self.cache.bytes() >= self.cache_budget
+        self.cache_bytes() >= self.cache_budget
     }
 
-    /// Estimated bytes the cache holds.
+    /// Estimated bytes the cache (or the upgrade's unwritten rows) holds.
     pub fn cache_bytes(&self) -> usize {
-        self.cache.bytes()
+        self.cache.bytes() + self.upgrade.as_ref().map_or(0, Upgrade::bytes)
     }
 
     /// Sizes of the cache, for progress logs.
@@ -340,6 +395,7 @@ impl Index {
             tip: Some((height, tip)),
             tx_count: self.tx_count,
             counts: Arc::new(counts),
+            upgrading: None,
         };
         let stats = FlushStats {
             height,
@@ -367,8 +423,12 @@ impl Index {
         let Some((height, tip)) = view.tip else {
             return Err(IndexError::Corrupt("commit without a tip".to_string()));
         };
+        let version = match store.has_spenders() && view.upgrading.is_none() {
+            true => DB_VERSION,
+            false => DB_VERSION_PRE_SPENDERS,
+        };
         let state = StateRecord {
-            version: DB_VERSION,
+            version,
             genesis: self.genesis,
             height,
             tip,
@@ -393,7 +453,8 @@ impl Index {
     /// changes); [`IndexError::BadBackupTarget`] if `to_height` is above the tip; errors of
     /// [`Index::flush`]; [`IndexError::UndoMissing`] or corruption if undo data is missing
     /// or bad (nothing is rolled back then).
-    pub fn backup(&mut self, to_height: u32) -> Result<Vec<HashX>, IndexError> {
+    pub fn backup(&mut self, to_height: u32) -> Result<RolledBack, IndexError> {
+        self.refuse_while_upgrading()?;
         let Some((tip, _)) = self.tip else {
             return Err(IndexError::BadBackupTarget {
                 tip: 0,
@@ -404,7 +465,7 @@ impl Index {
             return Err(IndexError::BadBackupTarget { tip, to: to_height });
         }
         if to_height == tip {
-            return Ok(Vec::new());
+            return Ok(RolledBack::default());
         }
         if tip - to_height > self.reorg_limit {
             return Err(IndexError::ReorgTooDeep {
@@ -416,7 +477,7 @@ impl Index {
         self.flush()?;
         let store = &self.shared.store;
         let mut batch = WriteBatch::default();
-        let touched = backup::rollback(store, &mut batch, &self.flushed.counts, tip, to_height)?;
+        let rolled = backup::rollback(store, &mut batch, &self.flushed.counts, tip, to_height)?;
         let header = store
             .header(to_height)?
             .ok_or_else(|| IndexError::Corrupt(format!("no header at height {to_height}")))?;
@@ -432,11 +493,68 @@ impl Index {
             tip: Some(new_tip),
             tx_count,
             counts: Arc::new(counts),
+            upgrading: None,
         };
         self.commit(batch, view)?;
         self.tip = Some(new_tip);
         self.tx_count = tx_count;
-        Ok(touched)
+        Ok(rolled)
+    }
+
+    /// Where the upgrade of a previous-layout database stands: `Some` until its spender
+    /// index is built and written, `None` for a database of the current layout. While
+    /// `Some`, [`Index::advance`] and [`Index::backup`] are refused: give it the blocks of
+    /// heights `next..=tip` ([`Index::upgrade_block`]), flushing when
+    /// [`Index::needs_flush`] and at the end ([`Index::upgrade_flush`]).
+    pub fn upgrade_progress(&self) -> Option<UpgradeProgress> {
+        self.upgrade.as_ref().map(Upgrade::progress)
+    }
+
+    /// Adds the block at the upgrade's next height (raw, as `getblock <hash> 0` gives it;
+    /// it must be the block of our header at that height) to the spender index being built.
+    ///
+    /// # Errors
+    /// No upgrade is pending, the block is not ours or does not parse, a read failed, or an
+    /// input spends a transaction the index does not hold (a damaged index). Nothing is
+    /// added then.
+    pub fn upgrade_block(&mut self, raw_block: &[u8]) -> Result<(), IndexError> {
+        let Some(upgrade) = self.upgrade.as_mut() else {
+            return Err(IndexError::Corrupt("no upgrade is pending".to_string()));
+        };
+        upgrade.add_block(&self.shared.store, &self.flushed.counts, raw_block)
+    }
+
+    /// Writes the rows of the blocks given so far with the upgrade's progress, in one synced
+    /// atomic batch; once every block up to the tip has been given, with the state record of
+    /// [`DB_VERSION`]: the upgrade is then over. A no-op without an upgrade.
+    ///
+    /// # Errors
+    /// The write failed; the rows are kept, so it can be retried.
+    pub fn upgrade_flush(&mut self) -> Result<FlushStats, IndexError> {
+        let start = Instant::now();
+        let Some(upgrade) = self.upgrade.as_mut() else {
+            return Ok(FlushStats::default());
+        };
+        let mut batch = WriteBatch::default();
+        upgrade.write_to(&self.shared.store, &mut batch)?;
+        let done = upgrade.done();
+        let view = View {
+            upgrading: (!done).then_some(upgrade.progress().next),
+            ..self.flushed.clone()
+        };
+        let batch_bytes = self.commit(batch, view)?;
+        if let Some(u) = self.upgrade.as_mut() {
+            u.written();
+        }
+        if done {
+            self.upgrade = None;
+        }
+        Ok(FlushStats {
+            height: self.flushed.tip.map_or(0, |t| t.0),
+            batch_bytes,
+            elapsed: start.elapsed(),
+            ..FlushStats::default()
+        })
     }
 
     /// The header at `height`, flushed or not.

@@ -9,24 +9,16 @@ use std::sync::Arc;
 
 use bitcoin::block::Header;
 use bitcoin::{BlockHash, OutPoint, Txid};
-use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use super::error::IndexError;
 use super::schema::{
-    height_key, outpoint_prefix, read_height_key, read_history_key, read_tx_num, read_txid,
-    read_utxo_key, read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
+    height_key, outpoint_prefix, read_height_key, read_tx_num, read_txid, read_utxo_key,
+    read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
 };
-use super::store::{decode_header, Store};
+use super::snap::{height_of, HistoryEntry, Snap};
+use super::status::{status, OutpointStatus};
+use super::store::decode_header;
 use super::view::{Shared, View};
-
-/// One confirmed history entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HistoryEntry {
-    /// Position in the chain (continue a paged read after it).
-    pub tx_num: TxNum,
-    pub txid: Txid,
-    pub height: u32,
-}
 
 /// One confirmed unspent output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,112 +56,6 @@ impl std::fmt::Debug for IndexReader {
             .field("tip", &self.tip())
             .finish_non_exhaustive()
     }
-}
-
-/// A snapshot and the store, for one query.
-struct Snap<'a> {
-    snap: SnapshotWithThreadMode<'a, DB>,
-    store: &'a Store,
-}
-
-impl Snap<'_> {
-    fn opts(&self) -> ReadOptions {
-        let mut opts = ReadOptions::default();
-        opts.set_snapshot(&self.snap);
-        opts
-    }
-
-    /// An iterator over `cf` in the snapshot; with `prefix`, bounded to keys sharing the
-    /// seek key's prefix.
-    fn iter(
-        &self,
-        cf: Cf,
-        prefix: bool,
-    ) -> Result<DBRawIteratorWithThreadMode<'_, DB>, IndexError> {
-        let mut opts = ReadOptions::default();
-        if prefix {
-            opts.set_prefix_same_as_start(true);
-        } else {
-            opts.set_total_order_seek(true);
-        }
-        Ok(self.snap.raw_iterator_cf_opt(self.store.cf(cf)?, opts))
-    }
-
-    fn get(&self, cf: Cf, key: &[u8]) -> Result<Option<Vec<u8>>, IndexError> {
-        Ok(self
-            .store
-            .db()
-            .get_cf_opt(self.store.cf(cf)?, key, &self.opts())?)
-    }
-
-    /// Txids of tx numbers (all below the view's tx count).
-    fn txids(&self, nums: &[TxNum]) -> Result<Vec<Txid>, IndexError> {
-        let keys: Vec<[u8; 5]> = nums.iter().map(|n| tx_num_bytes(*n)).collect();
-        let sorted = nums.windows(2).all(|w| w[0] < w[1]);
-        let opts = self.opts();
-        let values = self.store.db().batched_multi_get_cf_opt(
-            self.store.cf(Cf::TxIds)?,
-            &keys,
-            sorted,
-            &opts,
-        );
-        values
-            .into_iter()
-            .zip(nums)
-            .map(|(v, n)| match v? {
-                Some(v) => read_txid(&v),
-                None => Err(IndexError::Corrupt(format!("no txid for tx number {n}"))),
-            })
-            .collect()
-    }
-
-    /// Tx numbers of `x`'s history from `from` on, skipping `skip`, at most `limit`.
-    fn history_nums(
-        &self,
-        x: &HashX,
-        from: TxNum,
-        mut skip: usize,
-        limit: usize,
-    ) -> Result<Vec<TxNum>, IndexError> {
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(out);
-        }
-        let mut it = self.iter(Cf::History, true)?;
-        it.seek(super::schema::history_key(x, from));
-        while let Some(k) = it.key() {
-            if !k.starts_with(&x.0) || out.len() >= limit {
-                break;
-            }
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                out.push(read_history_key(k)?.1);
-            }
-            it.next();
-        }
-        it.status()?;
-        Ok(out)
-    }
-
-    fn entries(&self, view: &View, nums: &[TxNum]) -> Result<Vec<HistoryEntry>, IndexError> {
-        let txids = self.txids(nums)?;
-        nums.iter()
-            .zip(txids)
-            .map(|(&tx_num, txid)| {
-                Ok(HistoryEntry {
-                    tx_num,
-                    txid,
-                    height: height_of(view, tx_num)?,
-                })
-            })
-            .collect()
-    }
-}
-
-fn height_of(view: &View, n: TxNum) -> Result<u32, IndexError> {
-    view.height_of(n)
-        .ok_or_else(|| IndexError::Corrupt(format!("tx number {n} beyond the flushed tip")))
 }
 
 impl IndexReader {
@@ -488,6 +374,41 @@ impl IndexReader {
                 out.push(found);
             }
             Ok((v.tip.map(|t| t.0), out))
+        })
+    }
+
+    /// The confirmed status of the output `vout` of `txid` (ElectrumX 2.0.0's
+    /// `_calc_oc_txo_status`, from the index instead of bitcoind): `None` if no confirmed
+    /// transaction has that txid or it has no such output; else its funding height and, if
+    /// a confirmed transaction spent it, that spender's txid and height.
+    ///
+    /// # Errors
+    /// [`IndexError::Upgrading`] while the spender index of an upgraded database is being
+    /// built; a read failed or met corrupt data.
+    pub fn outpoint_status(&self, op: &OutPoint) -> Result<Option<OutpointStatus>, IndexError> {
+        Ok(self
+            .outpoint_statuses(std::slice::from_ref(op))?
+            .pop()
+            .flatten())
+    }
+
+    /// [`IndexReader::outpoint_status`] of each of `outpoints`, all from one snapshot (for a
+    /// notifier recomputing the statuses a block may have changed).
+    ///
+    /// # Errors
+    /// As [`IndexReader::outpoint_status`].
+    pub fn outpoint_statuses(
+        &self,
+        outpoints: &[OutPoint],
+    ) -> Result<Vec<Option<OutpointStatus>>, IndexError> {
+        self.with(|s, v| {
+            if let Some(next) = v.upgrading {
+                return Err(IndexError::Upgrading {
+                    next,
+                    tip: v.tip.map_or(0, |t| t.0),
+                });
+            }
+            outpoints.iter().map(|op| status(s, v, op)).collect()
         })
     }
 }

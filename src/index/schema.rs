@@ -16,14 +16,22 @@
 //! | `utxos` | hashX (11) ‖ tx_num (5) ‖ vout (4) | value (8, LE) |
 //! | `outpoints` | txid\[..6\] ‖ vout (4) ‖ tx_num (5) | hashX (11) ‖ value (8, LE) |
 //! | `undo` | height (4) | [`Undo`] of the block |
+//! | `spenders` | funder tx_num (5) ‖ vout (4) | spender tx_num (5), or empty for an unspendable output |
+//!
+//! `meta` also holds `b"upgrade"` (the next height, u32 LE) while a database of version
+//! [`DB_VERSION_PRE_SPENDERS`] is being upgraded (`upgrade.rs`).
 
 use bitcoin::hashes::{sha256, sha256d, Hash};
 use bitcoin::{BlockHash, Script, Txid};
 
 use super::error::IndexError;
 
-/// Version of the layout below; a database of another version is refused at open.
-pub const DB_VERSION: u32 = 1;
+/// Version of the layout below; a database of another version is refused at open, but for
+/// [`DB_VERSION_PRE_SPENDERS`], which is upgraded in place.
+pub const DB_VERSION: u32 = 2;
+/// The previous layout: everything above but the `spenders` column family (no such family
+/// in the database at all). Opened and upgraded in place (`upgrade.rs`).
+pub const DB_VERSION_PRE_SPENDERS: u32 = 1;
 /// Bytes of the script hash kept in keys (as ElectrumX).
 pub const HASHX_LEN: usize = 11;
 /// Bytes of a txid kept in the outpoint and tx-prefix keys.
@@ -45,10 +53,25 @@ pub(crate) enum Cf {
     Utxos,
     Outpoints,
     Undo,
+    Spenders,
 }
 
 impl Cf {
-    pub(crate) const ALL: [Cf; 9] = [
+    pub(crate) const ALL: [Cf; 10] = [
+        Cf::Meta,
+        Cf::Headers,
+        Cf::TxCounts,
+        Cf::TxIds,
+        Cf::TxPrefix,
+        Cf::History,
+        Cf::Utxos,
+        Cf::Outpoints,
+        Cf::Undo,
+        Cf::Spenders,
+    ];
+
+    /// The column families of a [`DB_VERSION_PRE_SPENDERS`] database.
+    pub(crate) const PRE_SPENDERS: [Cf; 9] = [
         Cf::Meta,
         Cf::Headers,
         Cf::TxCounts,
@@ -71,6 +94,7 @@ impl Cf {
             Cf::Utxos => "utxos",
             Cf::Outpoints => "outpoints",
             Cf::Undo => "undo",
+            Cf::Spenders => "spenders",
         }
     }
 
@@ -212,6 +236,34 @@ pub(crate) fn outpoint_prefix(txid: &Txid, vout: u32) -> [u8; TXID_PREFIX_LEN + 
     k[TXID_PREFIX_LEN..].copy_from_slice(&vout.to_be_bytes());
     k
 }
+
+/// Length of a `spenders` key: `funder tx_num ‖ vout`.
+pub(crate) const SPENDER_KEY_LEN: usize = TX_NUM_LEN + 4;
+
+/// `spenders` key: the funding transaction's number and the output index. Keys sort by
+/// funder, so a block's own outputs are one key range (`spender_key(first, 0)` up to
+/// `spender_key(end, 0)`).
+pub(crate) fn spender_key(funder: TxNum, vout: u32) -> [u8; SPENDER_KEY_LEN] {
+    let mut k = [0u8; SPENDER_KEY_LEN];
+    k[..TX_NUM_LEN].copy_from_slice(&tx_num_bytes(funder));
+    k[TX_NUM_LEN..].copy_from_slice(&vout.to_be_bytes());
+    k
+}
+
+/// A `spenders` value: the spending transaction's number, or `None` (an empty value) for
+/// an output that can never be spent (ElectrumX's [`is_unspendable`] rule): such a row says
+/// only that the output exists.
+pub(crate) fn read_spender_value(v: &[u8]) -> Result<Option<TxNum>, IndexError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    read_tx_num(v).map(Some)
+}
+
+/// Key in `meta` of the upgrade's progress: the next height whose block the spender index
+/// still needs (u32 LE). Present only while a [`DB_VERSION_PRE_SPENDERS`] database is being
+/// upgraded; written in the same batches as the rows.
+pub(crate) const UPGRADE_KEY: &[u8] = b"upgrade";
 
 /// One unspent output, as both of its rows (`utxos` and `outpoints`) and undo data hold it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,6 +40,9 @@ pub const MAX_OPEN_FILES: i32 = 512;
 pub(crate) struct Store {
     db: DB,
     path: PathBuf,
+    /// The column families opened: [`Cf::ALL`], or [`Cf::PRE_SPENDERS`] for a database
+    /// written in the previous layout on purpose (tests of the upgrade).
+    cfs: &'static [Cf],
 }
 
 fn db_options() -> Options {
@@ -71,8 +74,9 @@ fn cf_options(cf: Cf, cache: &rocksdb::Cache) -> Options {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `dir`.
-    pub(crate) fn open(dir: &Path) -> Result<Store, IndexError> {
+    /// Opens (creating if needed) the database at `dir` with the column families `cfs`
+    /// (missing ones are created).
+    pub(crate) fn open(dir: &Path, cfs: &'static [Cf]) -> Result<Store, IndexError> {
         let open_err = |source| IndexError::Open {
             path: dir.to_path_buf(),
             source,
@@ -84,14 +88,20 @@ impl Store {
             )));
         }
         let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-        let cfs = Cf::ALL
+        let descriptors = cfs
             .iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), cf_options(*c, &cache)));
-        let db = DB::open_cf_descriptors(&db_options(), dir, cfs).map_err(open_err)?;
+        let db = DB::open_cf_descriptors(&db_options(), dir, descriptors).map_err(open_err)?;
         Ok(Store {
             db,
             path: dir.to_path_buf(),
+            cfs,
         })
+    }
+
+    /// Whether the `spenders` column family is open (not a previous-layout writer).
+    pub(crate) fn has_spenders(&self) -> bool {
+        self.cfs.contains(&Cf::Spenders)
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -125,7 +135,7 @@ impl Store {
 
     /// Whether no column family holds a row.
     pub(crate) fn is_empty(&self) -> Result<bool, IndexError> {
-        for c in Cf::ALL {
+        for &c in self.cfs {
             let mut it = self.db.raw_iterator_cf_opt(self.cf(c)?, total_order());
             it.seek_to_first();
             if it.valid() {
@@ -214,11 +224,12 @@ impl Store {
         })
     }
 
-    /// SHA-256 over every column family in [`Cf::ALL`] order (then `default`): for each, its
-    /// name, then every key and value in key order, each preceded by its length (u32 LE).
+    /// SHA-256 over every column family open, in [`Cf::ALL`] order (then `default`): for
+    /// each, its name, then every key and value in key order, each preceded by its length
+    /// (u32 LE).
     pub(crate) fn digest(&self) -> Result<[u8; 32], IndexError> {
         let mut engine = sha256::Hash::engine();
-        let names = Cf::ALL.iter().map(|c| c.name()).chain(["default"]);
+        let names = self.cfs.iter().map(|c| c.name()).chain(["default"]);
         for name in names {
             let cf = self
                 .db

@@ -3,9 +3,10 @@
 
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
-use bitcoin::BlockHash;
+use bitcoin::{BlockHash, Network};
 
-use super::schema::TxNum;
+use super::error::IndexError;
+use super::schema::{StateRecord, TxNum};
 use super::store::Store;
 
 /// The flushed state, as readers see it: every read takes a RocksDB snapshot and a copy of
@@ -16,9 +17,47 @@ pub(crate) struct View {
     pub tx_count: u64,
     /// Cumulative tx counts; index = height.
     pub counts: Arc<Vec<u64>>,
+    /// While the `spenders` column family is still being built (a database of the previous
+    /// layout being upgraded), the next height it needs: outpoint queries are refused until
+    /// it is done.
+    pub upgrading: Option<u32>,
 }
 
 impl View {
+    /// The view of a database whose state record is `state`, checked: the network
+    /// (`genesis`), the tx counts (gapless, growing, ending at the record's count) and the
+    /// tip header (hashing to the record's tip). The version is the caller's to check.
+    pub(crate) fn load(
+        store: &Store,
+        state: &StateRecord,
+        network: Network,
+        genesis: BlockHash,
+    ) -> Result<View, IndexError> {
+        if state.genesis != genesis {
+            return Err(IndexError::WrongNetwork {
+                network,
+                found: state.genesis,
+                expected: genesis,
+            });
+        }
+        let counts = store.load_counts(state)?;
+        let header = store.header(state.height)?.ok_or_else(|| {
+            IndexError::Corrupt(format!("no header at the tip height {}", state.height))
+        })?;
+        if header.block_hash() != state.tip {
+            return Err(IndexError::Corrupt(format!(
+                "the header at height {} is not the state record's tip {}",
+                state.height, state.tip
+            )));
+        }
+        Ok(View {
+            tip: Some((state.height, state.tip)),
+            tx_count: state.tx_count,
+            counts: Arc::new(counts),
+            upgrading: None,
+        })
+    }
+
     /// Height of the block holding tx number `n`.
     pub(crate) fn height_of(&self, n: TxNum) -> Option<u32> {
         if n >= self.tx_count {

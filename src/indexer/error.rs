@@ -22,6 +22,13 @@ pub enum SyncError {
     ReorgTooDeep { depth: u32, tip: u32, limit: u32 },
     #[error("the prefetcher stopped")]
     PrefetcherGone,
+    /// Upgrading the database needs our own blocks again, and the daemon lacks some.
+    #[error(
+        "the daemon does not have blocks {from}..={to} of the indexed chain (pruned, or a branch \
+         it no longer keeps), which upgrading the database to the spender index needs: point \
+         DAEMON_URL at a node that has them, or remove DB_DIRECTORY to resync"
+    )]
+    UpgradeBlocksMissing { from: u32, to: u32 },
 }
 
 /// Why a rollback the operator asked for (the admin RPC's `reorg`) was not done; the text is

@@ -9,10 +9,12 @@
 //!
 //! Layout, one job per file: this file is the run loop; `prefetch` (raw blocks from the
 //! daemon, ahead of the loop, bounded by bytes), `reorg` (our tip against the daemon's, the
-//! fork point, the one rollback taken for a fork and for the operator), `progress` (progress
-//! log lines and the [`SyncStatus`] the admin RPC reads), `chain` (the [`Chain`] trait and
-//! its impl for the index), `error` (one error enum per boundary). This file uses all of
-//! them; `reorg` uses `chain` and `error`; `progress` uses `chain`; none uses this file or
+//! fork point, the one rollback taken for a fork and for the operator), `upgrade` (building
+//! the spender index of a previous-layout database from our blocks, before the sync),
+//! `progress` (progress log lines and the [`SyncStatus`] the admin RPC reads), `chain` (the
+//! [`Chain`] trait, [`Changes`], and its impl for the index), `error` (one error enum per
+//! boundary). This file uses all of them; `reorg` uses `chain` and `error`; `upgrade` uses
+//! `chain`, `error` and `progress`; `progress` uses `chain`; none uses this file or
 //! `prefetch`. Outside the room: `index` and `daemon`, and `config` for [`SyncOptions::new`].
 
 mod chain;
@@ -20,11 +22,12 @@ mod error;
 mod prefetch;
 mod progress;
 mod reorg;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bitcoin::BlockHash;
+use bitcoin::{BlockHash, OutPoint, Txid};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
@@ -35,8 +38,9 @@ use crate::index::{HashX, IndexError};
 use prefetch::{Fetched, FetchedBlock, PrefetchHandle};
 use progress::Progress;
 use reorg::{Cause, TipVsDaemon};
+use upgrade::Upgraded;
 
-pub use chain::{Chain, FlushInfo};
+pub use chain::{Chain, Changes, FlushInfo};
 pub use error::{ForcedReorgError, SyncError};
 pub use progress::SyncStatus;
 pub use reorg::ForcedReorg;
@@ -55,11 +59,15 @@ pub enum SyncEvent {
     Reorg { fork: u32 },
     /// A new tip was applied and flushed once caught up. `touched`: the script-hash keys
     /// whose history changed since the previous event (this block's, and those of blocks a
-    /// reorg removed on the way), sorted, each once.
+    /// reorg removed on the way), sorted, each once. `spent` and `funders` likewise (sorted,
+    /// each once): the outpoints whose confirmed spender changed, and the transactions
+    /// whose outputs' confirmed funder changed (see [`Changes`]).
     NewTip {
         height: u32,
         hash: BlockHash,
         touched: Vec<HashX>,
+        spent: Vec<OutPoint>,
+        funders: Vec<Txid>,
     },
 }
 
@@ -114,6 +122,11 @@ pub fn run<C: Chain>(
     mut reorgs: mpsc::UnboundedReceiver<ForcedReorg>,
     events: impl FnMut(SyncEvent),
 ) -> Result<(), SyncError> {
+    // A database of the previous layout first gets its spender index.
+    if upgrade::run(chain, daemon, rt, shutdown, status, opts.progress_every)? == Upgraded::Stopped
+    {
+        return Ok(());
+    }
     let next = chain.tip().map_or(0, |(h, _)| h + 1);
     let prefetch = {
         let _guard = rt.enter();
@@ -139,7 +152,7 @@ pub fn run<C: Chain>(
         generation: 0,
         caught_up: false,
         daemon_behind_warned: false,
-        rolled_back: Vec::new(),
+        rolled_back: Changes::default(),
     };
     let mut reorgs_open = true;
     loop {
@@ -190,8 +203,8 @@ struct Driver<'a, C, E> {
     generation: u64,
     caught_up: bool,
     daemon_behind_warned: bool,
-    /// Touched by rollbacks since the last NewTip (once caught up).
-    rolled_back: Vec<HashX>,
+    /// Changed by rollbacks since the last NewTip (once caught up).
+    rolled_back: Changes,
 }
 
 impl<C: Chain, E: FnMut(SyncEvent)> Driver<'_, C, E> {
@@ -247,8 +260,8 @@ impl<C: Chain, E: FnMut(SyncEvent)> Driver<'_, C, E> {
     /// The next block: applied; once caught up, flushed and announced; during the initial
     /// sync, flushed when the caches are over budget. One that does not connect is a reorg.
     fn apply(&mut self, b: FetchedBlock) -> Result<(), SyncError> {
-        let mut touched = match self.chain.advance(&b.raw) {
-            Ok(touched) => touched,
+        let mut changes = match self.chain.advance(&b.raw) {
+            Ok(changes) => changes,
             Err(IndexError::NotOnTip { .. }) => return self.follow_fork(),
             Err(e) => return Err(e.into()),
         };
@@ -257,15 +270,13 @@ impl<C: Chain, E: FnMut(SyncEvent)> Driver<'_, C, E> {
             let info = self.chain.flush()?;
             self.status.flushed(&info);
             tracing::info!(height = b.height, hash = %b.hash, "new block");
-            if !self.rolled_back.is_empty() {
-                touched.append(&mut self.rolled_back);
-                touched.sort_unstable();
-                touched.dedup();
-            }
+            changes.merge(std::mem::take(&mut self.rolled_back));
             (self.events)(SyncEvent::NewTip {
                 height: b.height,
                 hash: b.hash,
-                touched,
+                touched: changes.touched,
+                spent: changes.spent,
+                funders: changes.funders,
             });
         } else {
             if self.chain.needs_flush() {
@@ -297,10 +308,10 @@ impl<C: Chain, E: FnMut(SyncEvent)> Driver<'_, C, E> {
     /// Rolls back to `fork` (see [`reorg::roll_back`]), then restarts the prefetcher after
     /// it, so the daemon's blocks are applied again, and tells the server.
     fn roll_back(&mut self, fork: u32, cause: Cause) -> Result<(), IndexError> {
-        let touched = reorg::roll_back(&mut *self.chain, fork, cause)?;
+        let changes = reorg::roll_back(&mut *self.chain, fork, cause)?;
         self.generation = self.prefetch.reset(fork + 1);
         if self.caught_up {
-            self.rolled_back.extend(touched);
+            self.rolled_back.merge(changes);
         }
         self.status.rolled_back();
         (self.events)(SyncEvent::Reorg { fork });

@@ -8,10 +8,10 @@ use bitcoin::BlockHash;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use super::chain::Chain;
+use super::chain::{Chain, Changes};
 use super::error::{ForcedReorgError, SyncError};
 use crate::daemon::Daemon;
-use crate::index::{HashX, IndexError};
+use crate::index::IndexError;
 
 /// A rollback asked for by the operator (the admin RPC's `reorg`, ElectrumX's
 /// `force_chain_reorg`): the last `count` blocks are rolled back with their undo data, then
@@ -56,13 +56,13 @@ pub(super) enum Cause {
 }
 
 /// Rolls `chain` back so that `fork` is its tip: flushes first, then undoes the blocks above
-/// it with their undo data in one atomic batch. Returns the keys the removed blocks had
-/// touched. An error leaves the chain as it was (flushed, perhaps).
+/// it with their undo data in one atomic batch. Returns what the removed blocks had
+/// changed. An error leaves the chain as it was (flushed, perhaps).
 pub(super) fn roll_back<C: Chain>(
     chain: &mut C,
     fork: u32,
     cause: Cause,
-) -> Result<Vec<HashX>, IndexError> {
+) -> Result<Changes, IndexError> {
     let tip = chain.tip().map_or(0, |t| t.0);
     let depth = tip.saturating_sub(fork);
     match cause {
@@ -184,6 +184,7 @@ mod tests {
     use bitcoin::hashes::Hash;
 
     use super::*;
+    use crate::index::{HashX, UpgradeProgress};
     use crate::indexer::chain::FlushInfo;
 
     /// A chain of `tip + 1` blocks that records what is done to it.
@@ -210,7 +211,7 @@ mod tests {
         fn block_hash(&self, _: u32) -> Option<BlockHash> {
             None
         }
-        fn advance(&mut self, _: &[u8]) -> Result<Vec<HashX>, IndexError> {
+        fn advance(&mut self, _: &[u8]) -> Result<Changes, IndexError> {
             unreachable!("not used by rollbacks")
         }
         fn needs_flush(&self) -> bool {
@@ -226,13 +227,25 @@ mod tests {
             self.calls.push("flush".into());
             Ok(FlushInfo::default())
         }
-        fn backup(&mut self, height: u32) -> Result<Vec<HashX>, IndexError> {
+        fn backup(&mut self, height: u32) -> Result<Changes, IndexError> {
             self.calls.push(format!("backup {height}"));
             if self.fail_backup {
                 return Err(IndexError::UndoMissing { height });
             }
             self.tip = height;
-            Ok(vec![HashX([1; crate::index::HASHX_LEN])])
+            Ok(Changes {
+                touched: vec![HashX([1; crate::index::HASHX_LEN])],
+                ..Changes::default()
+            })
+        }
+        fn upgrade_progress(&self) -> Option<UpgradeProgress> {
+            None
+        }
+        fn upgrade_block(&mut self, _: &[u8]) -> Result<(), IndexError> {
+            unreachable!("not used by rollbacks")
+        }
+        fn upgrade_flush(&mut self) -> Result<FlushInfo, IndexError> {
+            unreachable!("not used by rollbacks")
         }
     }
 
@@ -266,7 +279,7 @@ mod tests {
             let mut chain = Fake::new(150);
             let touched = roll_back(&mut chain, 147, cause).expect("rolled back");
             assert_eq!(chain.calls, ["flush", "backup 147"]);
-            assert_eq!(touched, vec![HashX([1; crate::index::HASHX_LEN])]);
+            assert_eq!(touched.touched, vec![HashX([1; crate::index::HASHX_LEN])]);
             assert_eq!(chain.tip, 147);
 
             let mut chain = Fake::new(150);

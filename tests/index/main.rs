@@ -131,6 +131,11 @@ fn check_against_truth(reader: &IndexReader, node: &Node) {
     let unknown = Txid::from_byte_array([0x42; 32]);
     assert_eq!(reader.tx_position(&unknown).unwrap(), None);
     assert_eq!(reader.tx_hash(reader.tx_count()).unwrap(), None);
+    let spenders = ferrumx_testkit::check_spenders(reader, node);
+    assert!(
+        spenders.spent > 100 && spenders.unspendable > 0,
+        "{spenders:?}"
+    );
 }
 
 #[test]
@@ -194,7 +199,7 @@ fn follow_reorg(index: &mut Index, node: &Node, touched: &[HashX]) -> u32 {
         h -= 1;
     }
     assert_eq!(
-        index.backup(h).expect("backup"),
+        index.backup(h).expect("backup").touched,
         touched,
         "touched by the rollback"
     );

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use bitcoin::{Network, Txid};
+use bitcoin::hashes::Hash;
+use bitcoin::{Network, OutPoint, Txid};
 use ferrumx::index::{Index, IndexReader};
 use ferrumx_simnode::Node;
 
@@ -107,6 +108,73 @@ pub fn check_against_truth(reader: &IndexReader, node: &Node) {
         }
     }
     assert_eq!(reader.header(tip + 1).expect("header"), None);
+    let spenders = check_spenders(reader, node);
+    assert!(spenders.spent > 100, "{spenders:?}");
+}
+
+/// What the spender index answers, as (funder height, spender txid and height).
+pub type Status = Option<(u32, Option<(Txid, u32)>)>;
+
+/// Outputs checked by [`check_spenders`]: all, spent, unspendable (`OP_RETURN`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpendersChecked {
+    pub outputs: usize,
+    pub spent: usize,
+    pub unspendable: usize,
+}
+
+/// Every output of the node's active chain has the status its own spender index (the
+/// stand-in's `-txospenderindex`, kept apart from FerrumX) gives: funded at its block's
+/// height, and spent by the active-chain transaction that spent it, at that height; one past
+/// a transaction's last output, the genesis coinbase's output and an unknown transaction have
+/// none. All from one snapshot (`outpoint_statuses`), and the first outputs one by one too.
+pub fn check_spenders(reader: &IndexReader, node: &Node) -> SpendersChecked {
+    let mut asked = Vec::new();
+    let mut want: Vec<Status> = Vec::new();
+    let mut checked = SpendersChecked::default();
+    for h in 0..=node.tip_height() {
+        let stored = node.block_at(h).expect("block");
+        let block = stored.block().expect("block parses");
+        for (tx, txid) in block.txdata.iter().zip(&stored.txids) {
+            for vout in 0..=tx.output.len() as u32 {
+                let op = OutPoint::new(*txid, vout);
+                let expect = match tx.output.get(vout as usize) {
+                    Some(out) if h > 0 => {
+                        let spender = node.spenders.get(&op).map(|(sh, pos)| {
+                            let b = node.block_at(sh).expect("spender's block");
+                            (b.txids[pos as usize], sh)
+                        });
+                        checked.outputs += 1;
+                        checked.spent += usize::from(spender.is_some());
+                        checked.unspendable += usize::from(out.script_pubkey.is_op_return());
+                        Some((h, spender))
+                    }
+                    _ => None,
+                };
+                asked.push(op);
+                want.push(expect);
+            }
+        }
+    }
+    asked.push(OutPoint::new(Txid::from_byte_array([0x42; 32]), 0));
+    want.push(None);
+    let status = |s: Option<ferrumx::index::OutpointStatus>| -> Status {
+        s.map(|s| (s.funder_height, s.spender.map(|sp| (sp.txid, sp.height))))
+    };
+    let got: Vec<Status> = reader
+        .outpoint_statuses(&asked)
+        .expect("outpoint statuses")
+        .into_iter()
+        .map(status)
+        .collect();
+    for ((op, g), w) in asked.iter().zip(&got).zip(&want) {
+        assert_eq!(g, w, "status of {op}");
+    }
+    for (op, w) in asked.iter().zip(&want).take(200) {
+        let one = status(reader.outpoint_status(op).expect("outpoint status"));
+        assert_eq!(&one, w, "status of {op}, asked alone");
+    }
+    checked
 }
 
 /// Cumulative transaction counts of the node's chain by height (for progress estimates).

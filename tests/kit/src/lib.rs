@@ -47,8 +47,8 @@ pub use chain::{prevout_script, sort_unconfirmed, touched_by};
 pub use client::{outcome, Client, Received, RpcErr};
 pub use daemon::daemon_for;
 pub use db::{
-    check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index,
-    wal_sizes,
+    check_against_truth, check_queries, check_spenders, cumulative_txs, digest_of, fresh_digest,
+    open_index, wal_sizes, SpendersChecked,
 };
 pub use electrum::{serve, Electrum, Kind};
 pub use net::{free_port, WAIT};
