@@ -5,10 +5,13 @@
 //!
 //! Layout: this file (helpers, sync and reorg tests), `crash` (interrupted flushes, torn
 //! logs, checks at open), `blocks` (bad blocks, repeated coinbases, readers while the writer
-//! runs, touched script hashes, throughput).
+//! runs, touched script hashes, throughput), `upgrade` (a previous-layout database upgraded
+//! in place, interrupted and resumed), `spenders` (the spender index: what blocks and
+//! rollbacks report, its cost).
 
 mod blocks;
 mod crash;
+mod upgrade;
 
 use std::time::Instant;
 
