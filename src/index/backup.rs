@@ -46,6 +46,11 @@ pub(crate) fn rollback(
     let mut touched = Vec::new();
     let mut unspent = Vec::new();
     let mut removed = Vec::new();
+    // Outputs numbered from here on go with the removed blocks.
+    let kept_txs = counts
+        .get(to as usize)
+        .copied()
+        .ok_or_else(|| IndexError::Corrupt(format!("no tx count for block {to}")))?;
     let spenders = match store.has_spenders() {
         true => Some(store.cf(Cf::Spenders)?),
         false => None,
@@ -75,10 +80,12 @@ pub(crate) fn rollback(
             if let Some(cf) = spenders {
                 batch.delete_cf(cf, spender_key(r.tx_num, r.vout));
             }
-            let funder = store.txid(r.tx_num)?.ok_or_else(|| {
-                IndexError::Corrupt(format!("no txid for tx number {}", r.tx_num))
-            })?;
-            unspent.push(OutPoint::new(funder, r.vout));
+            if r.tx_num < kept_txs {
+                let funder = store.txid(r.tx_num)?.ok_or_else(|| {
+                    IndexError::Corrupt(format!("no txid for tx number {}", r.tx_num))
+                })?;
+                unspent.push(OutPoint::new(funder, r.vout));
+            }
         }
         for r in &undo.created {
             batch.delete_cf(utxos, r.utxo_key());

@@ -16,6 +16,7 @@
 //! - `upgrade` (building the spender index of a previous-layout database);
 //! - `apply` (block → cache) and `backup` (undo);
 //! - `cache`: unflushed changes, bounded by bytes;
+//! - `summary`: what the writer reports ([`BlockSummary`], [`FlushStats`], [`CacheStats`]);
 //! - `view`: what the writer shares with its readers (the store and the flushed view, checked
 //!   at open);
 //! - `store`: RocksDB, column families, synced batches, digest;
@@ -34,6 +35,7 @@ mod schema;
 mod snap;
 mod status;
 mod store;
+mod summary;
 mod upgrade;
 mod view;
 
@@ -44,7 +46,7 @@ use std::time::{Duration, Instant};
 use bitcoin::block::Header;
 use bitcoin::blockdata::constants::genesis_block;
 use bitcoin::consensus::serialize;
-use bitcoin::{BlockHash, Network, OutPoint, Txid};
+use bitcoin::{BlockHash, Network};
 use rocksdb::WriteBatch;
 
 pub use backup::RolledBack;
@@ -56,6 +58,7 @@ pub use schema::{
 pub use snap::HistoryEntry;
 pub use status::{OutpointStatus, Spender};
 pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
+pub use summary::{BlockSummary, CacheStats, FlushStats};
 pub use upgrade::UpgradeProgress;
 
 use cache::Cache;
@@ -63,54 +66,6 @@ use schema::{height_key, Cf, StateRecord, STATE_KEY};
 use store::Store;
 use upgrade::Upgrade;
 use view::{Shared, View};
-
-/// What one block did, for logs and notifications.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BlockSummary {
-    pub height: u32,
-    pub hash: BlockHash,
-    /// Transactions in the block.
-    pub txs: usize,
-    /// The hashXs whose history the block extended (sorted, each once). Readers see them
-    /// only after the flush that writes the block: notify after it.
-    pub touched: Vec<HashX>,
-    /// The outputs the block's inputs spent (in block order): each gained a spender.
-    pub spent: Vec<OutPoint>,
-    /// The block's transactions (in block order): their outputs gained a funder.
-    pub txids: Vec<Txid>,
-}
-
-/// What a flush wrote.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FlushStats {
-    /// The flushed height afterwards.
-    pub height: u32,
-    /// Blocks written.
-    pub blocks: usize,
-    /// Transactions written.
-    pub txs: usize,
-    /// UTXOs added and flushed UTXOs removed.
-    pub utxo_adds: usize,
-    pub utxo_spends: usize,
-    /// History entries added.
-    pub history: usize,
-    /// Bytes of the write batch.
-    pub batch_bytes: usize,
-    /// Time taken, write and fsync included.
-    pub elapsed: Duration,
-}
-
-/// Sizes of the unflushed cache, for progress logs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Estimated bytes held (compared with the budget).
-    pub bytes: usize,
-    pub blocks: usize,
-    pub txs: usize,
-    pub utxo_adds: usize,
-    pub utxo_spends: usize,
-    pub history: usize,
-}
 
 /// The index writer. One per database, used by one task; see the module docs.
 pub struct Index {

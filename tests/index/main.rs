@@ -11,6 +11,7 @@
 
 mod blocks;
 mod crash;
+mod spenders;
 mod upgrade;
 
 use std::time::Instant;
