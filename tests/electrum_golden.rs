@@ -58,6 +58,11 @@ const ALLOWED: &[(&str, &str)] = &[
         "server.features",
         "server_version is the server's own name and version",
     ),
+    (
+        "server.features",
+        "protocol_max is 1.7.0: FerrumX serves protocol 1.7, as ElectrumX 2.0.0 (1.20 said \
+         1.6.0)",
+    ),
     ("server.banner", "the default banner names the server"),
     (
         "blockchain.scripthash.listunspent",
@@ -89,6 +94,11 @@ fn compare(g: &Golden, got: &Value, twins: &HashMap<(String, String), Value>) ->
                 if !name.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
                     return Some(format!("server_version {name}"));
                 }
+                let max = r.get("protocol_max").cloned().unwrap_or_default();
+                if max != json!("1.7.0") {
+                    return Some(format!("protocol_max {max}"));
+                }
+                r["protocol_max"] = json!("1.6.0");
             }
             if let Some(r) = want.get_mut("result").and_then(Value::as_object_mut) {
                 r.remove("server_version");

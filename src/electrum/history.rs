@@ -8,7 +8,8 @@
 //!
 //! As ElectrumX, a history is read up to `MAX_SEND / 99` entries (a JSON entry is about 99
 //! bytes), and one that reaches that limit is refused with "history too large" — for
-//! `get_history`, `subscribe` and notifications alike. The refusal is cached too.
+//! `get_history`, `subscribe` and notifications alike. The refusal is cached too. At
+//! protocol 1.7 the limit is ElectrumX 2.0's, one or two entries lower ([`limit_at`]).
 
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use bitcoin::Txid;
 use lru::LruCache;
 use serde_json::Value;
 
+use super::version::ProtocolVersion;
 use crate::index::{HashX, IndexError, IndexReader};
 use crate::mempool::TxSummary;
 
@@ -61,6 +63,17 @@ impl Confirmed {
             engine.input(format!("{}:{height}:", tx.txid).as_bytes());
         }
         Some(sha256::Hash::from_engine(engine).to_byte_array())
+    }
+}
+
+/// The number of confirmed entries at which a history is refused at protocol `v`: ElectrumX
+/// 1.20's `MAX_SEND // 99` up to 1.6 (what [`HistoryCache`] reads up to), ElectrumX 2.0's
+/// `(MAX_SEND - 100) // 99` ("deduct a bit for overhead") at 1.7 — never above the first.
+pub fn limit_at(max_send: usize, v: &ProtocolVersion) -> usize {
+    if v.at_least(&[1, 7]) {
+        (max_send.saturating_sub(100) / 99).max(1)
+    } else {
+        (max_send / 99).max(1)
     }
 }
 

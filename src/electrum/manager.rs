@@ -1,6 +1,6 @@
 //! The session manager: the client listeners (SERVICES), and the notifier that turns new
 //! blocks, reorgs and mempool changes into `headers.subscribe` and `scripthash.subscribe`
-//! notifications. The registry of sessions, their groups and the periodic housekeeping are
+//! notifications (`scriptpubkey.subscribe` at protocol 1.7). The registry of sessions, their groups and the periodic housekeeping are
 //! in `registry.rs` (re-exported here).
 //!
 //! Notifications of a block wait for the first mempool refresh at the block's height, so a
@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::history::{status_json, HistoryError};
+use super::history::{self, status_json, HistoryError};
 pub use super::registry::{housekeeping, GroupInfo, Registry};
 use super::serve::serve;
 use super::session::SessionState;
@@ -344,20 +344,34 @@ pub async fn notify_sessions(
         return;
     }
     let statuses = compute_statuses(shared, distinct).await;
+    let max_send = shared.config.max_send;
     for (s, xs) in work {
         let mut changed = 0usize;
         let mut cost = 0.0;
+        // At 1.7: ElectrumX 2.0's notification name and history limit.
+        let (method, limit) = s.with_protocol(|v| {
+            let method = if v.at_least(&[1, 7]) {
+                "blockchain.scriptpubkey.subscribe"
+            } else {
+                "blockchain.scripthash.subscribe"
+            };
+            (method, history::limit_at(max_send, v))
+        });
         for x in xs {
-            let Some((status, has_mempool, entries)) = statuses.get(&x) else {
+            let Some(computed) = statuses.get(&x) else {
                 continue;
             };
+            let status = match computed.status {
+                Ok(_) if computed.confirmed >= limit => Err(()),
+                other => other,
+            };
             if status.is_ok() {
-                cost += status_cost(*entries);
+                cost += status_cost(computed.entries);
             }
-            if let Some((alias, status)) = s.update_status(&x, *status, *has_mempool) {
+            if let Some((alias, status)) = s.update_status(&x, status, computed.has_mempool) {
                 changed += 1;
                 let params = [serde_json::Value::String(alias), status_json(status)];
-                if !s.notify("blockchain.scripthash.subscribe", &params) {
+                if !s.notify(method, &params) {
                     break;
                 }
             }
@@ -377,9 +391,19 @@ fn status_cost(entries: usize) -> f64 {
     0.1 + 0.1 + entries as f64 * 68.0 * 0.000_02
 }
 
-/// Per script hash: its status (`Err` when it can no longer be served), whether it has
-/// mempool transactions, and its number of history entries.
-type Statuses = HashMap<HashX, (Result<Option<[u8; 32]>, ()>, bool, usize)>;
+/// A subscribed script hash's status, computed once for every session.
+struct Computed {
+    /// `Err` when its history can no longer be served.
+    status: Result<Option<[u8; 32]>, ()>,
+    /// Whether it has mempool transactions.
+    has_mempool: bool,
+    /// History entries, confirmed and mempool.
+    entries: usize,
+    /// Confirmed history entries (a 1.7 session's limit is lower: [`history::limit_at`]).
+    confirmed: usize,
+}
+
+type Statuses = HashMap<HashX, Computed>;
 
 /// Statuses of `keys` (history reads on blocking threads, in chunks).
 async fn compute_statuses(shared: &Arc<ElectrumState>, keys: HashMap<HashX, [u8; 32]>) -> Statuses {
@@ -394,10 +418,10 @@ async fn compute_statuses(shared: &Arc<ElectrumState>, keys: HashMap<HashX, [u8;
                 .into_iter()
                 .filter_map(|(x, sh)| {
                     let mempool = shared.mempool.summaries(&x);
-                    let mut entries = mempool.len();
+                    let mut confirmed = 0;
                     let status = match shared.histories.get(&shared.index, &sh) {
                         Ok((c, _)) => {
-                            entries += c.entries.len();
+                            confirmed = c.entries.len();
                             Ok(c.status(&mempool))
                         }
                         // No longer servable: the subscription ends (notified as null).
@@ -409,7 +433,13 @@ async fn compute_statuses(shared: &Arc<ElectrumState>, keys: HashMap<HashX, [u8;
                             return None;
                         }
                     };
-                    Some((x, (status, !mempool.is_empty(), entries)))
+                    let computed = Computed {
+                        status,
+                        has_mempool: !mempool.is_empty(),
+                        entries: confirmed + mempool.len(),
+                        confirmed,
+                    };
+                    Some((x, computed))
                 })
                 .collect::<Vec<_>>()
         }));

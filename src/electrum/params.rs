@@ -108,6 +108,26 @@ pub fn assert_hex_str(value: &Value) -> Result<(), RpcError> {
     }
 }
 
+/// ElectrumX 2.0's `assert_hex_str(value, allow_odd_len=True)` (`server.ping`'s `data`): as
+/// [`assert_hex_str`], but a string of an odd number of characters is checked with a `0`
+/// in front.
+///
+/// # Errors
+/// `BAD_REQUEST` with ElectrumX's message.
+pub fn assert_hex_str_allow_odd_len(value: &Value) -> Result<(), RpcError> {
+    let ok = match value {
+        Value::String(s) if s.chars().count() % 2 == 1 => {
+            is_hex_str(&Value::String(format!("0{s}")))
+        }
+        other => is_hex_str(other),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!("{} should be a hex string", py_str(value))))
+    }
+}
+
 /// ElectrumX's `assert_list_or_tuple(value)`: the list, else `{value} should be a list`.
 ///
 /// # Errors
@@ -306,6 +326,31 @@ mod tests {
         assert_eq!(
             assert_hex_str(&json!("xyz")).map_err(|e| e.message),
             Err("xyz should be a hex string".to_owned())
+        );
+        // `allow_odd_len` (ElectrumX 2.0's `server.ping` data), as its `is_hex_str` answers.
+        for (text, ok) in [
+            ("", true),
+            ("0", true),
+            ("abc", true),
+            ("ABC", true),
+            ("00000", true),
+            (" ab", false),
+            ("ab ", false),
+            ("a b", false),
+            (" a", false),
+            ("x", false),
+            ("é", false),
+            ("0é0", false),
+        ] {
+            assert_eq!(
+                assert_hex_str_allow_odd_len(&json!(text)).is_ok(),
+                ok,
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            assert_hex_str_allow_odd_len(&json!(5)).map_err(|e| e.message),
+            Err("5 should be a hex string".to_owned())
         );
         assert!(assert_list_or_tuple(&json!(["00"])).is_ok());
         assert_eq!(

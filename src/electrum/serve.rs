@@ -515,7 +515,16 @@ async fn handle(
     req: &Request,
 ) -> (Result<Value, RpcError>, bool) {
     state.requests.fetch_add(1, Ordering::Relaxed);
-    let method = state.with_protocol(|v| Method::lookup(&req.method, v));
+    // A client notification runs only if the version has a handler for it (ElectrumX 2.0's
+    // `notification_handlers`: `server.ping` at 1.7); any other is an unknown method, never
+    // answered (and before `server.version`, even `server.version`, the first-message rule).
+    let method = state.with_protocol(|v| {
+        if req.is_notification() {
+            Method::lookup_notification(&req.method, v)
+        } else {
+            Method::lookup(&req.method, v)
+        }
+    });
     let outcome: Result<Value, CallFailure> =
         if !state.version_seen() && method != Some(Method::Version) {
             // ElectrumX: the first message must be server.version; old Electrum clients that

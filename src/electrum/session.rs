@@ -316,13 +316,27 @@ impl SessionState {
         self.sv_seen.load(Ordering::SeqCst)
     }
 
+    /// The client's name as ElectrumX 1.20 keeps it and both versions show it: its first 17
+    /// characters (`unknown` until named).
     pub fn client(&self) -> String {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .chars()
+            .take(17)
+            .collect()
+    }
+
+    /// The client's name as ElectrumX 2.0 keeps it (`client_longname`): its first 100
+    /// characters.
+    pub fn client_long(&self) -> String {
         self.client
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
+    /// Names the client (`server.version`'s first 100 characters).
     pub fn set_client(&self, name: String) {
         *self.client.lock().unwrap_or_else(|e| e.into_inner()) = name;
     }

@@ -1,12 +1,14 @@
-//! Protocol version negotiation exactly as ElectrumX 1.20 does it (`lib/util.py`:
-//! `protocol_tuple`, `version_string`, `protocol_version`).
+//! Protocol version negotiation exactly as ElectrumX 2.0.0 does it (`lib/util.py`:
+//! `protocol_tuple`, `version_string`, `protocol_version`, unchanged since 1.20; only
+//! `PROTOCOL_MAX` moved, from `(1, 6, 0)` to `(1, 7, 0)`).
 //!
 //! A protocol version is a Python tuple of ints compared lexicographically, where a shorter
-//! prefix is smaller: `(1, 6) < (1, 6, 0)`. The distinction is visible on the wire:
-//! `server.version` answers `version_string(min(client_max, (1, 6, 0)))`, so a client asking
-//! for `"1.6"` negotiates `"1.6"`, one asking for `"1.7"` negotiates `"1.6.0"`, and
-//! `server.features` reports `protocol_max` as `"1.6.0"`. That is why [`ProtocolVersion`] keeps
-//! every part the client sent instead of a fixed `(major, minor, patch)`.
+//! prefix is smaller: `(1, 7) < (1, 7, 0)`. The distinction is visible on the wire:
+//! `server.version` answers `version_string(min(client_max, (1, 7, 0)))`, so a client asking
+//! for `"1.7"` negotiates `"1.7"`, one asking for `["1.4", "1.8"]` negotiates `"1.7.0"`, one
+//! asking for `"1.7.1"` nothing, and `server.features` reports `protocol_max` as `"1.7.0"`.
+//! That is why [`ProtocolVersion`] keeps every part the client sent instead of a fixed
+//! `(major, minor, patch)`.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -33,7 +35,7 @@ impl ProtocolVersion {
         ProtocolVersion::new(PROTOCOL_MIN)
     }
 
-    /// ElectrumX's `PROTOCOL_MAX`, `(1, 6, 0)`.
+    /// ElectrumX's `PROTOCOL_MAX`, `(1, 7, 0)`.
     pub fn max_supported() -> ProtocolVersion {
         ProtocolVersion::new(PROTOCOL_MAX)
     }
@@ -80,11 +82,11 @@ impl fmt::Display for ProtocolVersion {
     }
 }
 
-/// ElectrumX 1.20's `ElectrumX.PROTOCOL_MIN`.
+/// ElectrumX's `ElectrumX.PROTOCOL_MIN` (1.20 and 2.0.0).
 pub const PROTOCOL_MIN: &[i64] = &[1, 4];
-/// ElectrumX 1.20's `ElectrumX.PROTOCOL_MAX`: note the third part, which makes
-/// `server.features` say `"protocol_max": "1.6.0"`.
-pub const PROTOCOL_MAX: &[i64] = &[1, 6, 0];
+/// ElectrumX 2.0.0's `ElectrumX.PROTOCOL_MAX`: note the third part, which makes
+/// `server.features` say `"protocol_max": "1.7.0"`.
+pub const PROTOCOL_MAX: &[i64] = &[1, 7, 0];
 
 /// `util.protocol_tuple(s)` for a string: `tuple(int(part) for part in s.split('.'))`, or `(0,)`
 /// if any part is not a Python int literal (Python's `int()` rules: surrounding whitespace,
@@ -137,7 +139,7 @@ pub fn protocol_version(
     }
 }
 
-/// [`protocol_version`] between ElectrumX 1.20's [`PROTOCOL_MIN`] and [`PROTOCOL_MAX`]: the
+/// [`protocol_version`] between ElectrumX 2.0.0's [`PROTOCOL_MIN`] and [`PROTOCOL_MAX`]: the
 /// version `server.version` negotiates for its second argument, `None` if unsupported.
 pub fn negotiate(client_req: Option<&Value>) -> Option<ProtocolVersion> {
     protocol_version(
@@ -163,7 +165,7 @@ mod tests {
         assert_eq!(v(&[1, 6, 0]).version_string(), "1.6.0");
         assert_eq!(v(&[1]).version_string(), "1.0");
         assert_eq!(v(&[0]).version_string(), "0.0");
-        assert_eq!(ProtocolVersion::max_supported().to_string(), "1.6.0");
+        assert_eq!(ProtocolVersion::max_supported().to_string(), "1.7.0");
     }
 
     #[test]
@@ -195,7 +197,8 @@ mod tests {
         assert!(!v(&[1, 4, 1]).at_least(&[1, 4, 2]));
     }
 
-    /// Expected answers computed by ElectrumX 1.20's own `util.protocol_version`.
+    /// Expected answers computed by ElectrumX 2.0.0's own `util.protocol_version` with its
+    /// `PROTOCOL_MIN` and `PROTOCOL_MAX`.
     #[test]
     fn negotiation() {
         let cases: &[(Option<Value>, Option<&str>, &[i64])] = &[
@@ -204,14 +207,18 @@ mod tests {
             (Some(json!("1.4")), Some("1.4"), &[1, 4]),
             (Some(json!("1.4.2")), Some("1.4.2"), &[1, 4, 2]),
             (Some(json!("1.6")), Some("1.6"), &[1, 6]),
-            (Some(json!("1.7")), None, &[1, 7]),
+            (Some(json!("1.7")), Some("1.7"), &[1, 7]),
+            (Some(json!("1.7.0")), Some("1.7.0"), &[1, 7, 0]),
+            (Some(json!("1.7.1")), None, &[1, 7, 1]),
+            (Some(json!("1.8")), None, &[1, 8]),
             (Some(json!("2")), None, &[2]),
             (Some(json!(["1.4", "1.4"])), Some("1.4"), &[1, 4]),
-            (Some(json!(["1.4", "1.7"])), Some("1.6.0"), &[1, 4]),
+            (Some(json!(["1.4", "1.7"])), Some("1.7"), &[1, 4]),
+            (Some(json!(["1.4", "1.8"])), Some("1.7.0"), &[1, 4]),
             (Some(json!(["1.0", "1.5"])), Some("1.5"), &[1, 0]),
             (Some(json!(["1.2", "1.4"])), Some("1.4"), &[1, 2]),
             (Some(json!("1.3")), None, &[1, 3]),
-            (Some(json!(["1.7", "1.8"])), None, &[1, 7]),
+            (Some(json!(["1.7", "1.8"])), Some("1.7.0"), &[1, 7]),
             (Some(json!("1.4x")), None, &[0]),
             (Some(json!(1.4)), None, &[0]),
             (Some(json!(["1.4"])), None, &[0]),
@@ -220,9 +227,10 @@ mod tests {
             (Some(json!(["1.4", 5])), None, &[1, 4]),
             (Some(json!([5, "1.5"])), Some("1.5"), &[0]),
             (Some(json!("1.6.0")), Some("1.6.0"), &[1, 6, 0]),
+            (Some(json!("1.6.1")), Some("1.6.1"), &[1, 6, 1]),
             (Some(json!("1.5.9")), Some("1.5.9"), &[1, 5, 9]),
             (Some(json!(" 1.5 ")), Some("1.5"), &[1, 5]),
-            (Some(json!(["1.4", "1.6.0.1"])), Some("1.6.0"), &[1, 4]),
+            (Some(json!(["1.4", "1.6.0.1"])), Some("1.6.0.1"), &[1, 4]),
             (Some(json!(["1.4", "1.-1"])), None, &[1, 4]),
         ];
         for (req, want, want_min) in cases {

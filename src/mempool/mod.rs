@@ -64,7 +64,7 @@ use crate::daemon::{self, Daemon};
 use crate::index::{HashX, IndexReader};
 
 pub use refresh::{FETCH_BATCH, FETCH_CONCURRENCY};
-pub use types::{MempoolStats, MempoolUtxo, RefreshError, TxSummary};
+pub use types::{MempoolStats, MempoolUtxo, RecentTx, RefreshError, TxSummary};
 
 use refresh::Touched;
 use state::State;
@@ -264,6 +264,14 @@ impl Mempool {
     /// touching `x`; includes every mempool spend of `x`'s outputs.
     pub fn potential_spends(&self, x: &HashX) -> HashSet<OutPoint> {
         self.read().potential_spends(x)
+    }
+
+    /// ElectrumX 2.0's `get_recently_added_txs` (`mempool.recent`): the last `count`
+    /// transactions to enter the mempool that are still in it, the newest first. Among
+    /// transactions first seen in the same refresh, the order is that of their acceptance
+    /// (parents before children).
+    pub fn recent(&self, count: usize) -> Vec<RecentTx> {
+        self.read().recent(count)
     }
 
     /// The cached compact fee histogram (`mempool.get_fee_histogram`): `(fee rate in sat/vB,

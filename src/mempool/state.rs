@@ -1,11 +1,11 @@
 //! The mempool as FerrumX holds it: per transaction what the Electrum methods need, and per
 //! script-hash key the transactions touching it (ElectrumX's `txs` and `hashXs` maps).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bitcoin::{OutPoint, Txid};
 
-use super::types::{MempoolUtxo, TxSummary};
+use super::types::{MempoolUtxo, RecentTx, TxSummary};
 use crate::index::HashX;
 
 /// One accepted mempool transaction (ElectrumX's `MemPoolTx`). No raw bytes are kept.
@@ -49,6 +49,10 @@ pub(super) struct State {
     pub by_hashx: HashMap<HashX, Vec<Txid>>,
     /// Sum of the vsizes.
     pub vbytes: u64,
+    /// Txids in the order they were inserted (ElectrumX 2.0's `txs` dict order, which
+    /// `mempool.recent` reads), with those removed since still in it until [`State::remove`]
+    /// compacts it (at most about twice the transactions held).
+    arrivals: VecDeque<Txid>,
 }
 
 impl State {
@@ -68,6 +72,7 @@ impl State {
         }
         self.vbytes += entry.vsize;
         self.txs.insert(txid, entry);
+        self.arrivals.push_back(txid);
     }
 
     /// Removes transactions; adds the hashXs they touched to `touched`.
@@ -92,6 +97,9 @@ impl State {
             }
         }
         touched.extend(affected);
+        if self.arrivals.len() > 2 * self.txs.len() + 64 {
+            self.compact_arrivals();
+        }
         // Give memory back after a big block cleared most of a big mempool.
         shrink(&mut self.txs);
         shrink(&mut self.by_hashx);
@@ -164,6 +172,37 @@ impl State {
         self.entries_of(x)
             .flat_map(|(_, e)| e.prevouts.iter().copied())
             .collect()
+    }
+
+    /// ElectrumX 2.0's `get_recently_added_txs`: the last `count` transactions inserted that
+    /// are still held, the newest first.
+    pub fn recent(&self, count: usize) -> Vec<RecentTx> {
+        let mut seen: HashSet<Txid> = HashSet::new();
+        self.arrivals
+            .iter()
+            .rev()
+            .filter_map(|t| self.txs.get(t).map(|e| (t, e)))
+            .filter(|(t, _)| seen.insert(**t))
+            .take(count)
+            .map(|(t, e)| RecentTx {
+                txid: *t,
+                fee: e.fee,
+                vsize: e.vsize,
+            })
+            .collect()
+    }
+
+    /// Drops from [`State::arrivals`] the transactions no longer held, and the earlier
+    /// arrivals of those removed and inserted again.
+    fn compact_arrivals(&mut self) {
+        let mut seen: HashSet<Txid> = HashSet::with_capacity(self.txs.len());
+        let mut kept: VecDeque<Txid> = VecDeque::with_capacity(self.txs.len());
+        for t in self.arrivals.iter().rev() {
+            if self.txs.contains_key(t) && seen.insert(*t) {
+                kept.push_front(*t);
+            }
+        }
+        self.arrivals = kept;
     }
 
     /// `(fee, vsize)` of every transaction.
@@ -269,5 +308,44 @@ mod tests {
         s.remove(&[t2, t2], &mut touched);
         assert!(s.txs.is_empty() && s.by_hashx.is_empty());
         assert_eq!(s.vbytes, 0);
+    }
+
+    #[test]
+    fn recent_is_the_newest_still_held() {
+        let a = HashX([1; 11]);
+        let mut s = State::default();
+        let mut touched = HashSet::new();
+        let ids: Vec<Txid> = (0..100u8).map(|i| txid(i, i)).collect();
+        for (i, t) in ids.iter().enumerate() {
+            let mut e = entry(vec![], vec![], vec![(a, 1)]);
+            e.fee = i as u64;
+            s.insert(*t, e, &mut touched);
+        }
+        let got = |s: &State, n| s.recent(n).iter().map(|r| r.txid).collect::<Vec<_>>();
+        assert_eq!(got(&s, 3), vec![ids[99], ids[98], ids[97]]);
+        assert_eq!(
+            s.recent(1),
+            vec![RecentTx {
+                txid: ids[99],
+                fee: 99,
+                vsize: 100
+            }]
+        );
+        // Removed ones are skipped; older ones take their place.
+        s.remove(&ids[95..99], &mut touched);
+        assert_eq!(got(&s, 3), vec![ids[99], ids[94], ids[93]]);
+        // Re-inserted: the newest again, once.
+        s.insert(ids[96], entry(vec![], vec![], vec![(a, 1)]), &mut touched);
+        assert_eq!(got(&s, 3), vec![ids[96], ids[99], ids[94]]);
+        // Compaction keeps the order and drops the duplicate.
+        s.remove(&ids[..90], &mut touched);
+        assert!(s.arrivals.len() <= 2 * s.txs.len() + 64);
+        s.compact_arrivals();
+        assert_eq!(s.arrivals.len(), s.txs.len());
+        assert_eq!(
+            got(&s, 20),
+            [96, 99, 94, 93, 92, 91, 90].map(|i| ids[i]).to_vec()
+        );
+        assert_eq!(got(&s, 0), vec![]);
     }
 }

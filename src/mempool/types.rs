@@ -1,4 +1,4 @@
-//! The mempool's values: what queries return ([`TxSummary`], [`MempoolUtxo`],
+//! The mempool's values: what queries return ([`TxSummary`], [`MempoolUtxo`], [`RecentTx`],
 //! [`MempoolStats`]) and why a refresh fails ([`RefreshError`]). Uses no sibling.
 
 use bitcoin::Txid;
@@ -23,6 +23,15 @@ pub struct MempoolUtxo {
     pub vout: u32,
     /// Satoshis.
     pub value: u64,
+}
+
+/// A transaction as `mempool.recent` shows it (ElectrumX 2.0's `RecentMemPoolTx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecentTx {
+    pub txid: Txid,
+    /// Satoshis.
+    pub fee: u64,
+    pub vsize: u64,
 }
 
 /// Sizes, for logs and the admin RPC.

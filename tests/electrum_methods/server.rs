@@ -106,7 +106,7 @@ fn protocol_tuple(v: &Value) -> Vec<u64> {
 /// (1, 6, 0), then `version_string`): the version agreed for the `protocol_version`
 /// argument, `None` when there is none.
 fn negotiated(req: &Value) -> Option<String> {
-    let (min, max) = (vec![1, 4], vec![1, 6, 0]);
+    let (min, max) = (vec![1, 4], vec![1, 7, 0]);
     let (client_min, client_max) = match req {
         Value::Null => (min.clone(), min.clone()),
         Value::Array(a) if a.len() == 2 => (protocol_tuple(&a[0]), protocol_tuple(&a[1])),
@@ -157,9 +157,23 @@ fn first_request(
     if closes {
         assert!(c.closed(), "{method} {params}: closed");
     } else {
+        // `server.ping` answers null, and from 1.7 `{"data": ""}`.
+        let at_1_7 = method == "server.version"
+            && result.as_ref().is_ok_and(|r| {
+                r.get(1)
+                    .is_some_and(|v| protocol_tuple(v) >= protocol_tuple(&json!("1.7")))
+            });
+        let pong_result = if at_1_7 {
+            json!({"data": ""})
+        } else {
+            Value::Null
+        };
         c.send_raw(r#"{"jsonrpc":"2.0","id":2,"method":"server.ping","params":[]}"#);
         let pong: Value = c.recv().expect("ping answered");
-        assert_eq!(pong, json!({"jsonrpc": "2.0", "result": null, "id": 2}));
+        assert_eq!(
+            pong,
+            json!({"jsonrpc": "2.0", "result": pong_result, "id": 2})
+        );
     }
     (notes, result)
 }
@@ -180,7 +194,8 @@ const CRASH_NOTES: [&str; 2] = [
 ];
 
 /// `server.version` as the first request: every way of asking a version, agreed as
-/// ElectrumX's `util.protocol_version` agrees it (PROTOCOL_MIN 1.4, PROTOCOL_MAX 1.6.0),
+/// ElectrumX's `util.protocol_version` agrees it (ElectrumX 2.0.0: PROTOCOL_MIN 1.4,
+/// PROTOCOL_MAX 1.7.0),
 /// refused with its message (and the connection closed) otherwise; named arguments.
 #[test]
 fn version_negotiation_is_electrumx_s() {
@@ -202,10 +217,14 @@ fn version_negotiation_is_electrumx_s() {
         json!(["c", ["1.5", "1.9"]]),
         json!(["c", ["1.4", "2"]]),
         json!(["c", "1.6", "extra", {"ignored": true}]),
+        json!(["c", "1.7"]),
+        json!(["c", "1.7.0"]),
+        json!(["c", ["1.7", "1.8"]]),
     ];
     let unsupported = [
         json!(["c", "1.3"]),
-        json!(["c", ["1.7", "1.8"]]),
+        json!(["c", "1.7.1"]),
+        json!(["c", ["1.8", "1.9"]]),
         json!(["c", ["1.5", "1.4"]]),
         json!(["c", "2"]),
         json!(["c", "junk"]),
@@ -413,7 +432,7 @@ fn server_features_report_the_settings() {
             "pruning": null,
             "server_version": server_version,
             "protocol_min": "1.4",
-            "protocol_max": "1.6.0",
+            "protocol_max": "1.7.0",
             "genesis_hash": genesis,
             "hash_function": "sha256",
             "services": services,

@@ -17,7 +17,7 @@ use crate::daemon;
 use crate::electrum::history::{Confirmed, HistoryError};
 use crate::electrum::shared::{ElectrumState, FeeKey, FeeSlot, TimedValue};
 use crate::index::{HashX, IndexError, Utxo};
-use crate::mempool::{MempoolUtxo, TxSummary};
+use crate::mempool::{MempoolUtxo, RecentTx, TxSummary};
 
 /// A failed read of the index or of a cache in front of it, as clients are told of it:
 /// `db error: {text}`.
@@ -67,6 +67,8 @@ pub trait MempoolReads: Send + Sync {
     fn mempool_spends(&self, x: &HashX) -> HashSet<OutPoint>;
     /// The fee histogram: (fee rate, vsize) pairs, compacted as ElectrumX does.
     fn fee_histogram(&self) -> Vec<(f64, u64)>;
+    /// The last `count` transactions to enter the mempool, the newest first.
+    fn mempool_recent(&self, count: usize) -> Vec<RecentTx>;
 }
 
 /// What the methods ask the daemon.
@@ -85,6 +87,11 @@ pub trait DaemonCalls: Send + Sync {
     fn broadcast(&self, raw_tx: &str) -> impl Future<Output = Result<Txid, daemon::Error>> + Send;
     /// `submitpackage [<hex>, ...]`'s answer object.
     fn submit_package(
+        &self,
+        raw_txs: &[String],
+    ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
+    /// `testmempoolaccept [<hex>, ...]`'s answer, as the daemon wrote it.
+    fn test_mempool_accept(
         &self,
         raw_txs: &[String],
     ) -> impl Future<Output = Result<Value, daemon::Error>> + Send;
@@ -175,6 +182,10 @@ impl MempoolReads for ElectrumState {
     fn fee_histogram(&self) -> Vec<(f64, u64)> {
         self.mempool.fee_histogram()
     }
+
+    fn mempool_recent(&self, count: usize) -> Vec<RecentTx> {
+        self.mempool.recent(count)
+    }
 }
 
 /// A daemon answer cached a minute in `cache`, else asked with `method`.
@@ -216,6 +227,12 @@ impl DaemonCalls for ElectrumState {
 
     async fn submit_package(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
         self.daemon.submit_package(raw_txs).await
+    }
+
+    async fn test_mempool_accept(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
+        self.daemon
+            .call_json("testmempoolaccept", vec![json!(raw_txs)])
+            .await
     }
 
     async fn raw_transaction(

@@ -37,7 +37,8 @@ impl<B: Backend> Call<'_, B> {
             Request::Features => self.features(),
             Request::PeersSubscribe => self.peers_subscribe(),
             Request::AddPeer => self.add_peer(),
-            Request::Ping => self.ping(),
+            Request::Ping | Request::PingNotification => self.ping(),
+            Request::PingPong { pong_len } => self.ping_pong(pong_len),
             // headers
             Request::HeadersSubscribe => self.headers_subscribe(),
             Request::BlockHeader { height, cp_height } => {
@@ -53,6 +54,7 @@ impl<B: Backend> Call<'_, B> {
             Request::RelayFee => self.relayfee().await,
             Request::FeeHistogram => self.fee_histogram(),
             Request::MempoolInfo => self.mempool_info().await,
+            Request::MempoolRecent => self.mempool_recent(),
             // script hashes
             Request::GetBalance(sh) => self.get_balance(sh.sh).await,
             Request::GetHistory(sh) => self.get_history(sh.sh, true).await,
@@ -60,6 +62,13 @@ impl<B: Backend> Call<'_, B> {
             Request::ListUnspent(sh) => self.listunspent(sh.sh).await,
             Request::Subscribe(sh) => self.subscribe(sh).await,
             Request::Unsubscribe(sh) => self.unsubscribe(sh.sh),
+            // scriptPubKeys (1.7)
+            Request::SpkGetBalance(spk) => self.spk_get_balance(spk).await,
+            Request::SpkGetHistory(spk) => self.spk_get_history(spk).await,
+            Request::SpkGetMempool(spk) => self.spk_get_mempool(spk).await,
+            Request::SpkListUnspent(spk) => self.spk_listunspent(spk).await,
+            Request::SpkSubscribe(spk) => self.spk_subscribe(spk).await,
+            Request::SpkUnsubscribe(spk) => self.spk_unsubscribe(spk),
             // transactions
             Request::Broadcast { raw_tx } => self.broadcast(raw_tx).await,
             Request::BroadcastPackage { raw_txs, verbose } => {
@@ -72,6 +81,7 @@ impl<B: Backend> Call<'_, B> {
                 tx_pos,
                 merkle,
             } => self.id_from_pos(height, tx_pos, *merkle).await,
+            Request::TestMempoolAccept { raw_txs } => self.test_mempool_accept(raw_txs).await,
         }
     }
 }

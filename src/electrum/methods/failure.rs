@@ -9,6 +9,10 @@ use crate::py;
 
 use super::backend::DbError;
 
+/// ElectrumX 2.0's `RPC_ERROR_HISTORY_TOO_LONG`: the code of "history too large" at
+/// protocol 1.7 (up to 1.6 it is `BAD_REQUEST`, as in ElectrumX 1.20).
+pub const HISTORY_TOO_LONG: i64 = 10_001;
+
 /// A failed call: the error for the client, and whether to disconnect after sending it
 /// (aiorpcx's `ReplyAndDisconnect`).
 #[derive(Debug)]
@@ -66,6 +70,15 @@ impl From<daemon::Error> for CallFailure {
             format!("daemon error: {}", daemon_error_repr(&e)),
         )
         .into()
+    }
+}
+
+/// A history read's failure at protocol 1.7: "history too large" with code
+/// [`HISTORY_TOO_LONG`]; other failures as below 1.7.
+pub fn history_failure_v17(e: HistoryError) -> CallFailure {
+    match e {
+        HistoryError::TooLarge => RpcError::new(HISTORY_TOO_LONG, e.to_string()).into(),
+        other => other.into(),
     }
 }
 

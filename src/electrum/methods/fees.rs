@@ -1,6 +1,6 @@
 //! The fees and mempool family: `blockchain.estimatefee`, `blockchain.relayfee`,
-//! `mempool.get_fee_histogram`, `mempool.get_info`. Their fixed costs are in the method
-//! table.
+//! `mempool.get_fee_histogram`, `mempool.get_info`, `mempool.recent` (1.7). Their fixed
+//! costs are in the method table.
 
 use serde_json::{json, Value};
 
@@ -10,6 +10,9 @@ use crate::py::PyInt;
 use super::backend::Backend;
 use super::call::Call;
 use super::failure::Outcome;
+
+/// How many transactions `mempool.recent` lists (ElectrumX 2.0's `count=10`).
+pub const RECENT: usize = 10;
 
 impl<B: Backend> Call<'_, B> {
     /// `blockchain.estimatefee(number, mode=None)`: the daemon's `estimatesmartfee` fee
@@ -47,6 +50,18 @@ impl<B: Backend> Call<'_, B> {
             .map(|(rate, size)| json!([rate, size]))
             .collect();
         Ok(Value::Array(h))
+    }
+
+    /// `mempool.recent` (protocol 1.7): the last [`RECENT`] transactions to enter the
+    /// mempool, the newest first, as `{"txid", "fee", "vsize"}`.
+    pub(super) fn mempool_recent(&self) -> Outcome {
+        let recent: Vec<Value> = self
+            .backend
+            .mempool_recent(RECENT)
+            .iter()
+            .map(|t| json!({"txid": t.txid.to_string(), "fee": t.fee, "vsize": t.vsize}))
+            .collect();
+        Ok(Value::Array(recent))
     }
 
     /// `mempool.get_info` (protocol 1.6): three fields of the daemon's `getmempoolinfo`.

@@ -5,7 +5,8 @@
 //! Binding ([`jsonrpc::bind`](crate::jsonrpc::bind)) gives one entry per signature name,
 //! `None` where an optional argument was not given; a required one is always there.
 
-use bitcoin::hashes::Hash;
+use bitcoin::hashes::{sha256, Hash};
+use bitcoin::hex::DisplayHex;
 use bitcoin::Txid;
 use serde_json::Value;
 
@@ -37,7 +38,14 @@ pub enum Request {
     Features,
     PeersSubscribe,
     AddPeer,
+    /// Up to protocol 1.6: no arguments.
     Ping,
+    /// Protocol 1.7 (`data` checked, then dropped).
+    PingPong {
+        pong_len: PyInt,
+    },
+    /// Protocol 1.7, a client notification (`data` checked, then dropped).
+    PingNotification,
     // headers
     HeadersSubscribe,
     BlockHeader {
@@ -59,6 +67,7 @@ pub enum Request {
     RelayFee,
     FeeHistogram,
     MempoolInfo,
+    MempoolRecent,
     // script hashes
     GetBalance(ScriptHashArg),
     GetHistory(ScriptHashArg),
@@ -66,6 +75,13 @@ pub enum Request {
     ListUnspent(ScriptHashArg),
     Subscribe(ScriptHashArg),
     Unsubscribe(ScriptHashArg),
+    // scriptPubKeys (protocol 1.7), by their script hash (as canonical lowercase hex)
+    SpkGetBalance(ScriptHashArg),
+    SpkGetHistory(ScriptHashArg),
+    SpkGetMempool(ScriptHashArg),
+    SpkListUnspent(ScriptHashArg),
+    SpkSubscribe(ScriptHashArg),
+    SpkUnsubscribe(ScriptHashArg),
     // transactions
     Broadcast {
         /// Hex, checked (an even number of hex digits).
@@ -87,6 +103,9 @@ pub enum Request {
         height: PyInt,
         tx_pos: PyInt,
         merkle: bool,
+    },
+    TestMempoolAccept {
+        raw_txs: Vec<String>,
     },
 }
 
@@ -122,10 +141,38 @@ fn script_hash(v: &Value) -> Result<ScriptHashArg, RpcError> {
     })
 }
 
+/// ElectrumX 2.0's `spk_to_scripthash` then `scripthash_to_hashX`: a hex scriptPubKey (an
+/// even number of hex digits, none at all included) named by its script hash, spelt as
+/// ElectrumX spells it in notifications (lowercase hex of the reversed `sha256`).
+fn script_pubkey(v: &Value) -> Result<ScriptHashArg, RpcError> {
+    params::assert_hex_str(v)?;
+    let script = v.as_str().and_then(py::py_fromhex).unwrap_or_default();
+    let sh = sha256::Hash::hash(&script).to_byte_array();
+    let mut displayed = sh;
+    displayed.reverse();
+    Ok(ScriptHashArg {
+        sh,
+        text: displayed.to_lower_hex_string(),
+    })
+}
+
+/// A list of hex strings (`assert_list_or_tuple`, then `assert_hex_str` of each in turn).
+fn hex_strings(v: &Value) -> Result<Vec<String>, RpcError> {
+    params::assert_list_or_tuple(v)?
+        .iter()
+        .map(hex_string)
+        .collect()
+}
+
 /// `assert_hex_str`, then the text.
 fn hex_string(v: &Value) -> Result<String, RpcError> {
     params::assert_hex_str(v)?;
     Ok(v.as_str().unwrap_or_default().to_owned())
+}
+
+/// `server.ping`'s `data` at 1.7 (default `""`): hex, odd lengths allowed.
+fn data(v: Option<&Value>) -> Result<(), RpcError> {
+    v.map_or(Ok(()), params::assert_hex_str_allow_odd_len)
 }
 
 fn txid(v: &Value) -> Result<Txid, RpcError> {
@@ -151,6 +198,18 @@ impl Request {
             Method::PeersSubscribe => Request::PeersSubscribe,
             Method::AddPeer => Request::AddPeer,
             Method::Ping => Request::Ping,
+            // ElectrumX 2.0 checks `data` first.
+            Method::PingPong => {
+                data(arg(args, 1))?;
+                Request::PingPong {
+                    pong_len: arg(args, 0)
+                        .map_or(Ok(PyInt::zero()), params::non_negative_integer)?,
+                }
+            }
+            Method::PingNotification => {
+                data(arg(args, 0))?;
+                Request::PingNotification
+            }
             Method::HeadersSubscribe => Request::HeadersSubscribe,
             Method::BlockHeader => Request::BlockHeader {
                 height: params::non_negative_integer(a0())?,
@@ -168,20 +227,24 @@ impl Request {
             Method::RelayFee => Request::RelayFee,
             Method::FeeHistogram => Request::FeeHistogram,
             Method::MempoolInfo => Request::MempoolInfo,
+            Method::MempoolRecent => Request::MempoolRecent,
             Method::GetBalance => Request::GetBalance(script_hash(a0())?),
             Method::GetHistory => Request::GetHistory(script_hash(a0())?),
             Method::GetMempool => Request::GetMempool(script_hash(a0())?),
             Method::ListUnspent => Request::ListUnspent(script_hash(a0())?),
             Method::Subscribe => Request::Subscribe(script_hash(a0())?),
             Method::Unsubscribe => Request::Unsubscribe(script_hash(a0())?),
+            Method::SpkGetBalance => Request::SpkGetBalance(script_pubkey(a0())?),
+            Method::SpkGetHistory => Request::SpkGetHistory(script_pubkey(a0())?),
+            Method::SpkGetMempool => Request::SpkGetMempool(script_pubkey(a0())?),
+            Method::SpkListUnspent => Request::SpkListUnspent(script_pubkey(a0())?),
+            Method::SpkSubscribe => Request::SpkSubscribe(script_pubkey(a0())?),
+            Method::SpkUnsubscribe => Request::SpkUnsubscribe(script_pubkey(a0())?),
             Method::Broadcast => Request::Broadcast {
                 raw_tx: hex_string(a0())?,
             },
             Method::BroadcastPackage => Request::BroadcastPackage {
-                raw_txs: params::assert_list_or_tuple(a0())?
-                    .iter()
-                    .map(hex_string)
-                    .collect::<Result<_, _>>()?,
+                raw_txs: hex_strings(a0())?,
                 // ElectrumX: `if verbose:` (Python truthiness, no check).
                 verbose: arg(args, 1).is_some_and(py::py_truthy),
             },
@@ -192,6 +255,9 @@ impl Request {
             Method::TxGetMerkle => Request::TxGetMerkle {
                 txid: txid(a0())?,
                 height: params::non_negative_integer(req(args, 1))?,
+            },
+            Method::TestMempoolAccept => Request::TestMempoolAccept {
+                raw_txs: hex_strings(a0())?,
             },
             // ElectrumX checks `tx_pos` before `height`.
             Method::TxIdFromPos => {

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use bitcoin::OutPoint;
 use serde_json::{json, Value};
 
-use crate::electrum::history::{status_json, Confirmed};
+use crate::electrum::history::{self, status_json, Confirmed, HistoryError};
 use crate::index::HashX;
 
 use super::backend::Backend;
 use super::call::Call;
-use super::failure::{CallFailure, Outcome};
+use super::failure::{history_failure_v17, CallFailure, Outcome};
 use super::request::ScriptHashArg;
 
 impl<B: Backend> Call<'_, B> {
@@ -87,7 +87,8 @@ impl<B: Backend> Call<'_, B> {
             .unsubscribe(&HashX::from_script_hash(&sh))))
     }
 
-    /// The confirmed history of `sh`, with ElectrumX's cost (less when cached).
+    /// The confirmed history of `sh`, with ElectrumX's cost (less when cached). At protocol
+    /// 1.7, ElectrumX 2.0's limit and error code ([`history::limit_at`]).
     async fn confirmed(&self, sh: [u8; 32]) -> Result<Arc<Confirmed>, CallFailure> {
         let got = self.blocking(move |b| b.confirmed_history(&sh)).await?;
         let mut cost = 0.1;
@@ -95,7 +96,18 @@ impl<B: Backend> Call<'_, B> {
             cost += 0.1 + c.entries.len() as f64 * 0.001;
         }
         self.bump(cost);
-        Ok(got?.0)
+        let max_send = self.backend.config().max_send;
+        let (v17, limit) = self
+            .session
+            .with_protocol(|v| (v.at_least(&[1, 7]), history::limit_at(max_send, v)));
+        if !v17 {
+            return Ok(got?.0);
+        }
+        match got {
+            Ok((c, _)) if c.entries.len() < limit => Ok(c),
+            Ok(_) => Err(history_failure_v17(HistoryError::TooLarge)),
+            Err(e) => Err(history_failure_v17(e)),
+        }
     }
 
     /// The mempool part of a history, with its cost.

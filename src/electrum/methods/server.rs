@@ -1,6 +1,7 @@
 //! The `server.*` family: `server.version` (negotiation, client filter, the old-client
-//! crash), `banner`, `features`, `donation_address`, `peers.subscribe`, `add_peer`, `ping`.
-//! Their fixed costs are in the method table.
+//! crash), `banner`, `features`, `donation_address`, `peers.subscribe`, `add_peer`, `ping`
+//! (and at 1.7 its `pong_len`, and `ping` as a client notification). Their fixed costs are
+//! in the method table.
 
 use serde_json::{json, Value};
 
@@ -8,7 +9,7 @@ use crate::config::{Config, ServiceHost};
 use crate::electrum::shared::{SERVER_VERSION, SERVER_VERSION_SHORT};
 use crate::electrum::version::{self, ProtocolVersion};
 use crate::jsonrpc::RpcError;
-use crate::py;
+use crate::py::{self, PyInt};
 
 use super::backend::Backend;
 use super::call::Call;
@@ -33,7 +34,7 @@ impl<B: Backend> Call<'_, B> {
                     ))));
                 }
             }
-            self.session.set_client(name.chars().take(17).collect());
+            self.session.set_client(name.chars().take(100).collect());
         }
         match version::negotiate(requested) {
             Some(v) => {
@@ -104,10 +105,10 @@ impl<B: Backend> Call<'_, B> {
         Ok(json!(text))
     }
 
-    /// `server.features`.
+    /// `server.features` (at 1.7 without `hash_function`, as ElectrumX 2.0).
     pub(super) fn features(&self) -> Outcome {
         let s = self.backend.config();
-        Ok(json!({
+        let mut features = json!({
             "hosts": features_hosts(s),
             "pruning": null,
             "server_version": SERVER_VERSION,
@@ -116,7 +117,13 @@ impl<B: Backend> Call<'_, B> {
             "genesis_hash": s.genesis_hash().to_string(),
             "hash_function": "sha256",
             "services": s.report_services.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-        }))
+        });
+        if self.session.with_protocol(|v| v.at_least(&[1, 7])) {
+            if let Some(f) = features.as_object_mut() {
+                f.shift_remove("hash_function");
+            }
+        }
+        Ok(features)
     }
 
     /// `server.donation_address`: DONATION_ADDRESS.
@@ -134,9 +141,22 @@ impl<B: Backend> Call<'_, B> {
         Ok(json!(false))
     }
 
-    /// `server.ping`.
+    /// `server.ping` up to 1.6, and as a client notification at 1.7 (never answered).
     pub(super) fn ping(&self) -> Outcome {
         Ok(Value::Null)
+    }
+
+    /// `server.ping(pong_len=0, data="")` at 1.7: `{"data": "0" * pong_len}`, at most
+    /// MAX_SEND zeros (`pong_len value too high`); an answer over MAX_SEND is then refused
+    /// as any other (`response too large`).
+    pub(super) fn ping_pong(&self, pong_len: &PyInt) -> Outcome {
+        let max_send = self.backend.config().max_send;
+        let len = pong_len
+            .to_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n <= max_send)
+            .ok_or_else(|| bad("pong_len value too high"))?;
+        Ok(json!({"data": "0".repeat(len)}))
     }
 }
 

@@ -1,13 +1,19 @@
-//! The method table: every method FerrumX serves to Electrum clients, by name, at which
-//! protocol versions, with its Python signature (for argument binding), its fixed cost
-//! (ElectrumX's `bump_cost` at the top of each handler), and its slot in the request
-//! counts. The one place a method is declared; the handlers are in the family files.
+//! The method table: every method FerrumX serves to Electrum clients, one row each — its
+//! name, the protocol versions it is served at (ElectrumX 2.0.0's `set_request_handlers`),
+//! whether it is a request or a client notification, its Python signature (for argument
+//! binding) and its fixed cost (ElectrumX's `bump_cost` at the top of each handler) — and
+//! its slot in the request counts. The one place a method is declared; the handlers are in
+//! the family files.
+//!
+//! A name may have several rows when its handler differs by version or by invocation:
+//! `server.ping` is three (no arguments up to 1.6, `pong_len`/`data` at 1.7, and at 1.7 a
+//! client notification too). Request counts are kept per row and reported per name.
 
 use crate::electrum::shared::{Counters, METHOD_SLOTS};
 use crate::electrum::version::ProtocolVersion;
 use crate::jsonrpc::Signature;
 
-/// Every method FerrumX serves to Electrum clients.
+/// Every method FerrumX serves to Electrum clients (one per row of [`TABLE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Method {
     BlockHeader,
@@ -35,43 +41,73 @@ pub enum Method {
     PeersSubscribe,
     Ping,
     Version,
+    // Protocol 1.7.
+    SpkGetBalance,
+    SpkGetHistory,
+    SpkGetMempool,
+    SpkListUnspent,
+    SpkSubscribe,
+    SpkUnsubscribe,
+    TestMempoolAccept,
+    MempoolRecent,
+    /// `server.ping(pong_len=0, data="")` as a request at 1.7.
+    PingPong,
+    /// `server.ping(data="")` as a client notification at 1.7 (never answered).
+    PingNotification,
 }
 
-/// Every method ElectrumX 1.20 serves, by name (at some protocol version: see
-/// [`Method::lookup`]). Public for the tests that go over every method.
-pub const METHODS: [(&str, Method); 25] = [
-    ("blockchain.block.header", Method::BlockHeader),
-    ("blockchain.block.headers", Method::BlockHeaders),
-    ("blockchain.estimatefee", Method::EstimateFee),
-    ("blockchain.headers.subscribe", Method::HeadersSubscribe),
-    ("blockchain.relayfee", Method::RelayFee),
-    ("blockchain.scripthash.get_balance", Method::GetBalance),
-    ("blockchain.scripthash.get_history", Method::GetHistory),
-    ("blockchain.scripthash.get_mempool", Method::GetMempool),
-    ("blockchain.scripthash.listunspent", Method::ListUnspent),
-    ("blockchain.scripthash.subscribe", Method::Subscribe),
-    ("blockchain.scripthash.unsubscribe", Method::Unsubscribe),
-    ("blockchain.transaction.broadcast", Method::Broadcast),
-    (
-        "blockchain.transaction.broadcast_package",
-        Method::BroadcastPackage,
-    ),
-    ("blockchain.transaction.get", Method::TxGet),
-    ("blockchain.transaction.get_merkle", Method::TxGetMerkle),
-    ("blockchain.transaction.id_from_pos", Method::TxIdFromPos),
-    ("mempool.get_fee_histogram", Method::FeeHistogram),
-    ("mempool.get_info", Method::MempoolInfo),
-    ("server.add_peer", Method::AddPeer),
-    ("server.banner", Method::Banner),
-    ("server.donation_address", Method::DonationAddress),
-    ("server.features", Method::Features),
-    ("server.peers.subscribe", Method::PeersSubscribe),
-    ("server.ping", Method::Ping),
-    ("server.version", Method::Version),
-];
+/// The protocol versions a row is served at: `from <= v < below` in Python's tuple order
+/// (so `(1, 6, 5)` is below `(1, 7)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Versions {
+    pub from: &'static [i64],
+    /// `None`: served at every later version.
+    pub below: Option<&'static [i64]>,
+}
 
-// Every method's counter slot, and `invalid method`'s, exists.
-const _: () = assert!(METHODS.len() < METHOD_SLOTS);
+impl Versions {
+    /// Whether `v` is in the range.
+    pub fn contain(&self, v: &ProtocolVersion) -> bool {
+        v.at_least(self.from) && self.below.is_none_or(|b| !v.at_least(b))
+    }
+}
+
+/// Every version FerrumX negotiates.
+const ALL: Versions = Versions {
+    from: &[1, 4],
+    below: None,
+};
+/// ElectrumX: `ptuple < (1, 7)` (the script-hash family).
+const BELOW_1_7: Versions = Versions {
+    from: &[1, 4],
+    below: Some(&[1, 7]),
+};
+/// ElectrumX: `(1, 4, 2) <= ptuple < (1, 7)`.
+const FROM_1_4_2_BELOW_1_7: Versions = Versions {
+    from: &[1, 4, 2],
+    below: Some(&[1, 7]),
+};
+/// ElectrumX: `blockchain.relayfee`, "removed in 1.6".
+const BELOW_1_6: Versions = Versions {
+    from: &[1, 4],
+    below: Some(&[1, 6]),
+};
+const FROM_1_6: Versions = Versions {
+    from: &[1, 6],
+    below: None,
+};
+const FROM_1_7: Versions = Versions {
+    from: &[1, 7],
+    below: None,
+};
+
+/// Whether a row answers requests or takes client notifications (ElectrumX's
+/// `request_handlers` and, from 2.0, `notification_handlers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    Request,
+    Notification,
+}
 
 /// What a method costs whatever its arguments and answer, charged to the session as
 /// ElectrumX's handler charges it: before the arguments are checked (so an invalid call
@@ -83,31 +119,346 @@ pub struct FixedCost {
     pub after_checks: f64,
 }
 
+/// One method: everything the server knows of it before its handler runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    pub name: &'static str,
+    pub method: Method,
+    pub versions: Versions,
+    pub invocation: Invocation,
+    /// The Python signature of ElectrumX's handler, for argument binding.
+    pub signature: Signature,
+    pub cost: FixedCost,
+}
+
+/// A positional-or-keyword signature: `names`, the first `required` without default.
+const fn sig(names: &'static [&'static str], required: usize) -> Signature {
+    Signature {
+        names,
+        required,
+        varargs: false,
+        varkw: false,
+    }
+}
+
+const NONE: Signature = sig(&[], 0);
+const SCRIPTHASH: Signature = sig(&["scripthash"], 1);
+const SPK: Signature = sig(&["spk"], 1);
+/// No fixed cost: the handler charges what its answer costs.
+const FREE: FixedCost = FixedCost {
+    before_checks: 0.0,
+    after_checks: 0.0,
+};
+
+const fn before(cost: f64) -> FixedCost {
+    FixedCost {
+        before_checks: cost,
+        after_checks: 0.0,
+    }
+}
+
+const fn after(cost: f64) -> FixedCost {
+    FixedCost {
+        before_checks: 0.0,
+        after_checks: cost,
+    }
+}
+
+/// A request row.
+const fn request(
+    name: &'static str,
+    method: Method,
+    versions: Versions,
+    signature: Signature,
+    cost: FixedCost,
+) -> Row {
+    Row {
+        name,
+        method,
+        versions,
+        invocation: Invocation::Request,
+        signature,
+        cost,
+    }
+}
+
+/// The table (ElectrumX 2.0.0's handlers, figures and version gates; 1.20's up to 1.6).
+pub const TABLE: &[Row] = &[
+    request(
+        "blockchain.block.header",
+        Method::BlockHeader,
+        ALL,
+        sig(&["height", "cp_height"], 1),
+        FREE,
+    ),
+    request(
+        "blockchain.block.headers",
+        Method::BlockHeaders,
+        ALL,
+        sig(&["start_height", "count", "cp_height"], 2),
+        FREE,
+    ),
+    // Plus 2.0 when the daemon is asked (not cached for the tip).
+    request(
+        "blockchain.estimatefee",
+        Method::EstimateFee,
+        ALL,
+        sig(&["number", "mode"], 1),
+        after(0.1),
+    ),
+    request(
+        "blockchain.headers.subscribe",
+        Method::HeadersSubscribe,
+        ALL,
+        NONE,
+        before(0.25),
+    ),
+    request(
+        "blockchain.relayfee",
+        Method::RelayFee,
+        BELOW_1_6,
+        NONE,
+        before(1.0),
+    ),
+    request(
+        "blockchain.scripthash.get_balance",
+        Method::GetBalance,
+        BELOW_1_7,
+        SCRIPTHASH,
+        FREE,
+    ),
+    request(
+        "blockchain.scripthash.get_history",
+        Method::GetHistory,
+        BELOW_1_7,
+        SCRIPTHASH,
+        FREE,
+    ),
+    request(
+        "blockchain.scripthash.get_mempool",
+        Method::GetMempool,
+        BELOW_1_7,
+        SCRIPTHASH,
+        FREE,
+    ),
+    request(
+        "blockchain.scripthash.listunspent",
+        Method::ListUnspent,
+        BELOW_1_7,
+        SCRIPTHASH,
+        FREE,
+    ),
+    request(
+        "blockchain.scripthash.subscribe",
+        Method::Subscribe,
+        BELOW_1_7,
+        SCRIPTHASH,
+        FREE,
+    ),
+    request(
+        "blockchain.scripthash.unsubscribe",
+        Method::Unsubscribe,
+        FROM_1_4_2_BELOW_1_7,
+        SCRIPTHASH,
+        before(0.1),
+    ),
+    request(
+        "blockchain.scriptpubkey.get_balance",
+        Method::SpkGetBalance,
+        FROM_1_7,
+        SPK,
+        FREE,
+    ),
+    request(
+        "blockchain.scriptpubkey.get_history",
+        Method::SpkGetHistory,
+        FROM_1_7,
+        SPK,
+        FREE,
+    ),
+    request(
+        "blockchain.scriptpubkey.get_mempool",
+        Method::SpkGetMempool,
+        FROM_1_7,
+        SPK,
+        FREE,
+    ),
+    request(
+        "blockchain.scriptpubkey.listunspent",
+        Method::SpkListUnspent,
+        FROM_1_7,
+        SPK,
+        FREE,
+    ),
+    request(
+        "blockchain.scriptpubkey.subscribe",
+        Method::SpkSubscribe,
+        FROM_1_7,
+        SPK,
+        FREE,
+    ),
+    // The scriptPubKey is checked before the 0.1 is charged (unlike scripthash's).
+    request(
+        "blockchain.scriptpubkey.unsubscribe",
+        Method::SpkUnsubscribe,
+        FROM_1_7,
+        SPK,
+        after(0.1),
+    ),
+    request(
+        "blockchain.transaction.broadcast",
+        Method::Broadcast,
+        ALL,
+        sig(&["raw_tx"], 1),
+        FREE,
+    ),
+    request(
+        "blockchain.transaction.broadcast_package",
+        Method::BroadcastPackage,
+        FROM_1_6,
+        sig(&["raw_txs", "verbose"], 1),
+        FREE,
+    ),
+    request(
+        "blockchain.transaction.get",
+        Method::TxGet,
+        ALL,
+        sig(&["tx_hash", "verbose"], 1),
+        after(1.0),
+    ),
+    request(
+        "blockchain.transaction.get_merkle",
+        Method::TxGetMerkle,
+        ALL,
+        sig(&["tx_hash", "height"], 2),
+        FREE,
+    ),
+    request(
+        "blockchain.transaction.id_from_pos",
+        Method::TxIdFromPos,
+        ALL,
+        sig(&["height", "tx_pos", "merkle"], 2),
+        FREE,
+    ),
+    request(
+        "blockchain.transaction.testmempoolaccept",
+        Method::TestMempoolAccept,
+        FROM_1_7,
+        sig(&["raw_txs"], 1),
+        FREE,
+    ),
+    request(
+        "mempool.get_fee_histogram",
+        Method::FeeHistogram,
+        ALL,
+        NONE,
+        before(1.0),
+    ),
+    request(
+        "mempool.get_info",
+        Method::MempoolInfo,
+        FROM_1_6,
+        NONE,
+        before(1.0),
+    ),
+    request(
+        "mempool.recent",
+        Method::MempoolRecent,
+        FROM_1_7,
+        NONE,
+        before(1.0),
+    ),
+    request(
+        "server.add_peer",
+        Method::AddPeer,
+        ALL,
+        sig(&["features"], 1),
+        before(100.0),
+    ),
+    request("server.banner", Method::Banner, ALL, NONE, before(0.5)),
+    request(
+        "server.donation_address",
+        Method::DonationAddress,
+        ALL,
+        NONE,
+        before(0.1),
+    ),
+    request("server.features", Method::Features, ALL, NONE, before(0.2)),
+    request(
+        "server.peers.subscribe",
+        Method::PeersSubscribe,
+        ALL,
+        NONE,
+        before(1.0),
+    ),
+    // ElectrumX 1.20's `ping(self)` up to 1.6 (2.0 takes and ignores `pong_len`/`data`
+    // there: see docs/compatibility.md).
+    request("server.ping", Method::Ping, BELOW_1_7, NONE, before(0.1)),
+    request(
+        "server.ping",
+        Method::PingPong,
+        FROM_1_7,
+        sig(&["pong_len", "data"], 0),
+        before(0.1),
+    ),
+    Row {
+        name: "server.ping",
+        method: Method::PingNotification,
+        versions: FROM_1_7,
+        invocation: Invocation::Notification,
+        signature: sig(&["data"], 0),
+        cost: before(0.1),
+    },
+    request(
+        "server.version",
+        Method::Version,
+        ALL,
+        Signature {
+            names: &["client_name", "protocol_version"],
+            required: 0,
+            varargs: true,
+            varkw: true,
+        },
+        before(0.5),
+    ),
+];
+
+// Every row's counter slot, and `invalid method`'s, exists.
+const _: () = assert!(TABLE.len() < METHOD_SLOTS);
+
 impl Method {
-    /// The method called `name` at protocol `v`, if it exists there.
+    /// The method a request named `name` calls at protocol `v`, if served there.
     pub fn lookup(name: &str, v: &ProtocolVersion) -> Option<Method> {
-        let m = METHODS.iter().find(|(n, _)| *n == name)?.1;
-        let served = match m {
-            Method::RelayFee => !v.at_least(&[1, 6]),
-            Method::Unsubscribe => v.at_least(&[1, 4, 2]),
-            Method::BroadcastPackage | Method::MempoolInfo => v.at_least(&[1, 6]),
-            _ => true,
-        };
-        served.then_some(m)
+        Method::find(name, v, Invocation::Request)
+    }
+
+    /// The method a client notification named `name` calls at protocol `v`, if any
+    /// (ElectrumX 2.0's `notification_handlers`: `server.ping` at 1.7; before 2.0 none).
+    pub fn lookup_notification(name: &str, v: &ProtocolVersion) -> Option<Method> {
+        Method::find(name, v, Invocation::Notification)
+    }
+
+    fn find(name: &str, v: &ProtocolVersion, invocation: Invocation) -> Option<Method> {
+        TABLE
+            .iter()
+            .find(|r| r.name == name && r.invocation == invocation && r.versions.contain(v))
+            .map(|r| r.method)
+    }
+
+    /// The method's row (every method has one: see the tests).
+    fn row(self) -> &'static Row {
+        TABLE.iter().find(|r| r.method == self).unwrap_or(&TABLE[0])
     }
 
     /// The method's name (what ElectrumX counts requests by).
     pub fn name(self) -> &'static str {
-        METHODS
-            .iter()
-            .find(|(_, m)| *m == self)
-            .map_or("invalid method", |(n, _)| n)
+        self.row().name
     }
 
     /// The slot of [`Counters`] that counts requests of `method` (`None`: a method not served
     /// at the session's version, ElectrumX's `invalid method`).
     fn slot(method: Option<Method>) -> usize {
-        method.map_or(METHODS.len(), |m| m as usize)
+        method.map_or(TABLE.len(), |m| m as usize)
     }
 
     /// Counts a request of `method` (lock-free).
@@ -118,126 +469,184 @@ impl Method {
     /// ElectrumX's `request counts`: requests by method name, in name order, methods never
     /// requested left out.
     pub fn request_counts(counters: &Counters) -> Vec<(&'static str, u64)> {
-        let mut counts: Vec<(&'static str, u64)> = METHODS
-            .iter()
-            .map(|(name, m)| (*name, Some(*m)))
-            .chain([("invalid method", None)])
-            .map(|(name, m)| (name, counters.requests_in(Method::slot(m))))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        counts.sort_unstable_by_key(|(name, _)| *name);
-        counts
+        let mut counts: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        let rows = TABLE.iter().map(|r| (r.name, Some(r.method)));
+        for (name, m) in rows.chain([("invalid method", None)]) {
+            let n = counters.requests_in(Method::slot(m));
+            if n > 0 {
+                *counts.entry(name).or_default() += n;
+            }
+        }
+        counts.into_iter().collect()
     }
 
     /// The Python signature of ElectrumX's handler, for argument binding.
     pub fn signature(self) -> Signature {
-        const fn sig(names: &'static [&'static str], required: usize) -> Signature {
-            Signature {
-                names,
-                required,
-                varargs: false,
-                varkw: false,
-            }
-        }
-        match self {
-            Method::BlockHeader => sig(&["height", "cp_height"], 1),
-            Method::BlockHeaders => sig(&["start_height", "count", "cp_height"], 2),
-            Method::EstimateFee => sig(&["number", "mode"], 1),
-            Method::GetBalance
-            | Method::GetHistory
-            | Method::GetMempool
-            | Method::ListUnspent
-            | Method::Subscribe
-            | Method::Unsubscribe => sig(&["scripthash"], 1),
-            Method::Broadcast => sig(&["raw_tx"], 1),
-            Method::BroadcastPackage => sig(&["raw_txs", "verbose"], 1),
-            Method::TxGet => sig(&["tx_hash", "verbose"], 1),
-            Method::TxGetMerkle => sig(&["tx_hash", "height"], 2),
-            Method::TxIdFromPos => sig(&["height", "tx_pos", "merkle"], 2),
-            Method::AddPeer => sig(&["features"], 1),
-            Method::Version => Signature {
-                names: &["client_name", "protocol_version"],
-                required: 0,
-                varargs: true,
-                varkw: true,
-            },
-            Method::HeadersSubscribe
-            | Method::RelayFee
-            | Method::FeeHistogram
-            | Method::MempoolInfo
-            | Method::Banner
-            | Method::DonationAddress
-            | Method::Features
-            | Method::PeersSubscribe
-            | Method::Ping => sig(&[], 0),
-        }
+        self.row().signature
     }
 
     /// The method's fixed cost (ElectrumX's figures). Methods with none here charge only
     /// what their answer costs (see their handlers).
     pub fn fixed_cost(self) -> FixedCost {
-        const fn before(cost: f64) -> FixedCost {
-            FixedCost {
-                before_checks: cost,
-                after_checks: 0.0,
-            }
-        }
-        const fn after(cost: f64) -> FixedCost {
-            FixedCost {
-                before_checks: 0.0,
-                after_checks: cost,
-            }
-        }
-        match self {
-            Method::Version | Method::Banner => before(0.5),
-            Method::DonationAddress | Method::Ping | Method::Unsubscribe => before(0.1),
-            Method::Features => before(0.2),
-            Method::HeadersSubscribe => before(0.25),
-            Method::PeersSubscribe
-            | Method::RelayFee
-            | Method::FeeHistogram
-            | Method::MempoolInfo => before(1.0),
-            Method::AddPeer => before(100.0),
-            // Plus 2.0 when the daemon is asked (not cached for the tip).
-            Method::EstimateFee => after(0.1),
-            Method::TxGet => after(1.0),
-            Method::BlockHeader
-            | Method::BlockHeaders
-            | Method::GetBalance
-            | Method::GetHistory
-            | Method::GetMempool
-            | Method::ListUnspent
-            | Method::Subscribe
-            | Method::Broadcast
-            | Method::BroadcastPackage
-            | Method::TxGetMerkle
-            | Method::TxIdFromPos => FixedCost::default(),
+        self.row().cost
+    }
+}
+
+/// Every method name served at some protocol version, each once, in table order (for the
+/// tests that go over every method).
+pub fn names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for r in TABLE {
+        if !names.contains(&r.name) {
+            names.push(r.name);
         }
     }
+    names
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn v(parts: &[i64]) -> ProtocolVersion {
+        ProtocolVersion::new(parts)
+    }
+
+    /// One row per method, so that every method has a counter slot of its own below
+    /// `invalid method`'s.
     #[test]
-    fn names_and_methods_correspond_one_to_one() {
-        let v14 = ProtocolVersion::min_supported();
-        let v16 = ProtocolVersion::max_supported();
+    fn each_method_has_one_row() {
         let mut seen = std::collections::HashSet::new();
-        for (name, m) in METHODS {
-            assert!(seen.insert(m), "{m:?} twice");
-            assert_eq!(m.name(), name);
-            let found = Method::lookup(name, &v16).or_else(|| Method::lookup(name, &v14));
-            assert_eq!(found, Some(m), "{name}");
+        for r in TABLE {
+            assert!(seen.insert(r.method), "{:?} twice", r.method);
+            assert!((r.method as usize) < TABLE.len(), "{:?}", r.method);
+            assert_eq!(r.method.name(), r.name);
+            assert_eq!(r.method.signature(), r.signature);
         }
-        // Version-dependent methods.
-        assert_eq!(Method::lookup("blockchain.relayfee", &v16), None);
-        assert_eq!(Method::lookup("mempool.get_info", &v14), None);
+    }
+
+    /// ElectrumX 2.0.0's `set_request_handlers`, version by version.
+    #[test]
+    fn methods_per_version_are_electrumx_2_0_s() {
+        let served = |version: &[i64]| -> Vec<&str> {
+            let p = v(version);
+            names()
+                .into_iter()
+                .filter(|n| Method::lookup(n, &p).is_some())
+                .collect()
+        };
+        let always = [
+            "blockchain.block.header",
+            "blockchain.block.headers",
+            "blockchain.estimatefee",
+            "blockchain.headers.subscribe",
+            "blockchain.transaction.broadcast",
+            "blockchain.transaction.get",
+            "blockchain.transaction.get_merkle",
+            "blockchain.transaction.id_from_pos",
+            "mempool.get_fee_histogram",
+            "server.add_peer",
+            "server.banner",
+            "server.donation_address",
+            "server.features",
+            "server.peers.subscribe",
+            "server.ping",
+            "server.version",
+        ];
+        let sh = |unsub: bool| {
+            let mut m = vec![
+                "blockchain.scripthash.get_balance",
+                "blockchain.scripthash.get_history",
+                "blockchain.scripthash.get_mempool",
+                "blockchain.scripthash.listunspent",
+                "blockchain.scripthash.subscribe",
+            ];
+            if unsub {
+                m.push("blockchain.scripthash.unsubscribe");
+            }
+            m
+        };
+        let set = |mut m: Vec<&'static str>| {
+            m.sort_unstable();
+            m
+        };
+        let mut want14 = always.to_vec();
+        want14.extend(sh(false));
+        want14.push("blockchain.relayfee");
+        let mut want142 = want14.clone();
+        want142.push("blockchain.scripthash.unsubscribe");
+        let mut want16 = always.to_vec();
+        want16.extend(sh(true));
+        want16.extend([
+            "blockchain.transaction.broadcast_package",
+            "mempool.get_info",
+        ]);
+        let mut want17 = always.to_vec();
+        want17.extend([
+            "blockchain.transaction.broadcast_package",
+            "mempool.get_info",
+            "blockchain.transaction.testmempoolaccept",
+            "blockchain.scriptpubkey.get_balance",
+            "blockchain.scriptpubkey.get_history",
+            "blockchain.scriptpubkey.get_mempool",
+            "blockchain.scriptpubkey.listunspent",
+            "blockchain.scriptpubkey.subscribe",
+            "blockchain.scriptpubkey.unsubscribe",
+            "mempool.recent",
+        ]);
+        let check = |version: &[i64], want: &Vec<&'static str>| {
+            let mut got = served(version);
+            got.sort_unstable();
+            assert_eq!(got, set(want.clone()), "{version:?}");
+        };
+        check(&[1, 4], &want14);
+        check(&[1, 4, 1], &want14);
+        check(&[1, 4, 2], &want142);
+        check(&[1, 5], &want142);
+        check(&[1, 6], &want16);
+        check(&[1, 6, 0], &want16);
+        check(&[1, 6, 99], &want16);
+        check(&[1, 7], &want17);
+        check(&[1, 7, 0], &want17);
+        // server.ping's three rows.
         assert_eq!(
-            Method::lookup("blockchain.scripthash.unsubscribe", &v14),
+            Method::lookup("server.ping", &v(&[1, 6])),
+            Some(Method::Ping)
+        );
+        assert_eq!(
+            Method::lookup("server.ping", &v(&[1, 7])),
+            Some(Method::PingPong)
+        );
+        assert_eq!(
+            Method::lookup_notification("server.ping", &v(&[1, 6])),
             None
         );
-        assert_eq!(Method::lookup("no.such.method", &v16), None);
+        assert_eq!(
+            Method::lookup_notification("server.ping", &v(&[1, 7])),
+            Some(Method::PingNotification)
+        );
+        assert_eq!(
+            Method::lookup_notification("server.version", &v(&[1, 7])),
+            None
+        );
+        assert_eq!(Method::lookup("no.such.method", &v(&[1, 7])), None);
+    }
+
+    #[test]
+    fn request_counts_are_per_name() {
+        let counters = Counters::default();
+        Method::count_request(&counters, Some(Method::Ping));
+        Method::count_request(&counters, Some(Method::PingPong));
+        Method::count_request(&counters, Some(Method::PingNotification));
+        Method::count_request(&counters, None);
+        Method::count_request(&counters, Some(Method::Banner));
+        assert_eq!(
+            Method::request_counts(&counters),
+            vec![
+                ("invalid method", 1),
+                ("server.banner", 1),
+                ("server.ping", 3)
+            ]
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The transactions family: `blockchain.transaction.broadcast`, `broadcast_package`,
-//! `get`, `get_merkle`, `id_from_pos` — the daemon for transactions themselves, the index
-//! for where they are and for merkle branches.
+//! `get`, `get_merkle`, `id_from_pos`, `testmempoolaccept` (1.7) — the daemon for
+//! transactions themselves, the index for where they are and for merkle branches.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::daemon;
 use crate::electrum::merkle;
 use crate::electrum::version::{self, ProtocolVersion};
+use crate::jsonrpc::RpcError;
 use crate::py::{self, thousands, PyInt};
 
 use super::backend::Backend;
@@ -27,7 +28,14 @@ impl<B: Backend> Call<'_, B> {
             Ok(txid) => {
                 self.backend.count_tx_sent(1);
                 self.session.count_tx_sent(1);
-                if let Some(warning) = old_client_warning(&self.session.client()) {
+                // ElectrumX 1.20 reads the first 17 characters of the client's name, 2.0 the
+                // first 100.
+                let client = if self.session.with_protocol(|v| v.at_least(&[1, 7])) {
+                    self.session.client_long()
+                } else {
+                    self.session.client()
+                };
+                if let Some(warning) = old_client_warning(&client) {
                     tracing::info!(%txid, "sent tx; warned the user to upgrade their client");
                     return Ok(json!(warning));
                 }
@@ -86,6 +94,40 @@ impl<B: Backend> Call<'_, B> {
             merge(&mut response, json!({ "errors": errors }));
         }
         Ok(response)
+    }
+
+    /// `blockchain.transaction.testmempoolaccept(raw_txs)` (protocol 1.7): the daemon's
+    /// `testmempoolaccept` verdict on each transaction, in ElectrumX 2.0's shape — `txid`,
+    /// `wtxid`, `allowed` when the daemon says true or false, and `reason`: the first of
+    /// `package-error`, `reject-details`, `reject-reason` that is not empty. A daemon error
+    /// is `daemon error: DaemonError({...})` (code 2).
+    pub(super) async fn test_mempool_accept(&self, raw_txs: &[String]) -> Outcome {
+        self.bump(0.25 + raw_txs.iter().map(|t| t.len() as f64 / 5000.0).sum::<f64>());
+        let result = self.backend.test_mempool_accept(raw_txs).await?;
+        // ElectrumX indexes the daemon's items without checking them: anything but a list
+        // of objects with `txid` and `wtxid` is its "internal server error".
+        let items = result.as_array().ok_or_else(RpcError::internal)?;
+        let mut response = Vec::with_capacity(items.len());
+        for item in items {
+            let field = |name: &str| item.get(name).cloned().ok_or_else(RpcError::internal);
+            let mut answer = json!({"txid": field("txid")?, "wtxid": field("wtxid")?});
+            // `orig_item.get("allowed") in (True, False)`.
+            if let Some(allowed) = item
+                .get("allowed")
+                .filter(|a| py::py_false_or_true(a).is_some())
+            {
+                merge(&mut answer, json!({"allowed": allowed}));
+            }
+            let reason = ["package-error", "reject-details", "reject-reason"]
+                .iter()
+                .filter_map(|k| item.get(*k))
+                .find(|v| py::py_truthy(v));
+            if let Some(reason) = reason {
+                merge(&mut answer, json!({"reason": reason}));
+            }
+            response.push(answer);
+        }
+        Ok(Value::Array(response))
     }
 
     /// `blockchain.transaction.get(tx_hash, verbose=False)`: from the daemon, asking in

@@ -65,3 +65,29 @@ async fn relay_fee_mempool_info_and_histogram() {
     assert_eq!(h.ok("blockchain.relayfee", &[]).await, json!(0.00001));
     assert_cost(h.cost(), 3.0);
 }
+
+/// `mempool.recent` (1.7): the last ten arrivals still in the mempool, the newest first,
+/// as `{"txid", "fee", "vsize"}`; 1.0 charged.
+#[tokio::test]
+async fn mempool_recent_lists_the_ten_newest() {
+    let mut fake = Fake::with_chain(1);
+    fake.arrivals = (1..=12u8)
+        .map(|i| crate::mempool::RecentTx {
+            txid: super::txid(i),
+            fee: u64::from(i) * 100,
+            vsize: 110 + u64::from(i),
+        })
+        .collect();
+    let h = Harness::at(fake, &[1, 7]);
+    let want: Vec<_> = (3..=12u8)
+        .rev()
+        .map(|i| {
+            json!({"txid": super::display_hex(&super::bytes32(i)),
+                   "fee": u64::from(i) * 100, "vsize": 110 + u64::from(i)})
+        })
+        .collect();
+    assert_eq!(h.ok("mempool.recent", &[]).await, json!(want));
+    assert_cost(h.cost(), 1.0);
+    let empty = Harness::at(Fake::with_chain(1), &[1, 7]);
+    assert_eq!(empty.ok("mempool.recent", &[]).await, json!([]));
+}

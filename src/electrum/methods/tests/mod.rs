@@ -5,6 +5,7 @@
 mod fees;
 mod headers;
 mod scripthash;
+mod scriptpubkey;
 mod server;
 mod transactions;
 
@@ -30,7 +31,7 @@ use crate::electrum::session::SessionState;
 use crate::electrum::shared::{FeeKey, FeeSlot};
 use crate::electrum::version::ProtocolVersion;
 use crate::index::{HashX, Utxo};
-use crate::mempool::{MempoolUtxo, TxSummary};
+use crate::mempool::{MempoolUtxo, RecentTx, TxSummary};
 
 /// A 32-byte value made of one repeated byte.
 pub(super) fn bytes32(b: u8) -> [u8; 32] {
@@ -90,12 +91,15 @@ pub(super) struct Fake {
     pub mempool_delta: HashMap<HashX, i64>,
     pub mempool_spends: HashSet<OutPoint>,
     pub histogram: Vec<(f64, u64)>,
+    /// The mempool's transactions in arrival order (the newest last).
+    pub arrivals: Vec<RecentTx>,
     pub network_info: Value,
     pub mempool_info: Value,
     /// `estimatesmartfee` answers by (target, mode).
     pub fee_estimates: HashMap<(u32, Option<String>), Value>,
     pub broadcast: Result<Txid, daemon::Error>,
     pub package: Result<Value, daemon::Error>,
+    pub mempool_accept: Result<Value, daemon::Error>,
     /// `getrawtransaction` answers by (txid, block asked in); others are "not found".
     pub raw_txs: HashMap<(Txid, Option<BlockHash>), Vec<u8>>,
     pub verbose_txs: HashMap<(Txid, Option<BlockHash>), Value>,
@@ -151,11 +155,13 @@ impl Fake {
             mempool_delta: HashMap::new(),
             mempool_spends: HashSet::new(),
             histogram: Vec::new(),
+            arrivals: Vec::new(),
             network_info: json!({}),
             mempool_info: json!({}),
             fee_estimates: HashMap::new(),
             broadcast: Err(not_found()),
             package: Err(not_found()),
+            mempool_accept: Ok(json!([])),
             raw_txs: HashMap::new(),
             verbose_txs: HashMap::new(),
             daemon_calls: Mutex::new(Vec::new()),
@@ -269,6 +275,10 @@ impl MempoolReads for Fake {
     fn fee_histogram(&self) -> Vec<(f64, u64)> {
         self.histogram.clone()
     }
+
+    fn mempool_recent(&self, count: usize) -> Vec<RecentTx> {
+        self.arrivals.iter().rev().take(count).copied().collect()
+    }
 }
 
 impl DaemonCalls for Fake {
@@ -304,6 +314,11 @@ impl DaemonCalls for Fake {
     async fn submit_package(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
         self.called(format!("submitpackage {}", raw_txs.join(",")));
         self.package.clone()
+    }
+
+    async fn test_mempool_accept(&self, raw_txs: &[String]) -> Result<Value, daemon::Error> {
+        self.called(format!("testmempoolaccept {}", raw_txs.join(",")));
+        self.mempool_accept.clone()
     }
 
     async fn raw_transaction(
@@ -365,7 +380,13 @@ pub(super) struct Harness {
 pub(super) type Failure = (i64, String, bool);
 
 impl Harness {
+    /// The harness at protocol 1.6.0.
     pub fn new(fake: Fake) -> Harness {
+        Harness::at(fake, &[1, 6, 0])
+    }
+
+    /// The harness at protocol `version`.
+    pub fn at(fake: Fake, version: &[i64]) -> Harness {
         let peer = "192.0.2.1:50000".parse().unwrap_or_else(|e| panic!("{e}"));
         let session = SessionState::new(
             1,
@@ -376,7 +397,7 @@ impl Harness {
             false,
         );
         session.set_decay_per_sec(0.0);
-        session.set_protocol(ProtocolVersion::max_supported());
+        session.set_protocol(ProtocolVersion::new(version));
         Harness {
             fake: Arc::new(fake),
             session: Arc::new(session),

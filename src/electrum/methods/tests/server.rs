@@ -119,11 +119,97 @@ async fn features_describe_the_server_and_its_reported_services() {
         json!({"electrum.example.com": {"tcp_port": 50001, "wss_port": 50004}})
     );
     assert_eq!(f["protocol_min"], "1.4");
-    assert_eq!(f["protocol_max"], "1.6.0");
+    // ElectrumX 2.0.0's PROTOCOL_MAX, at every version.
+    assert_eq!(f["protocol_max"], "1.7.0");
     assert_eq!(f["server_version"], SERVER_VERSION);
     assert_eq!(f["hash_function"], "sha256");
     assert_eq!(f["pruning"], json!(null));
     assert_cost(h.cost(), 0.2);
+    // At 1.7 without `hash_function`, the rest the same, in the same order.
+    let h17 = Harness::at(fake_with_services(), &[1, 7]);
+    let f17 = h17.ok("server.features", &[]).await;
+    let mut want = f.as_object().unwrap().clone();
+    want.shift_remove("hash_function");
+    assert_eq!(f17.as_object().unwrap(), &want);
+    let keys: Vec<&String> = f17.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys,
+        [
+            "hosts",
+            "pruning",
+            "server_version",
+            "protocol_min",
+            "protocol_max",
+            "genesis_hash",
+            "services"
+        ]
+    );
+    assert_cost(h17.cost(), 0.2);
+}
+
+fn fake_with_services() -> Fake {
+    let mut fake = Fake::with_chain(1);
+    fake.config = config(&[(
+        "REPORT_SERVICES",
+        "tcp://electrum.example.com:50001,wss://electrum.example.com:50004",
+    )]);
+    fake
+}
+
+/// `server.ping` at 1.7 (ElectrumX 2.0's `phandle_ping`): `data` checked first (hex, odd
+/// lengths allowed), then `pong_len` (a non-negative integer, at most MAX_SEND); 0.1 charged
+/// before the checks. As a client notification it checks `data` and answers nothing.
+#[tokio::test]
+async fn ping_at_1_7_pongs_and_checks_its_arguments() {
+    let mut fake = Fake::with_chain(1);
+    fake.config = config(&[("MAX_SEND", "350000")]);
+    let h = Harness::at(fake, &[1, 7]);
+    assert_eq!(h.ok("server.ping", &[]).await, json!({"data": ""}));
+    assert_eq!(
+        h.ok("server.ping", &[json!(3), json!("abc")]).await,
+        json!({"data": "000"})
+    );
+    assert_eq!(
+        h.ok("server.ping", &[json!("2")]).await,
+        json!({"data": "00"})
+    );
+    let full = h.ok("server.ping", &[json!(350_000)]).await;
+    assert_eq!(full["data"].as_str().map(str::len), Some(350_000));
+    assert_eq!(
+        h.bad("server.ping", &[json!(350_001)]).await,
+        "pong_len value too high"
+    );
+    assert_eq!(
+        h.bad("server.ping", &[json!(-1), json!("zz")]).await,
+        "zz should be a hex string"
+    );
+    assert_eq!(
+        h.bad("server.ping", &[json!(-1), json!("ab")]).await,
+        "-1 should be a non-negative integer"
+    );
+    assert_eq!(
+        h.bad("server.ping", &[json!(0), json!(null)]).await,
+        "None should be a hex string"
+    );
+    assert_cost(h.cost(), 0.8);
+
+    let note = crate::electrum::methods::Method::PingNotification;
+    let call = crate::electrum::methods::Call {
+        backend: &h.fake,
+        session: &h.session,
+    };
+    assert_eq!(call.run(note, &[None]).await.unwrap(), json!(null));
+    assert_eq!(
+        call.run(note, &[Some(json!("0a1"))]).await.unwrap(),
+        json!(null)
+    );
+    let refused = call.run(note, &[Some(json!(7))]).await.unwrap_err();
+    assert_eq!(refused.error.message, "7 should be a hex string");
+    assert_cost(h.cost(), 1.1);
+
+    // Up to 1.6, 1.20's ping: no arguments, null.
+    let h16 = Harness::new(Fake::with_chain(1));
+    assert_eq!(h16.ok("server.ping", &[]).await, json!(null));
 }
 
 #[tokio::test]

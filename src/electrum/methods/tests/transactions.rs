@@ -224,3 +224,91 @@ async fn packages_are_summarised_unless_verbose() {
     assert_eq!(h.ok(method, &[json!(["00"]), json!(1)]).await, answer);
     assert_eq!(h.fake.calls()[0], "submitpackage 00,0011");
 }
+
+/// `blockchain.transaction.testmempoolaccept` (1.7): a list of hex strings, checked in
+/// order; 0.25 plus 1/5000 per hex digit charged once they pass; the daemon's verdicts in
+/// ElectrumX 2.0's shape; its errors as `daemon error: DaemonError(...)` (code 2).
+#[tokio::test]
+async fn testmempoolaccept_reshapes_the_daemons_verdicts() {
+    let mut fake = Fake::with_chain(1);
+    fake.mempool_accept = Ok(json!([
+        {"txid": "aa", "wtxid": "ab", "allowed": true, "vsize": 141,
+         "fees": {"base": 0.00001, "effective-feerate": 0.0001}},
+        {"txid": "ba", "wtxid": "bb", "allowed": false, "reject-reason": "missing-inputs"},
+        {"txid": "ca", "wtxid": "cb", "allowed": false, "reject-reason": "insufficient fee",
+         "reject-details": "insufficient fee, rejecting replacement"},
+        {"txid": "da", "wtxid": "db", "package-error": "package-not-child-with-parents",
+         "reject-reason": ""},
+        {"txid": "ea", "wtxid": "eb", "allowed": 1, "reject-reason": ""},
+        {"txid": "fa", "wtxid": "fb", "allowed": "yes"},
+    ]));
+    let h = Harness::at(fake, &[1, 7]);
+    let txs = ["0100", "0200", "0300", "0400", "0500", "0600"];
+    let got = h
+        .ok("blockchain.transaction.testmempoolaccept", &[json!(txs)])
+        .await;
+    assert_eq!(
+        got,
+        json!([
+            {"txid": "aa", "wtxid": "ab", "allowed": true},
+            {"txid": "ba", "wtxid": "bb", "allowed": false, "reason": "missing-inputs"},
+            {"txid": "ca", "wtxid": "cb", "allowed": false,
+             "reason": "insufficient fee, rejecting replacement"},
+            {"txid": "da", "wtxid": "db", "reason": "package-not-child-with-parents"},
+            {"txid": "ea", "wtxid": "eb", "allowed": 1},
+            {"txid": "fa", "wtxid": "fb"},
+        ])
+    );
+    assert_eq!(
+        h.fake.calls(),
+        ["testmempoolaccept 0100,0200,0300,0400,0500,0600"]
+    );
+    assert_cost(h.cost(), 0.25 + 24.0 / 5000.0);
+
+    // Argument checks, in order, before anything is charged or asked.
+    let before = h.cost();
+    for (arg, message) in [
+        (json!("0100"), "0100 should be a list"),
+        (json!(["0100", "010"]), "010 should be a hex string"),
+        (json!(["zz", 5]), "zz should be a hex string"),
+        (json!({"a": 1}), "{'a': 1} should be a list"),
+    ] {
+        assert_eq!(
+            h.bad("blockchain.transaction.testmempoolaccept", &[arg])
+                .await,
+            message
+        );
+    }
+    assert_cost(h.cost() - before, 0.0);
+    assert_eq!(h.fake.calls().len(), 1);
+
+    let mut fake = Fake::with_chain(1);
+    fake.mempool_accept = Err(daemon::Error::Rpc {
+        code: -22,
+        message: "TX decode failed. Make sure the tx has at least one input.".into(),
+    });
+    let h = Harness::at(fake, &[1, 7]);
+    let got = h
+        .call("blockchain.transaction.testmempoolaccept", &[json!(["00"])])
+        .await;
+    assert_eq!(
+        got,
+        Err((
+            2,
+            "daemon error: DaemonError({'code': -22, 'message': 'TX decode failed. Make sure \
+             the tx has at least one input.'})"
+                .into(),
+            false
+        ))
+    );
+    // An empty list is the daemon's to judge.
+    let mut fake = Fake::with_chain(1);
+    fake.mempool_accept = Ok(json!([]));
+    let h = Harness::at(fake, &[1, 7]);
+    assert_eq!(
+        h.ok("blockchain.transaction.testmempoolaccept", &[json!([])])
+            .await,
+        json!([])
+    );
+    assert_cost(h.cost(), 0.25);
+}
