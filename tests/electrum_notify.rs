@@ -1,6 +1,9 @@
-//! Notifications over real sockets (tcp, ssl, ws, wss; protocols 1.4 to 1.6), checked against
+//! Notifications over real sockets (tcp, ssl, ws, wss; protocols 1.4 to 1.7), checked against
 //! statuses computed here from the stand-in's truth and mempool, never from the server's
-//! answers.
+//! answers. At 1.7 (ElectrumX 2.0.0) subscriptions are by scriptPubKey
+//! (`blockchain.scriptpubkey.subscribe`, notified under that name with the script hash), and
+//! the server adds `server.ping` notifications as noise, at random: a 1.7 session may receive
+//! those (each with 128 zeros) besides exactly the expected ones.
 //!
 //! The status of a script hash is the SHA-256 of `txid:height:` for each confirmed transaction
 //! in chain order, then `txid:0:` or `txid:-1:` for each mempool transaction touching it,
@@ -41,6 +44,8 @@ const PROMPT: Duration = Duration::from_secs(5);
 
 const HEADERS: &str = "blockchain.headers.subscribe";
 const SCRIPTHASH: &str = "blockchain.scripthash.subscribe";
+const SCRIPTPUBKEY: &str = "blockchain.scriptpubkey.subscribe";
+const PING: &str = "server.ping";
 
 // ---------------------------------------------------------------------------------------------
 // The expected side: statuses computed from the stand-in.
@@ -221,6 +226,8 @@ struct Sess {
     /// Script hash → the last status the session was told.
     subs: BTreeMap<ScriptHash, Option<String>>,
     headers: bool,
+    /// Protocol 1.7: the scriptPubKeys (hex) it subscribes by.
+    spks: Option<HashMap<ScriptHash, String>>,
 }
 
 impl Sess {
@@ -230,6 +237,24 @@ impl Sess {
             c: e.session(kind, version),
             subs: BTreeMap::new(),
             headers: false,
+            spks: None,
+        }
+    }
+
+    /// A session at protocol 1.7, subscribing by the scriptPubKeys of `spks`.
+    fn open_1_7(e: &Electrum, kind: Kind, spks: &HashMap<ScriptHash, String>) -> Sess {
+        Sess {
+            spks: Some(spks.clone()),
+            ..Sess::open(e, kind, "1.7")
+        }
+    }
+
+    /// The notification method of its subscriptions.
+    fn method(&self) -> &'static str {
+        if self.spks.is_some() {
+            SCRIPTPUBKEY
+        } else {
+            SCRIPTHASH
         }
     }
 
@@ -244,7 +269,10 @@ impl Sess {
     fn subscribe(&mut self, shs: &[ScriptHash], snap: &Snap) {
         let calls: Vec<(&str, Value)> = shs
             .iter()
-            .map(|sh| (SCRIPTHASH, json!([sh.to_string()])))
+            .map(|sh| match &self.spks {
+                Some(spks) => (SCRIPTPUBKEY, json!([spks[sh]])),
+                None => (SCRIPTHASH, json!([sh.to_string()])),
+            })
             .collect();
         let answers = self.c.call_many(&calls);
         for (sh, a) in shs.iter().zip(answers) {
@@ -264,11 +292,15 @@ impl Sess {
 }
 
 /// What one session should receive after a change.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Expect {
     header: Option<Value>,
     /// Alias (as subscribed) → new status.
     statuses: BTreeMap<String, Value>,
+    /// The method the statuses come under.
+    method: &'static str,
+    /// Whether `server.ping` noise may come too (protocol 1.7).
+    pings: bool,
 }
 
 impl Expect {
@@ -283,7 +315,12 @@ impl Expect {
                 (now != last).then(|| (sh.to_string(), status_json(now)))
             })
             .collect();
-        Expect { header, statuses }
+        Expect {
+            header,
+            statuses,
+            method: s.method(),
+            pings: s.spks.is_some(),
+        }
     }
 
     fn len(&self) -> usize {
@@ -297,7 +334,7 @@ impl Expect {
         }
         let seen: HashSet<&str> = got
             .iter()
-            .filter(|g| g.method == SCRIPTHASH)
+            .filter(|g| g.method == self.method)
             .filter_map(|g| g.params[0].as_str())
             .collect();
         self.statuses.keys().all(|k| seen.contains(k.as_str()))
@@ -370,6 +407,10 @@ fn collect(sessions: &mut [Sess], expects: &[Expect]) -> Vec<Vec<Got>> {
 /// changed status once with its new value, nothing else.
 fn check(label: &str, name: &str, ex: &Expect, got: &[Got]) {
     let mut problems = Vec::new();
+    // Protocol 1.7's noise: `server.ping` with 128 zeros, whenever; set aside.
+    let noise = |g: &Got| ex.pings && g.method == PING && g.params == json!(["0".repeat(128)]);
+    let got: Vec<Got> = got.iter().filter(|g| !noise(g)).cloned().collect();
+    let got = got.as_slice();
     let headers: Vec<&Got> = got.iter().filter(|g| g.method == HEADERS).collect();
     match (&ex.header, headers.as_slice()) {
         (None, []) => {}
@@ -392,7 +433,7 @@ fn check(label: &str, name: &str, ex: &Expect, got: &[Got]) {
     for g in got {
         match g.method.as_str() {
             HEADERS => {}
-            SCRIPTHASH => {
+            m if m == ex.method => {
                 let alias = g.params[0].as_str().unwrap_or("?").to_string();
                 seen.entry(alias).or_default().push(g.params[1].clone());
             }
@@ -838,6 +879,135 @@ fn reorgs_notify_the_new_tip_and_exactly_the_changed_statuses() {
         moved > 0 && returned > 0 && gone > 0,
         "the reorgs moved ({moved}), returned ({returned}) and dropped ({gone}) transactions"
     );
+}
+
+/// The scriptPubKey (hex) of every output of the stand-in's chain and mempool, of the
+/// wallet's next `future` addresses of every kind, and of `unused` scripts nothing pays, by
+/// script hash.
+fn script_pubkeys(n: &mut Node, future: u32, unused: usize) -> HashMap<ScriptHash, String> {
+    let mut out: HashMap<ScriptHash, String> = HashMap::new();
+    let mut add = |script: &bitcoin::Script| {
+        out.insert(
+            ScriptHash::of(script),
+            script.as_bytes().to_lower_hex_string(),
+        );
+    };
+    let mut txs: Vec<Transaction> = n.mempool.entries().map(|e| e.tx.clone()).collect();
+    for h in 0..=n.tip_height() {
+        let raw = &n.block_at(h).expect("block").raw;
+        let block: bitcoin::Block = bitcoin::consensus::deserialize(raw).expect("block");
+        txs.extend(block.txdata);
+    }
+    for tx in &txs {
+        for o in &tx.output {
+            add(&o.script_pubkey);
+        }
+    }
+    n.wallet_ready();
+    let secp = Secp256k1::new();
+    let start = n.gen.address_count() as u32;
+    let seed = n.gen.params.seed;
+    for i in start..start + future {
+        for k in AddrKind::ALL {
+            add(&Address::derive(&secp, seed, i, k).script_pubkey);
+        }
+    }
+    for i in 0..unused {
+        let script = bitcoin::ScriptBuf::from_bytes(format!("ferrumx-unused-{i}").into_bytes());
+        add(&script);
+    }
+    out
+}
+
+/// Protocol 1.7 (ElectrumX 2.0.0): sessions subscribed by scriptPubKey are notified as
+/// `blockchain.scriptpubkey.subscribe` (script hash, status) — exactly the changed statuses,
+/// once each — through mempool changes, a block and reorgs, beside a 1.6 session notified
+/// as before; `server.ping` noise (128 zeros) is allowed to 1.7 sessions only.
+#[test]
+fn protocol_1_7_scriptpubkey_subscriptions_follow_mempool_blocks_and_reorgs() {
+    let mut node = Node::generate(GenParams::fixture(53));
+    node.add_traffic(40);
+    let e = Electrum::start("notify-1-7", node, &[]);
+    let (universe, spks) = e.sim.with_node(|n| {
+        let spks = script_pubkeys(n, 4, 3);
+        let mut u: BTreeSet<ScriptHash> = recent_hashes(n, 8).into_iter().collect();
+        u.extend(mempool_hashes(n));
+        u.extend(future_addresses(n, 4));
+        let unused: Vec<ScriptHash> = (0..3)
+            .map(|i| {
+                ScriptHash::of(bitcoin::Script::from_bytes(
+                    format!("ferrumx-unused-{i}").as_bytes(),
+                ))
+            })
+            .collect();
+        u.extend(unused);
+        (u, spks)
+    });
+    assert!(
+        universe.iter().all(|sh| spks.contains_key(sh)),
+        "every subscribed script hash has a known scriptPubKey"
+    );
+    let (_, mut world) = act(&e, &universe, |_| ());
+    let mut sessions = vec![
+        Sess::open_1_7(&e, Kind::Tcp, &spks),
+        Sess::open_1_7(&e, Kind::Wss, &spks),
+        Sess::open(&e, Kind::Ssl, "1.6"),
+        // Headers only: one notification per block, so ElectrumX 2.0's rule adds a ping.
+        Sess::open_1_7(&e, Kind::Ws, &spks),
+    ];
+    for (i, s) in sessions.iter_mut().enumerate() {
+        s.subscribe_headers(&world);
+        if i < 3 {
+            s.subscribe(&share(&universe, i), &world);
+        }
+    }
+    eprintln!(
+        "{} script hashes, {} subscriptions",
+        universe.len(),
+        sessions.iter().map(|s| s.subs.len()).sum::<usize>()
+    );
+    let steps: [(&str, Box<dyn FnOnce(&mut Node)>); 5] = [
+        ("traffic", Box::new(|n: &mut Node| drop(n.add_traffic(15)))),
+        (
+            "mine",
+            Box::new(|n: &mut Node| drop(n.mine(1).expect("mine"))),
+        ),
+        (
+            "traffic again",
+            Box::new(|n: &mut Node| drop(n.add_traffic(12))),
+        ),
+        (
+            "reorg(2, 3)",
+            Box::new(|n: &mut Node| drop(n.reorg(2, 3).expect("reorg"))),
+        ),
+        (
+            "traffic after the reorg",
+            Box::new(|n: &mut Node| drop(n.add_traffic(12))),
+        ),
+    ];
+    let mut by_spk = 0;
+    for (label, op) in steps {
+        let s = step(&e, &mut sessions, &mut world, &universe, label, op);
+        by_spk += s.expects[..2]
+            .iter()
+            .map(|x| x.statuses.len())
+            .sum::<usize>();
+        for (ex, got) in s.expects.iter().zip(&s.got) {
+            let wrong = if ex.pings { SCRIPTHASH } else { SCRIPTPUBKEY };
+            assert!(got.iter().all(|g| g.method != wrong), "{label}: {wrong}");
+        }
+        assert!(
+            s.got[2].iter().all(|g| g.method != PING),
+            "{label}: no noise below 1.7"
+        );
+        if s.new.header != s.old.header {
+            assert!(
+                s.got[3].iter().any(|g| g.method == PING),
+                "{label}: a ping pads a lone header notification at 1.7"
+            );
+        }
+    }
+    assert!(by_spk > 20, "{by_spk} scriptpubkey notifications");
 }
 
 /// `blockchain.scripthash.unsubscribe` (protocol 1.4.2 on) stops one session's notifications

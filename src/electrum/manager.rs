@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::history::{self, status_json, HistoryError};
+use super::noise;
 pub use super::registry::{housekeeping, GroupInfo, Registry};
 use super::serve::serve;
 use super::session::SessionState;
@@ -274,6 +275,7 @@ pub async fn notify_loop(
     };
     // Touched script hashes not notified yet (see below).
     let mut pending: HashSet<HashX> = HashSet::new();
+    let mut last_mempool_round = Instant::now();
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -290,6 +292,7 @@ pub async fn notify_loop(
         let tip = shared.index.tip();
         let tip_changed = tip != notified_tip;
         if !tip_changed && pending.is_empty() {
+            mempool_noise(&registry, &mut last_mempool_round);
             continue;
         }
         // Notify a consistent state only: the index at the height block and mempool agreed
@@ -304,25 +307,44 @@ pub async fn notify_loop(
         }
         notified_tip = tip;
         let touched = std::mem::take(&mut pending);
-        notify_sessions(&shared, &registry, tip_changed, &touched).await;
+        let sent = notify_sessions(&shared, &registry, tip_changed, &touched).await;
+        if tip_changed {
+            for s in registry.all() {
+                noise::after_block(&s, sent.get(&s.id).copied().unwrap_or(0));
+            }
+        } else {
+            mempool_noise(&registry, &mut last_mempool_round);
+        }
+    }
+}
+
+/// Protocol 1.7's noise after a mempool round ([`noise::after_mempool`]).
+fn mempool_noise(registry: &Registry, last: &mut Instant) {
+    let since = last.elapsed();
+    *last = Instant::now();
+    for s in registry.all() {
+        noise::after_mempool(&s, since);
     }
 }
 
 /// Notifies every session of a new tip (when `tip_changed`) and of the subscriptions whose
 /// status changed among `touched` (and, on a new tip, among those with mempool
 /// transactions). Each status is computed once, however many sessions subscribe to it.
+/// Returns how many notifications each session (by id) was sent.
 pub async fn notify_sessions(
     shared: &Arc<ElectrumState>,
     registry: &Registry,
     tip_changed: bool,
     touched: &HashSet<HashX>,
-) {
+) -> HashMap<u64, usize> {
     let sessions = registry.all();
+    let mut sent: HashMap<u64, usize> = HashMap::new();
     if tip_changed {
         let hsub = shared.refresh_hsub();
         let params = [hsub];
         for s in sessions.iter().filter(|s| s.headers_subscribed()) {
             s.notify("blockchain.headers.subscribe", &params);
+            *sent.entry(s.id).or_default() += 1;
         }
     }
     // What each session must re-check, and the distinct script hashes among them.
@@ -341,7 +363,7 @@ pub async fn notify_sessions(
         work.push((s.clone(), xs));
     }
     if distinct.is_empty() {
-        return;
+        return sent;
     }
     let statuses = compute_statuses(shared, distinct).await;
     let max_send = shared.config.max_send;
@@ -380,8 +402,10 @@ pub async fn notify_sessions(
         s.bump_cost(cost);
         if changed > 0 {
             tracing::debug!(session = s.id, changed, "notified of address changes");
+            *sent.entry(s.id).or_default() += changed;
         }
     }
+    sent
 }
 
 /// What re-checking a subscription's status costs a session: ElectrumX's `address_status`
