@@ -12,11 +12,11 @@ const MAX_SEND: usize = 350_000;
 /// The server (MAX_SEND=350,000, MAX_RECV=400,000), what the test knows about its chain, and
 /// the expected answers of the hot script hash (in most transactions: its history passes
 /// MAX_SEND / 99 entries) and of a normal one.
-struct Limits {
-    e: Electrum,
+pub(super) struct Limits {
+    pub(super) e: Electrum,
     chain: Chain,
-    hot: ScriptHash,
-    hot_want: Want,
+    pub(super) hot: ScriptHash,
+    pub(super) hot_want: Want,
     normal_want: Want,
 }
 
@@ -29,7 +29,7 @@ impl Fixture for Limits {
     }
 }
 
-static LIMITS: Shared<Limits> = Shared::new(|| {
+pub(super) static LIMITS: Shared<Limits> = Shared::new(|| {
     let params = GenParams {
         hot_addresses: 1,
         hot_share: 0.9,

@@ -3,7 +3,8 @@
 //! stand-in's own data — its truth tables (history, UTXOs and balance per script hash), its
 //! blocks and its mempool (transactions, prevouts, fees, sizes) and its own JSON-RPC answers
 //! — never from the server's answers. ElectrumX 1.20 (`server/session.py`, `mempool.py`,
-//! `lib/util.py`, aiorpcx 0.25) is the reference for shapes, orders and messages.
+//! `lib/util.py`, aiorpcx 0.25) is the reference for shapes, orders and messages up to
+//! protocol 1.6, ElectrumX 2.0.0 at 1.7.
 //!
 //! One `#[test]` per behaviour, by family (a failure names both):
 //! - [`scripthash`]: a fixture chain plus 300 mempool transactions (chains of unconfirmed
@@ -19,6 +20,11 @@
 //!   shared server).
 //! - [`limits`]: MAX_SEND / MAX_RECV on a long chain with a hot script hash (one shared
 //!   server).
+//! - [`scriptpubkey`]: protocol 1.7 (ElectrumX 2.0.0): the `blockchain.scriptpubkey.*`
+//!   family for every script of the chain and mempool, every script type, in 1.7's shapes;
+//!   per-version availability, `server.ping`'s `pong_len`, `server.features`, argument
+//!   errors, "history too large" (code 10001); `testmempoolaccept` against the stand-in's
+//!   own verdicts and `mempool.recent` through broadcasts and a block (their own server).
 //!
 //! A shared server ([`ferrumx_testkit::Shared`]) is started by the first test that needs it
 //! and serves its family's read-only tests; tests that change the chain or the mempool start
@@ -31,6 +37,7 @@
 mod chain;
 mod limits;
 mod scripthash;
+mod scriptpubkey;
 mod server;
 
 use std::collections::{BTreeSet, HashMap};

@@ -11,7 +11,7 @@ use super::*;
 
 /// A fixture chain plus 300 mempool transactions (chains of unconfirmed parents included),
 /// served by a server named `name`.
-fn start(name: &str) -> Electrum {
+pub(super) fn start(name: &str) -> Electrum {
     let mut node = Node::generate(GenParams::fixture(11));
     let traffic = node.add_traffic(300);
     assert!(
@@ -23,7 +23,7 @@ fn start(name: &str) -> Electrum {
 }
 
 /// The server of the read-only tests below (nothing here changes its chain or mempool).
-static SCRIPTHASH: Shared<Electrum> = Shared::new(|| start("methods-scripthash"));
+pub(super) static SCRIPTHASH: Shared<Electrum> = Shared::new(|| start("methods-scripthash"));
 
 /// ElectrumX's broadcast rejection for `raw`, with the stand-in's own message for it.
 fn rejected(daemon: &Daemon, raw: &str) -> RpcErr {
@@ -34,7 +34,7 @@ fn rejected(daemon: &Daemon, raw: &str) -> RpcErr {
 }
 
 /// A parent from the stand-in's wallet and a child spending one of its outputs.
-fn parent_and_child(n: &mut Node) -> (Transaction, Transaction) {
+pub(super) fn parent_and_child(n: &mut Node) -> (Transaction, Transaction) {
     for _ in 0..20 {
         let (parent, _) = n.make_tx().expect("wallet can pay");
         let ptxid = parent.compute_txid();
