@@ -174,8 +174,15 @@ impl<B: Backend> Call<'_, B> {
         }
     }
 
-    /// `blockchain.transaction.get_merkle(tx_hash, height)`.
+    /// `blockchain.transaction.get_merkle(tx_hash, height)`. At 1.7, ElectrumX 2.0 reads the
+    /// block's header first: above the tip its error is `height … out of range`.
     pub(super) async fn transaction_merkle(&self, txid: Txid, height: &PyInt) -> Outcome {
+        let tip = self.db_height();
+        if self.session.with_protocol(|v| v.at_least(&[1, 7]))
+            && height.to_u32().is_none_or(|h| h > tip)
+        {
+            return Err(bad(format!("height {} out of range", height.grouped())));
+        }
         let txids = self.block_txids(height).await?;
         let Some(pos) = txids.iter().position(|t| *t == txid) else {
             return Err(bad(format!(

@@ -312,3 +312,25 @@ async fn testmempoolaccept_reshapes_the_daemons_verdicts() {
     );
     assert_cost(h.cost(), 0.25);
 }
+
+/// `get_merkle` above the tip: ElectrumX 1.20's `db error` up to 1.6, 2.0's `height … out
+/// of range` at 1.7 (2.0 reads the header first).
+#[tokio::test]
+async fn get_merkle_above_the_tip_says_so_in_each_version_s_words() {
+    let args = [json!(display_hex(&[7; 32])), json!(4_000)];
+    let h16 = Harness::new(Fake::with_chain(4));
+    assert_eq!(
+        h16.bad("blockchain.transaction.get_merkle", &args).await,
+        "db error: DBError('block 4,000 not on disk (>3)')"
+    );
+    let h17 = Harness::at(Fake::with_chain(4), &[1, 7]);
+    assert_eq!(
+        h17.bad("blockchain.transaction.get_merkle", &args).await,
+        "height 4,000 out of range"
+    );
+    let below = [json!(display_hex(&[7; 32])), json!(3)];
+    assert_eq!(
+        h17.bad("blockchain.transaction.get_merkle", &below).await,
+        format!("tx {} not in block at height 3", display_hex(&[7; 32]))
+    );
+}
