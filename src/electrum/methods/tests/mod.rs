@@ -7,6 +7,7 @@ mod headers;
 mod scripthash;
 mod scriptpubkey;
 mod server;
+mod table;
 mod transactions;
 
 use std::collections::{HashMap, HashSet};
