@@ -919,6 +919,9 @@ fn script_pubkeys(n: &mut Node, future: u32, unused: usize) -> HashMap<ScriptHas
     out
 }
 
+/// A change made on the stand-in.
+type Change = Box<dyn FnOnce(&mut Node)>;
+
 /// Protocol 1.7 (ElectrumX 2.0.0): sessions subscribed by scriptPubKey are notified as
 /// `blockchain.scriptpubkey.subscribe` (script hash, status) — exactly the changed statuses,
 /// once each — through mempool changes, a block and reorgs, beside a 1.6 session notified
@@ -966,7 +969,7 @@ fn protocol_1_7_scriptpubkey_subscriptions_follow_mempool_blocks_and_reorgs() {
         universe.len(),
         sessions.iter().map(|s| s.subs.len()).sum::<usize>()
     );
-    let steps: [(&str, Box<dyn FnOnce(&mut Node)>); 5] = [
+    let steps: [(&str, Change); 5] = [
         ("traffic", Box::new(|n: &mut Node| drop(n.add_traffic(15)))),
         (
             "mine",

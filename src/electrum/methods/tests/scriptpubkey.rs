@@ -184,7 +184,11 @@ async fn script_pubkeys_are_checked_as_electrumx_2_0_checks_them() {
             "blockchain.scriptpubkey.listunspent",
             "blockchain.scriptpubkey.subscribe",
         ] {
-            assert_eq!(h.bad(method, &[arg.clone()]).await, message, "{method}");
+            assert_eq!(
+                h.bad(method, std::slice::from_ref(&arg)).await,
+                message,
+                "{method}"
+            );
         }
     }
     assert_cost(h.cost(), 0.0);
