@@ -34,6 +34,11 @@ const ALLOWED: &[(&str, &str)] = &[
         "server_version is the server's own name and version (identity)",
     ),
     (
+        "server.features",
+        "protocol_max is 1.7.0: FerrumX serves protocol 1.7, as ElectrumX 2.0.0 does (at \
+         every version); ElectrumX 1.20 says 1.6.0",
+    ),
+    (
         "blockchain.scripthash.listunspent",
         "unconfirmed outputs come in ElectrumX's Python-set order (varies between runs); \
          compared with them sorted by txid and output index (FerrumX's order)",
@@ -236,6 +241,13 @@ fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String> {
                 }
                 if ename != json!("ElectrumX 1.20.0") {
                     return Err(format!("ElectrumX's server_version {ename}"));
+                }
+                let (fmax, emax) = (f.remove("protocol_max"), e.remove("protocol_max"));
+                if fmax != Some(json!("1.7.0")) {
+                    return Err(format!("FerrumX's protocol_max {fmax:?}"));
+                }
+                if emax != Some(json!("1.6.0")) {
+                    return Err(format!("ElectrumX's protocol_max {emax:?}"));
                 }
             }
         }
