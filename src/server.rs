@@ -10,6 +10,7 @@
 //! and flushes; the daemon client stops waiting only once the sessions are done, so a
 //! request in flight still gets the daemon's answer.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +22,7 @@ use crate::daemon::{Daemon, DaemonOptions};
 use crate::electrum::manager::{
     accept_loop, bind_services, drain_sessions, housekeeping, notify_loop, ChainEvent, Registry,
 };
+use crate::electrum::outpoints::OutpointTouches;
 use crate::electrum::shared::ElectrumState;
 use crate::index::Index;
 use crate::indexer::{self, SyncEvent, SyncOptions, SyncStatus};
@@ -168,12 +170,24 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Serv
                 }
                 SyncEvent::Reorg { fork } => notify_shared.on_reorg(fork),
                 SyncEvent::NewTip {
-                    height, touched, ..
+                    height,
+                    touched,
+                    spent,
+                    funders,
+                    ..
                 } => {
                     // Before anyone is notified: forget what the block changed.
                     notify_shared.histories.invalidate(&touched);
                     notify_shared.mempool.wake();
-                    let _ = events_tx.send(ChainEvent::Block { height, touched });
+                    let outpoints = OutpointTouches {
+                        outpoints: spent.into_iter().collect(),
+                        funders: funders.into_iter().collect(),
+                    };
+                    let _ = events_tx.send(ChainEvent::Block {
+                        height,
+                        touched,
+                        outpoints,
+                    });
                 }
             },
         )
@@ -225,11 +239,19 @@ async fn services(
         shared.index.clone(),
         admin.config.daemon_poll_interval_mempool,
         shutdown.clone(),
-        move |touched, height| {
+        move |touched, outpoints, height| {
             if let Some(tx) = synced_tx.take() {
                 let _ = tx.send(());
             }
-            let _ = events_tx.send(ChainEvent::Mempool { height, touched });
+            let outpoints = OutpointTouches {
+                outpoints,
+                funders: HashSet::new(),
+            };
+            let _ = events_tx.send(ChainEvent::Mempool {
+                height,
+                touched,
+                outpoints,
+            });
         },
     ));
     tokio::select! {

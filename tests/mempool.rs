@@ -717,7 +717,7 @@ async fn run_loop_reports_and_stops() {
         f.reader(),
         Duration::from_millis(50),
         shutdown.clone(),
-        move |touched, height| {
+        move |touched, _outpoints, height| {
             let _ = tx.send((touched, height));
         },
     ));

@@ -1,6 +1,7 @@
 //! The session manager: the client listeners (SERVICES), and the notifier that turns new
 //! blocks, reorgs and mempool changes into `headers.subscribe` and `scripthash.subscribe`
-//! notifications (`scriptpubkey.subscribe` at protocol 1.7). The registry of sessions, their groups and the periodic housekeeping are
+//! notifications (`scriptpubkey.subscribe` at protocol 1.7; `outpoint.subscribe`:
+//! `outpoint_notify.rs`). The registry of sessions, their groups and the periodic housekeeping are
 //! in `registry.rs` (re-exported here).
 //!
 //! Notifications of a block wait for the first mempool refresh at the block's height, so a
@@ -17,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::history::{self, status_json, HistoryError};
 use super::noise;
+use super::outpoint_notify::notify_outpoints;
+use super::outpoints::OutpointTouches;
 pub use super::registry::{housekeeping, GroupInfo, Registry};
 use super::serve::serve;
 use super::session::SessionState;
@@ -37,12 +40,19 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub enum ChainEvent {
     /// A new tip, flushed; `touched` keys changed history (the caller has already
-    /// invalidated their cached histories).
-    Block { height: u32, touched: Vec<HashX> },
-    /// A mempool refresh at the daemon's `height`.
+    /// invalidated their cached histories); `outpoints`: the outpoints whose confirmed
+    /// spender changed and the transactions whose confirmed funder did.
+    Block {
+        height: u32,
+        touched: Vec<HashX>,
+        outpoints: OutpointTouches,
+    },
+    /// A mempool refresh at the daemon's `height`; `outpoints`: the outpoints whose mempool
+    /// spender or funder changed.
     Mempool {
         height: u32,
         touched: HashSet<HashX>,
+        outpoints: OutpointTouches,
     },
 }
 
@@ -276,14 +286,31 @@ pub async fn notify_loop(
     // Touched script hashes not notified yet (see below).
     let mut pending: HashSet<HashX> = HashSet::new();
     let mut last_mempool_round = Instant::now();
+    // Likewise for outpoints: kept from every event until the next notification round
+    // (which the coalescer holds back as for script hashes), then re-checked.
+    let mut pending_outpoints = OutpointTouches::default();
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => return,
             e = events.recv() => match e { Some(e) => e, None => return },
         };
         let ready = match event {
-            ChainEvent::Block { height, touched } => coalescer.on_block(height, touched),
-            ChainEvent::Mempool { height, touched } => coalescer.on_mempool(height, touched),
+            ChainEvent::Block {
+                height,
+                touched,
+                outpoints,
+            } => {
+                pending_outpoints.extend(outpoints);
+                coalescer.on_block(height, touched)
+            }
+            ChainEvent::Mempool {
+                height,
+                touched,
+                outpoints,
+            } => {
+                pending_outpoints.extend(outpoints);
+                coalescer.on_mempool(height, touched)
+            }
         };
         let Some((height, touched)) = ready else {
             continue;
@@ -291,7 +318,7 @@ pub async fn notify_loop(
         pending.extend(touched);
         let tip = shared.index.tip();
         let tip_changed = tip != notified_tip;
-        if !tip_changed && pending.is_empty() {
+        if !tip_changed && pending.is_empty() && pending_outpoints.is_empty() {
             mempool_noise(&registry, &mut last_mempool_round);
             continue;
         }
@@ -308,6 +335,8 @@ pub async fn notify_loop(
         notified_tip = tip;
         let touched = std::mem::take(&mut pending);
         let sent = notify_sessions(&shared, &registry, tip_changed, &touched).await;
+        let outpoints = std::mem::take(&mut pending_outpoints);
+        notify_outpoints(&shared, &registry.all(), tip_changed, &outpoints).await;
         if tip_changed {
             for s in registry.all() {
                 noise::after_block(&s, sent.get(&s.id).copied().unwrap_or(0));

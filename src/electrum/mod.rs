@@ -12,6 +12,8 @@ pub mod merkle;
 pub mod methods;
 mod noise;
 pub mod outbox;
+mod outpoint_notify;
+pub mod outpoints;
 pub mod params;
 pub mod registry;
 mod serve;

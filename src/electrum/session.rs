@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cost::{Concurrency, CostCell, Limits, SessionCost, SessionGroup, CONNECTION_COST};
 use super::outbox::{Outbox, Refused};
+use super::outpoints::OutpointSubs;
 use super::version::ProtocolVersion;
 use crate::config::{Config, Protocol};
 use crate::index::HashX;
@@ -67,6 +68,8 @@ pub struct SessionState {
     sv_seen: AtomicBool,
     client: Mutex<String>,
     subs: Mutex<HashMap<HashX, Sub>>,
+    /// Protocol 1.7's outpoint subscriptions.
+    pub outpoints: OutpointSubs,
     headers: AtomicBool,
     txs_sent: AtomicU64,
     pub requests: AtomicU64,
@@ -127,6 +130,7 @@ impl SessionState {
             sv_seen: AtomicBool::new(false),
             client: Mutex::new("unknown".into()),
             subs: Mutex::new(HashMap::new()),
+            outpoints: OutpointSubs::default(),
             headers: AtomicBool::new(false),
             txs_sent: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -381,8 +385,10 @@ impl SessionState {
         self.subs().remove(x).is_some()
     }
 
+    /// Subscriptions to script hashes and to outpoints (ElectrumX 2.0's
+    /// `sub_count_total`: what the cost decay, `sessions` and `getinfo` count).
     pub fn sub_count(&self) -> usize {
-        self.subs().len()
+        self.subs().len() + self.outpoints.len()
     }
 
     /// The subscriptions (key, script hash) among `touched`, and (when `with_mempool`)

@@ -4,7 +4,8 @@
 //! [`Mempool`] is shared as `Arc<Mempool>`. One task ([`Mempool::run`]) polls the daemon
 //! and keeps it in step; the Electrum sessions query it ([`Mempool::summaries`],
 //! [`Mempool::balance_delta`], [`Mempool::utxos`], [`Mempool::potential_spends`],
-//! [`Mempool::fee_histogram`]), each query holding a read lock for microseconds.
+//! [`Mempool::fee_histogram`], [`Mempool::spender_for_txo`]), each query holding a read
+//! lock for microseconds.
 //!
 //! What ElectrumX does, and so FerrumX:
 //! - A refresh takes the daemon's height before and after `getrawmempool` and goes on only
@@ -43,11 +44,15 @@
 //! Layout, each file using only files further down this list:
 //! - `mod.rs`: [`Mempool`], the shared handle (the poll loop, the queries);
 //! - `refresh`: one refresh against the daemon, and the script hashes it touched;
-//! - `state`: the transactions held and their per-script-hash maps;
+//! - `state`: the transactions held, their per-script-hash maps and the mempool spender of
+//!   each outpoint they spend (ElectrumX 2.0's `txo_to_spender`);
 //! - `types`: the values queries return and [`RefreshError`];
+//! - `outpoints`: an outpoint's status with the mempool overlaid ([`TxoStatus`], ElectrumX
+//!   2.0's `_calc_txoutpoint_status`) and the mempool's part ([`MempoolTxo`]);
 //! - [`histogram`]: the fee histogram's compaction (uses nothing).
 
 pub mod histogram;
+mod outpoints;
 mod refresh;
 mod state;
 mod types;
@@ -63,6 +68,7 @@ use tracing::{debug, info, warn};
 use crate::daemon::{self, Daemon};
 use crate::index::{HashX, IndexReader};
 
+pub use outpoints::{MempoolTxo, TxoStatus};
 pub use refresh::{FETCH_BATCH, FETCH_CONCURRENCY};
 pub use types::{MempoolStats, MempoolUtxo, RecentTx, RefreshError, TxSummary};
 
@@ -127,24 +133,32 @@ impl Mempool {
         daemon: &Daemon,
         index: &IndexReader,
     ) -> Result<HashSet<HashX>, RefreshError> {
-        self.refresh_at(daemon, index).await.map(|(t, _)| t)
+        self.refresh_at(daemon, index).await.map(|(t, _, _)| t)
     }
 
-    /// See [`Mempool::refresh`]; also returns the daemon height the mempool was taken at.
+    /// See [`Mempool::refresh`]; also returns the outpoints touched since the previous
+    /// successful refresh (the prevouts and outputs of every transaction added or removed
+    /// since: ElectrumX 2.0's `touched_outpoints`) and the daemon height the mempool was
+    /// taken at.
     async fn refresh_at(
         &self,
         daemon: &Daemon,
         index: &IndexReader,
-    ) -> Result<(HashSet<HashX>, u32), RefreshError> {
+    ) -> Result<(HashSet<HashX>, HashSet<OutPoint>, u32), RefreshError> {
         let _one_at_a_time = self.refreshing.lock().await;
         let height = refresh::refresh(&self.state, &self.touched, daemon, index).await?;
-        Ok((self.touched.take(), height))
+        let outpoints = self
+            .state
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_touched_outpoints();
+        Ok((self.touched.take(), outpoints, height))
     }
 
     /// Keeps the mempool in step until `shutdown`: a refresh every `interval` (ElectrumX's
-    /// `DAEMON_POLL_INTERVAL_MEMPOOL`), `on_touched(touched, daemon_height)` after each
-    /// successful one (with an empty set too: the mempool is then synchronized at that
-    /// height), the fee histogram recomputed at most every [`HISTOGRAM_REFRESH`], sizes
+    /// `DAEMON_POLL_INTERVAL_MEMPOOL`), `on_touched(touched, outpoints, daemon_height)`
+    /// after each successful one (with empty sets too: the mempool is then synchronized at
+    /// that height; `outpoints` as [`Mempool::refresh_at`] gives them), the fee histogram recomputed at most every [`HISTOGRAM_REFRESH`], sizes
     /// logged every [`LOG_STATUS_INTERVAL`]. Failed refreshes are retried next round; the
     /// first of a run of failures is logged at warn, the rest at debug.
     pub async fn run(
@@ -153,7 +167,7 @@ impl Mempool {
         index: IndexReader,
         interval: Duration,
         shutdown: CancellationToken,
-        mut on_touched: impl FnMut(HashSet<HashX>, u32) + Send + 'static,
+        mut on_touched: impl FnMut(HashSet<HashX>, HashSet<OutPoint>, u32) + Send + 'static,
     ) {
         info!("beginning processing of daemon mempool.  This can take some time...");
         let start = Instant::now();
@@ -167,7 +181,7 @@ impl Mempool {
                 r = self.refresh_at(&daemon, &index) => r,
             };
             match result {
-                Ok((touched, height)) => {
+                Ok((touched, outpoints, height)) => {
                     if failing {
                         info!("mempool refreshes work again");
                         failing = false;
@@ -176,7 +190,7 @@ impl Mempool {
                         info!("synced in {:.2}s", start.elapsed().as_secs_f64());
                         synced = true;
                     }
-                    on_touched(touched, height);
+                    on_touched(touched, outpoints, height);
                     if last_histogram.is_none_or(|t| t.elapsed() >= HISTOGRAM_REFRESH) {
                         let compact = tokio::select! {
                             _ = shutdown.cancelled() => break,
@@ -272,6 +286,12 @@ impl Mempool {
     /// (parents before children).
     pub fn recent(&self, count: usize) -> Vec<RecentTx> {
         self.read().recent(count)
+    }
+
+    /// ElectrumX 2.0's `spender_for_txo`: what the mempool alone says of `op` (see
+    /// [`MempoolTxo`]).
+    pub fn spender_for_txo(&self, op: &OutPoint) -> MempoolTxo {
+        self.read().spender_for_txo(op)
     }
 
     /// The cached compact fee histogram (`mempool.get_fee_histogram`): `(fee rate in sat/vB,

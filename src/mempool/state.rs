@@ -1,10 +1,12 @@
 //! The mempool as FerrumX holds it: per transaction what the Electrum methods need, and per
-//! script-hash key the transactions touching it (ElectrumX's `txs` and `hashXs` maps).
+//! script-hash key the transactions touching it (ElectrumX's `txs` and `hashXs` maps), and
+//! per spent outpoint its mempool spender (ElectrumX 2.0's `txo_to_spender`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use bitcoin::{OutPoint, Txid};
 
+use super::outpoints::MempoolTxo;
 use super::types::{MempoolUtxo, RecentTx, TxSummary};
 use crate::index::HashX;
 
@@ -53,6 +55,13 @@ pub(super) struct State {
     /// `mempool.recent` reads), with those removed since still in it until [`State::remove`]
     /// compacts it (at most about twice the transactions held).
     arrivals: VecDeque<Txid>,
+    /// Outpoint → the mempool transaction spending it (ElectrumX 2.0's `txo_to_spender`).
+    pub spenders: HashMap<OutPoint, Txid>,
+    /// The outpoints whose mempool spender or funder changed since [`State::take_touched_outpoints`]:
+    /// the prevouts and the outputs of every transaction inserted or removed (as ElectrumX
+    /// 2.0's `touched_outpoints`). Bounded by the mempool's churn between two successful
+    /// refreshes, which take it.
+    touched_outpoints: HashSet<OutPoint>,
 }
 
 impl State {
@@ -71,6 +80,10 @@ impl State {
             }
         }
         self.vbytes += entry.vsize;
+        self.touch_outpoints(&txid, &entry);
+        for p in entry.prevouts.iter() {
+            self.spenders.insert(*p, txid);
+        }
         self.txs.insert(txid, entry);
         self.arrivals.push_back(txid);
     }
@@ -82,6 +95,13 @@ impl State {
         for txid in txids {
             if let Some(entry) = self.txs.remove(txid) {
                 self.vbytes = self.vbytes.saturating_sub(entry.vsize);
+                self.touch_outpoints(txid, &entry);
+                for p in entry.prevouts.iter() {
+                    // A conflicting transaction inserted since may own it now.
+                    if self.spenders.get(p) == Some(txid) {
+                        self.spenders.remove(p);
+                    }
+                }
                 affected.extend(entry.hashxs());
                 gone.insert(*txid);
             }
@@ -103,6 +123,43 @@ impl State {
         // Give memory back after a big block cleared most of a big mempool.
         shrink(&mut self.txs);
         shrink(&mut self.by_hashx);
+        shrink(&mut self.spenders);
+    }
+
+    /// Records the prevouts and outputs of `entry` (transaction `txid`) as touched.
+    fn touch_outpoints(&mut self, txid: &Txid, entry: &Entry) {
+        self.touched_outpoints
+            .extend(entry.prevouts.iter().copied());
+        self.touched_outpoints
+            .extend((0..entry.outs.len() as u32).map(|vout| OutPoint::new(*txid, vout)));
+    }
+
+    /// The outpoints touched since the last call (see [`State::touched_outpoints`]).
+    pub fn take_touched_outpoints(&mut self) -> HashSet<OutPoint> {
+        std::mem::take(&mut self.touched_outpoints)
+    }
+
+    /// ElectrumX 2.0's `spender_for_txo`: what the mempool alone says of `op` — its funder
+    /// if that is a mempool transaction (height 0, or -1 with an unconfirmed input; nothing
+    /// more when `op` is past its outputs), and its mempool spender (likewise).
+    pub fn spender_for_txo(&self, op: &OutPoint) -> MempoolTxo {
+        let unconfirmed_inputs =
+            |e: &Entry| e.prevouts.iter().any(|p| self.txs.contains_key(&p.txid));
+        let funder_height = match self.txs.get(&op.txid) {
+            None => None,
+            Some(funder) if funder.outs.len() <= op.vout as usize => {
+                return MempoolTxo::default();
+            }
+            Some(funder) => Some(-i64::from(unconfirmed_inputs(funder))),
+        };
+        let spender = self.spenders.get(op).and_then(|txid| {
+            let e = self.txs.get(txid)?;
+            Some((*txid, -i64::from(unconfirmed_inputs(e))))
+        });
+        MempoolTxo {
+            funder_height,
+            spender,
+        }
     }
 
     fn entries_of<'a>(&'a self, x: &HashX) -> impl Iterator<Item = (&'a Txid, &'a Entry)> + 'a {

@@ -16,8 +16,8 @@ use crate::config::Config;
 use crate::daemon;
 use crate::electrum::history::{Confirmed, HistoryError};
 use crate::electrum::shared::{ElectrumState, FeeKey, FeeSlot, TimedValue};
-use crate::index::{HashX, IndexError, Utxo};
-use crate::mempool::{MempoolUtxo, RecentTx, TxSummary};
+use crate::index::{HashX, IndexError, OutpointStatus, Utxo};
+use crate::mempool::{MempoolTxo, MempoolUtxo, RecentTx, TxSummary};
 
 /// A failed read of the index or of a cache in front of it, as clients are told of it:
 /// `db error: {text}`.
@@ -53,6 +53,9 @@ pub trait IndexReads: Send + Sync + 'static {
     /// The branch and root proving block `index` among the block hashes `0..length`
     /// (ElectrumX's `header_branch_and_root`), hashes in internal byte order.
     fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError>;
+    /// The confirmed status of `op` from the spender index (`None`: no such output in the
+    /// chain).
+    fn outpoint_status(&self, op: &OutPoint) -> Result<Option<OutpointStatus>, DbError>;
 }
 
 /// The mempool as the methods read it (in memory, never blocking for long).
@@ -69,6 +72,8 @@ pub trait MempoolReads: Send + Sync {
     fn fee_histogram(&self) -> Vec<(f64, u64)>;
     /// The last `count` transactions to enter the mempool, the newest first.
     fn mempool_recent(&self, count: usize) -> Vec<RecentTx>;
+    /// What the mempool alone says of `op` (ElectrumX 2.0's `spender_for_txo`).
+    fn spender_for_txo(&self, op: &OutPoint) -> MempoolTxo;
 }
 
 /// What the methods ask the daemon.
@@ -160,6 +165,10 @@ impl IndexReads for ElectrumState {
     fn header_proof(&self, length: u32, index: u32) -> Result<(Vec<[u8; 32]>, [u8; 32]), DbError> {
         self.header_branch_and_root(length, index).map_err(DbError)
     }
+
+    fn outpoint_status(&self, op: &OutPoint) -> Result<Option<OutpointStatus>, DbError> {
+        Ok(self.index.outpoint_status(op)?)
+    }
 }
 
 impl MempoolReads for ElectrumState {
@@ -185,6 +194,10 @@ impl MempoolReads for ElectrumState {
 
     fn mempool_recent(&self, count: usize) -> Vec<RecentTx> {
         self.mempool.recent(count)
+    }
+
+    fn spender_for_txo(&self, op: &OutPoint) -> MempoolTxo {
+        self.mempool.spender_for_txo(op)
     }
 }
 

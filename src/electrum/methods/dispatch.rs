@@ -82,6 +82,16 @@ impl<B: Backend> Call<'_, B> {
                 merkle,
             } => self.id_from_pos(height, tx_pos, *merkle).await,
             Request::TestMempoolAccept { raw_txs } => self.test_mempool_accept(raw_txs).await,
+            // outpoints
+            Request::OutpointGetStatus { txid, txout_idx } => {
+                self.outpoint_get_status(*txid, txout_idx).await
+            }
+            Request::OutpointSubscribe { txid, txout_idx } => {
+                self.outpoint_subscribe(*txid, txout_idx).await
+            }
+            Request::OutpointUnsubscribe { txid, txout_idx } => {
+                self.outpoint_unsubscribe(*txid, txout_idx)
+            }
         }
     }
 }

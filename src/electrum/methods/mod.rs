@@ -11,7 +11,9 @@
 //! - The handlers, by family: [`server`] (`server.*`), [`headers`] (block headers, header
 //!   proofs, `headers.subscribe`), [`scripthash`] (`blockchain.scripthash.*`, up to 1.6),
 //!   [`scriptpubkey`] (`blockchain.scriptpubkey.*`, 1.7), [`transactions`]
-//!   (`blockchain.transaction.*`), [`fees`] (fee estimates, relay fee, `mempool.*`).
+//!   (`blockchain.transaction.*`), [`fees`] (fee estimates, relay fee, `mempool.*`),
+//!   [`outpoint`] (`blockchain.outpoint.*`, 1.7: the spender index with the mempool
+//!   overlaid).
 //! - [`call`]: what a handler works with ([`Call`]: the backend and the session).
 //! - [`backend`]: the narrow interface over the index, the mempool and the daemon that the
 //!   handlers use ([`Backend`]), and its implementation for the server's `ElectrumState`;
@@ -35,6 +37,7 @@ pub mod dispatch;
 pub mod failure;
 pub mod fees;
 pub mod headers;
+pub mod outpoint;
 pub mod request;
 pub mod scripthash;
 pub mod scriptpubkey;

@@ -107,6 +107,19 @@ pub enum Request {
     TestMempoolAccept {
         raw_txs: Vec<String>,
     },
+    // outpoints (1.7; `spk_hint` checked and dropped)
+    OutpointGetStatus {
+        txid: Txid,
+        txout_idx: PyInt,
+    },
+    OutpointSubscribe {
+        txid: Txid,
+        txout_idx: PyInt,
+    },
+    OutpointUnsubscribe {
+        txid: Txid,
+        txout_idx: PyInt,
+    },
 }
 
 /// An argument given (or `None`).
@@ -268,6 +281,21 @@ impl Request {
                     merkle: flag(arg(args, 2), "\"merkle\" must be a boolean")?,
                 }
             }
+            // ElectrumX 2.0: `assert_txid_hum`, `non_negative_integer`, `assert_hex_str`.
+            Method::OutpointGetStatus | Method::OutpointSubscribe => {
+                let txid = txid(a0())?;
+                let txout_idx = params::non_negative_integer(req(args, 1))?;
+                hex_string(req(args, 2))?;
+                if method == Method::OutpointSubscribe {
+                    Request::OutpointSubscribe { txid, txout_idx }
+                } else {
+                    Request::OutpointGetStatus { txid, txout_idx }
+                }
+            }
+            Method::OutpointUnsubscribe => Request::OutpointUnsubscribe {
+                txid: txid(a0())?,
+                txout_idx: params::non_negative_integer(req(args, 1))?,
+            },
         })
     }
 }

@@ -54,6 +54,9 @@ pub enum Method {
     PingPong,
     /// `server.ping(data="")` as a client notification at 1.7 (never answered).
     PingNotification,
+    OutpointGetStatus,
+    OutpointSubscribe,
+    OutpointUnsubscribe,
 }
 
 /// The protocol versions a row is served at: `from <= v < below` in Python's tuple order
@@ -144,6 +147,8 @@ const fn sig(names: &'static [&'static str], required: usize) -> Signature {
 const NONE: Signature = sig(&[], 0);
 const SCRIPTHASH: Signature = sig(&["scripthash"], 1);
 const SPK: Signature = sig(&["spk"], 1);
+/// `blockchain.outpoint.get_status` and `subscribe`.
+const OUTPOINT: Signature = sig(&["tx_hash", "txout_idx", "spk_hint"], 3);
 /// No fixed cost: the handler charges what its answer costs.
 const FREE: FixedCost = FixedCost {
     before_checks: 0.0,
@@ -420,6 +425,29 @@ pub const TABLE: &[Row] = &[
             varkw: true,
         },
         before(0.5),
+    ),
+    // The outpoint family (1.7): the status's cost is the handler's (`methods/outpoint.rs`);
+    // `unsubscribe` charges 0.1 once its arguments passed.
+    request(
+        "blockchain.outpoint.get_status",
+        Method::OutpointGetStatus,
+        FROM_1_7,
+        OUTPOINT,
+        FREE,
+    ),
+    request(
+        "blockchain.outpoint.subscribe",
+        Method::OutpointSubscribe,
+        FROM_1_7,
+        OUTPOINT,
+        FREE,
+    ),
+    request(
+        "blockchain.outpoint.unsubscribe",
+        Method::OutpointUnsubscribe,
+        FROM_1_7,
+        sig(&["tx_hash", "txout_idx"], 2),
+        after(0.1),
     ),
 ];
 

@@ -4,6 +4,7 @@
 
 mod fees;
 mod headers;
+mod outpoint;
 mod scripthash;
 mod scriptpubkey;
 mod server;
@@ -31,8 +32,8 @@ use crate::electrum::merkle;
 use crate::electrum::session::SessionState;
 use crate::electrum::shared::{FeeKey, FeeSlot};
 use crate::electrum::version::ProtocolVersion;
-use crate::index::{HashX, Utxo};
-use crate::mempool::{MempoolUtxo, RecentTx, TxSummary};
+use crate::index::{HashX, OutpointStatus, Utxo};
+use crate::mempool::{MempoolTxo, MempoolUtxo, RecentTx, TxSummary};
 
 /// A 32-byte value made of one repeated byte.
 pub(super) fn bytes32(b: u8) -> [u8; 32] {
@@ -94,6 +95,10 @@ pub(super) struct Fake {
     pub histogram: Vec<(f64, u64)>,
     /// The mempool's transactions in arrival order (the newest last).
     pub arrivals: Vec<RecentTx>,
+    /// Confirmed outpoint statuses (a missing one: no such output in the chain).
+    pub outpoints: HashMap<OutPoint, OutpointStatus>,
+    /// What the mempool says of outpoints (a missing one: nothing).
+    pub mempool_txos: HashMap<OutPoint, MempoolTxo>,
     pub network_info: Value,
     pub mempool_info: Value,
     /// `estimatesmartfee` answers by (target, mode).
@@ -157,6 +162,8 @@ impl Fake {
             mempool_spends: HashSet::new(),
             histogram: Vec::new(),
             arrivals: Vec::new(),
+            outpoints: HashMap::new(),
+            mempool_txos: HashMap::new(),
             network_info: json!({}),
             mempool_info: json!({}),
             fee_estimates: HashMap::new(),
@@ -254,6 +261,10 @@ impl IndexReads for Fake {
             .collect();
         merkle::branch_and_root(&hashes, index as usize).map_err(DbError)
     }
+
+    fn outpoint_status(&self, op: &OutPoint) -> Result<Option<OutpointStatus>, DbError> {
+        self.read(|| self.outpoints.get(op).copied())
+    }
 }
 
 impl MempoolReads for Fake {
@@ -279,6 +290,10 @@ impl MempoolReads for Fake {
 
     fn mempool_recent(&self, count: usize) -> Vec<RecentTx> {
         self.arrivals.iter().rev().take(count).copied().collect()
+    }
+
+    fn spender_for_txo(&self, op: &OutPoint) -> MempoolTxo {
+        self.mempool_txos.get(op).copied().unwrap_or_default()
     }
 }
 

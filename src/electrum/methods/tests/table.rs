@@ -90,6 +90,9 @@ fn methods_per_version_are_electrumx_2_0_s() {
         "blockchain.scriptpubkey.subscribe",
         "blockchain.scriptpubkey.unsubscribe",
         "mempool.recent",
+        "blockchain.outpoint.get_status",
+        "blockchain.outpoint.subscribe",
+        "blockchain.outpoint.unsubscribe",
     ]);
     let check = |version: &[i64], want: &Vec<&'static str>| {
         let mut got = served(version);
