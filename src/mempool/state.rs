@@ -405,4 +405,93 @@ mod tests {
         );
         assert_eq!(got(&s, 0), vec![]);
     }
+
+    #[test]
+    fn spenders_and_touched_outpoints() {
+        let a = HashX([1; 11]);
+        let conf = OutPoint::new(txid(9, 9), 0);
+        let (t1, t2, t3) = (txid(1, 1), txid(2, 2), txid(3, 3));
+        let mut s = State::default();
+        let mut touched = HashSet::new();
+        // t1 spends a confirmed coin, has two outputs; t2 spends t1:0.
+        s.insert(
+            t1,
+            entry(vec![conf], vec![(a, 1_000)], vec![(a, 600), (a, 300)]),
+            &mut touched,
+        );
+        s.insert(
+            t2,
+            entry(vec![OutPoint::new(t1, 0)], vec![(a, 600)], vec![(a, 500)]),
+            &mut touched,
+        );
+        assert_eq!(
+            s.take_touched_outpoints(),
+            HashSet::from([
+                conf,
+                OutPoint::new(t1, 0),
+                OutPoint::new(t1, 1),
+                OutPoint::new(t2, 0)
+            ])
+        );
+        assert!(s.take_touched_outpoints().is_empty());
+        // A confirmed coin spent in the mempool: no funder here, spender t1 at 0.
+        assert_eq!(
+            s.spender_for_txo(&conf),
+            MempoolTxo {
+                funder_height: None,
+                spender: Some((t1, 0))
+            }
+        );
+        // t1:0 funded at 0, spent by t2 which has an unconfirmed input (-1).
+        assert_eq!(
+            s.spender_for_txo(&OutPoint::new(t1, 0)),
+            MempoolTxo {
+                funder_height: Some(0),
+                spender: Some((t2, -1))
+            }
+        );
+        assert_eq!(
+            s.spender_for_txo(&OutPoint::new(t2, 0)),
+            MempoolTxo {
+                funder_height: Some(-1),
+                spender: None
+            }
+        );
+        // Past the outputs: nothing at all.
+        assert_eq!(
+            s.spender_for_txo(&OutPoint::new(t1, 2)),
+            MempoolTxo::default()
+        );
+        // RBF: t3 replaces t2 (t2 removed, then t3 inserted).
+        s.remove(&[t2], &mut touched);
+        s.insert(
+            t3,
+            entry(vec![OutPoint::new(t1, 0)], vec![(a, 600)], vec![(a, 400)]),
+            &mut touched,
+        );
+        assert_eq!(
+            s.take_touched_outpoints(),
+            HashSet::from([
+                OutPoint::new(t1, 0),
+                OutPoint::new(t2, 0),
+                OutPoint::new(t3, 0)
+            ])
+        );
+        assert_eq!(
+            s.spender_for_txo(&OutPoint::new(t1, 0)).spender,
+            Some((t3, -1))
+        );
+        // t1 mined (removed): t3's funder and t1's outputs are no longer the mempool's.
+        s.remove(&[t1], &mut touched);
+        assert_eq!(
+            s.spender_for_txo(&OutPoint::new(t1, 0)),
+            MempoolTxo {
+                funder_height: None,
+                spender: Some((t3, 0))
+            }
+        );
+        assert_eq!(s.spender_for_txo(&conf), MempoolTxo::default());
+        s.remove(&[t3], &mut touched);
+        assert!(s.spenders.is_empty());
+    }
 }
