@@ -20,6 +20,7 @@
 //! | [`wait`] | [`poll_until`], [`p50`] |
 //! | [`oracle`] | independent oracles: ElectrumX's compact fee histogram, rewritten from ElectrumX 1.20 |
 //! | [`methods`] | the Electrum method names, from the table the server exports |
+//! | [`wallet`] | the real Electrum wallet as a command-line daemon ([`wallet::Wallet`], any version: [`wallet::Program`]), what it must show ([`wallet::expected_view`]), and the wallet scenarios ([`wallet::scenario`]) |
 //!
 //! Who may use whom: tests and benches use this crate; it uses `ferrumx` (only in
 //! [`daemon`], [`db`] and [`methods`]: the rest drives the server from outside, as a
@@ -42,6 +43,7 @@ pub mod shared;
 pub mod tls;
 pub mod tmp;
 pub mod wait;
+pub mod wallet;
 
 pub use chain::{prevout_script, sort_unconfirmed, touched_by};
 pub use client::{outcome, Client, Received, RpcErr};
