@@ -10,7 +10,8 @@
 use std::process::{Command, Stdio};
 
 use ferrumx_testkit::electrumx::require;
-use ferrumx_testkit::wallet::{scenario, Flavour, Program};
+use ferrumx_testkit::wallet::scenario::{self, Flavour};
+use ferrumx_testkit::wallet::Program;
 
 /// Debian's Electrum 4.3.4, if it can run here (applies the peer-missing policy).
 fn electrum43() -> Option<Flavour> {

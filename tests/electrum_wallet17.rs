@@ -19,7 +19,8 @@
 use std::path::PathBuf;
 
 use ferrumx_testkit::electrumx::cache_dir;
-use ferrumx_testkit::wallet::{scenario, Flavour, Program};
+use ferrumx_testkit::wallet::scenario::{self, Flavour};
+use ferrumx_testkit::wallet::Program;
 
 /// The checkout of the `protocol_1.7` branch and the python to run it with, or `None`
 /// (said loudly) when `FERRUMX_ELECTRUM17` is unset.

@@ -4,8 +4,11 @@
 //! ([`View`]: balances, history, coins); [`expected_view`] is what it must show, computed
 //! from the stand-in's truth and mempool with Electrum's rules. Used by
 //! `tests/electrum_wallet.rs` (Debian's Electrum 4.3.4, protocol 1.4) and
-//! `tests/electrum_wallet17.rs` (a checkout of Electrum's `protocol_1.7` branch); a
-//! [`Program`] says which Electrum runs.
+//! `tests/electrum_wallet17.rs` (a checkout of Electrum's `protocol_1.7` branch), through
+//! the two scenarios of [`scenario`]; a [`Program`] says which Electrum runs.
+//!
+//! Who uses whom: [`scenario`] uses this module and `view`; this module uses `view` (and
+//! re-exports it); `view` uses neither.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -21,7 +24,6 @@ use serde_json::Value;
 pub mod scenario;
 mod view;
 
-pub use scenario::Flavour;
 pub use view::{expected_view, fund, sats, script_set, wallet_delta, View};
 
 /// The bound on one `electrum` command.
