@@ -235,7 +235,7 @@ pub fn over_tcp(f: &Flavour) {
 
 /// The SSL scenario (a P2PKH wallet, FerrumX's self-signed certificate pinned): sync with a
 /// pending funding, a block, a payment at the fee rate Electrum took from FerrumX's
-/// `blockchain.estimatefee`, confirmed by the next block.
+/// `blockchain.estimatefee`, confirmed by the next block, then a 2-block reorg.
 pub fn over_ssl(f: &Flavour) {
     let started = Instant::now();
     let mut w = Wallet::restore(f.program.clone(), &format!("{}-ssl", f.name), SEED_STANDARD);
@@ -311,6 +311,12 @@ pub fn over_ssl(f: &Flavour) {
     });
     assert_eq!(v.history[&paid].0, i64::from(mined));
     assert_eq!(v.history.len(), 4);
+
+    // A 2-block reorg replacing the payment's block (by 3), over SSL too.
+    e.sim.with_node(|n| n.reorg(2, 3).expect("reorg"));
+    w.wait_view("ssl: after a 2-block reorg", || {
+        e.sim.with_node(|n| expected_view(n, &scripts))
+    });
     w.assert_log_clean();
     drop(w);
     eprintln!("[{} ssl] done in {:?}", f.name, started.elapsed());
