@@ -42,8 +42,19 @@ impl Electrum {
     /// Serves `node`, starts the server with `extra` environment variables, and waits until
     /// it has caught up (to the node's tip) and listens on the four services.
     pub fn start(name: &str, node: Node, extra: &[(&str, &str)]) -> Electrum {
+        Electrum::start_with(name, node, SimNodeOptions::default(), extra)
+    }
+
+    /// [`Electrum::start`] with the stand-in started with `options` (e.g. answering as
+    /// Bitcoin Core 31, as ElectrumX 2.0 requires).
+    pub fn start_with(
+        name: &str,
+        node: Node,
+        options: SimNodeOptions,
+        extra: &[(&str, &str)],
+    ) -> Electrum {
         let tip = node.tip_height();
-        let sim = serve(node);
+        let sim = SimNode::spawn(node, options).expect("stand-in");
         let dir = TempDir::created(name);
         let cert = SelfSigned::p256();
         let (cert_path, key_path) = cert.write_to(&dir);

@@ -1,0 +1,226 @@
+//! Sending the same requests to both servers, and comparing the answers.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use ferrumx_simnode::Node;
+use ferrumx_testkit::{sort_unconfirmed, Client, RpcErr};
+use serde_json::{json, Value};
+
+pub type Res = Result<Value, RpcErr>;
+/// Something done to the stand-in's chain or mempool.
+pub type Event = Box<dyn Fn(&mut Node)>;
+pub type Call = (String, Value);
+
+pub fn call(method: &str, params: Value) -> Call {
+    (method.to_string(), params)
+}
+
+/// A session that negotiated `version`.
+pub fn session(port: u16, version: &str) -> Client {
+    let mut c = Client::tcp(port);
+    c.negotiate("ferrumx-differential", version);
+    c
+}
+
+/// `calls` on one server: split over `conns` sessions, each pipelining in chunks.
+pub fn run_on(port: u16, version: &str, calls: &[Call], conns: usize) -> Vec<Res> {
+    let per = calls.len().div_ceil(conns.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = calls
+            .chunks(per)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut c = session(port, version);
+                    // A sliding window of two chunks in flight, so that ElectrumX's send
+                    // buffer keeps filling (it holds back a short tail up to 1 s).
+                    let mut out = Vec::with_capacity(part.len());
+                    let mut in_flight: VecDeque<Vec<u64>> = VecDeque::new();
+                    for chunk in part.chunks(200) {
+                        in_flight.push_back(
+                            chunk.iter().map(|(m, p)| c.request(m, p.clone())).collect(),
+                        );
+                        if in_flight.len() > 1 {
+                            let ids = in_flight.pop_front().expect("chunk");
+                            out.extend(ids.into_iter().map(|id| c.response(id)));
+                        }
+                    }
+                    for ids in in_flight {
+                        out.extend(ids.into_iter().map(|id| c.response(id)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("client thread"))
+            .collect()
+    })
+}
+
+/// `calls` sent one at a time on one session.
+pub fn run_sequential(port: u16, version: &str, calls: &[Call]) -> Vec<Res> {
+    let mut c = session(port, version);
+    calls.iter().map(|(m, p)| c.call(m, p.clone())).collect()
+}
+
+/// Removes the allowed differences from both answers.
+pub fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String> {
+    match method {
+        "server.version" => {
+            if let (Ok(f), Ok(e)) = (fx.as_mut(), ex.as_mut()) {
+                let (fname, ename) = (f[0].clone(), e[0].clone());
+                if !fname.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
+                    return Err(format!("FerrumX's name {fname}"));
+                }
+                if ename != json!("ElectrumX 1.20.0") {
+                    return Err(format!("ElectrumX's name {ename}"));
+                }
+                f[0] = Value::Null;
+                e[0] = Value::Null;
+            }
+        }
+        "server.features" => {
+            if let (Ok(Value::Object(f)), Ok(Value::Object(e))) = (fx.as_mut(), ex.as_mut()) {
+                let fname = f.remove("server_version").unwrap_or_default();
+                let ename = e.remove("server_version").unwrap_or_default();
+                if !fname.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
+                    return Err(format!("FerrumX's server_version {fname}"));
+                }
+                if ename != json!("ElectrumX 1.20.0") {
+                    return Err(format!("ElectrumX's server_version {ename}"));
+                }
+                let (fmax, emax) = (f.remove("protocol_max"), e.remove("protocol_max"));
+                if fmax != Some(json!("1.7.0")) {
+                    return Err(format!("FerrumX's protocol_max {fmax:?}"));
+                }
+                if emax != Some(json!("1.6.0")) {
+                    return Err(format!("ElectrumX's protocol_max {emax:?}"));
+                }
+            }
+        }
+        "blockchain.scripthash.listunspent" => {
+            for v in [fx, ex].into_iter().flatten() {
+                sort_unconfirmed(v);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Counts and differences of the whole run.
+#[derive(Default)]
+pub struct Report {
+    pub compared: BTreeMap<(String, String), usize>,
+    pub diffs: Vec<String>,
+}
+
+impl Report {
+    pub fn compare(
+        &mut self,
+        section: &str,
+        version: &str,
+        calls: &[Call],
+        fx: Vec<Res>,
+        ex: Vec<Res>,
+    ) {
+        assert_eq!(fx.len(), calls.len());
+        assert_eq!(ex.len(), calls.len());
+        // FERRUMX_DIFF_SHOW=<text>: print the requests containing <text> with both answers.
+        let show = std::env::var("FERRUMX_DIFF_SHOW").ok();
+        for ((m, p), (mut f, mut e)) in calls.iter().zip(fx.into_iter().zip(ex)) {
+            if let Some(t) = &show {
+                if format!("{m} {p}").contains(t.as_str()) {
+                    eprintln!(
+                        "[{version}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
+                        short(&f),
+                        short(&e)
+                    );
+                }
+            }
+            *self
+                .compared
+                .entry((m.clone(), version.to_string()))
+                .or_default() += 1;
+            if let Err(why) = normalize(m, &mut f, &mut e) {
+                self.diffs
+                    .push(format!("[{version}] {section}: {m} {p}: {why}"));
+                continue;
+            }
+            if f != e {
+                let text = format!(
+                    "[{version}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
+                    short(&f),
+                    short(&e)
+                );
+                self.diffs.push(text);
+            }
+        }
+    }
+}
+
+pub fn short(r: &Res) -> String {
+    let s = match r {
+        Ok(v) => format!("{v}"),
+        Err((c, m)) => format!("error {c} {m:?}"),
+    };
+    if s.len() > 600 {
+        format!("{}…({} chars)", &s[..600], s.len())
+    } else {
+        s
+    }
+}
+
+pub struct Pair {
+    pub fx: u16,
+    pub ex: u16,
+}
+
+impl Pair {
+    /// The same calls to both, in parallel, pipelined.
+    pub fn both(&self, version: &str, calls: &[Call], conns: usize) -> (Vec<Res>, Vec<Res>) {
+        std::thread::scope(|s| {
+            let f = s.spawn(|| {
+                let t = Instant::now();
+                (run_on(self.fx, version, calls, conns), t.elapsed())
+            });
+            let e = s.spawn(|| {
+                let t = Instant::now();
+                (run_on(self.ex, version, calls, conns), t.elapsed())
+            });
+            let (f, ft) = f.join().expect("fx");
+            let (e, et) = e.join().expect("ex");
+            eprintln!("    FerrumX {ft:.1?}, ElectrumX {et:.1?}");
+            (f, e)
+        })
+    }
+
+    pub fn compare(
+        &self,
+        r: &mut Report,
+        section: &str,
+        version: &str,
+        calls: &[Call],
+        conns: usize,
+    ) {
+        let t = Instant::now();
+        let (f, e) = self.both(version, calls, conns);
+        r.compare(section, version, calls, f, e);
+        eprintln!(
+            "[{version}] {section}: {} requests in {:.1?}",
+            calls.len(),
+            t.elapsed()
+        );
+    }
+
+    pub fn compare_sequential(&self, r: &mut Report, section: &str, version: &str, calls: &[Call]) {
+        let (f, e) = std::thread::scope(|s| {
+            let f = s.spawn(|| run_sequential(self.fx, version, calls));
+            let e = s.spawn(|| run_sequential(self.ex, version, calls));
+            (f.join().expect("fx"), e.join().expect("ex"))
+        });
+        r.compare(section, version, calls, f, e);
+    }
+}

@@ -1,0 +1,56 @@
+//! The chain both servers index: the fixture, a long history and what reaches the
+//! response limits.
+
+use bitcoin::hashes::Hash;
+use bitcoin::Txid;
+use ferrumx_simnode::Node;
+
+/// Payments (one transaction each) to one script, mined 100 to a block: its history.
+pub const LONG_HISTORY: usize = 1_100;
+
+/// Gives one script hash a history of more than 1,000 entries (the issue asks for such
+/// histories in the comparison; the fixture's hot script hashes have fewer).
+pub fn long_history(node: &mut Node) {
+    let script = bitcoin::ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([0x42; 32]));
+    for i in 0..LONG_HISTORY {
+        ferrumx_simnode::fund::pay_to_scripts(node, &[(script.clone(), 20_000 + i as u64)], 2)
+            .expect("pay the long-history script");
+        if i % 100 == 99 {
+            node.mine(1).expect("mine");
+        }
+    }
+    node.mine(1).expect("mine");
+    let sh = ferrumx_simnode::ScriptHash::of(&script);
+    let n = node.truth.history(&sh, None).len();
+    assert!(n >= 1_000, "the long history has {n} entries");
+}
+
+/// MAX_SEND for both servers: ElectrumX's floor, so that the limits are reached with a
+/// test-sized chain. A history is refused above `MAX_SEND / 99` entries (ElectrumX's
+/// "history too large"), a response above MAX_SEND bytes ("response too large").
+pub const MAX_SEND: usize = 350_000;
+/// Payments to the script of [`oversized`]: more entries than a history may have.
+pub const TOO_LONG_HISTORY: usize = MAX_SEND / 99 + 65;
+/// Outputs of the wide transaction of [`oversized`]: its verbose form (one JSON object per
+/// output, about 250 bytes each) exceeds MAX_SEND; its raw hex (31 bytes an output) does not.
+pub const WIDE_OUTPUTS: usize = 2_000;
+
+/// What reaches the response limits: a script hash whose history is too long to send, and
+/// a transaction too wide to send verbose. Returns them (both mined).
+pub fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
+    let script = bitcoin::ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([0x43; 32]));
+    for i in 0..TOO_LONG_HISTORY {
+        ferrumx_simnode::fund::pay_to_scripts(node, &[(script.clone(), 20_000 + i as u64)], 2)
+            .expect("pay the over-long history's script");
+        if i % 250 == 249 {
+            node.mine(1).expect("mine");
+        }
+    }
+    let wide = bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0x44; 20]));
+    let outputs = vec![(wide, 1_000); WIDE_OUTPUTS];
+    let (tx, _) = ferrumx_simnode::fund::pay_to_scripts(node, &outputs, 2).expect("wide tx");
+    node.mine(1).expect("mine");
+    let sh = ferrumx_simnode::ScriptHash::of(&script);
+    assert!(node.truth.history(&sh, None).len() > MAX_SEND / 99);
+    (sh, tx.compute_txid())
+}
