@@ -315,3 +315,32 @@ pub fn sees_in_mempool(port: u16, sh: &ScriptHash, txid: &Txid) -> bool {
     m.as_array()
         .is_some_and(|a| a.iter().any(|e| e["tx_hash"] == json!(txid.to_string())))
 }
+
+/// The refused transactions broadcast one by one, and as packages (1.6; an unknown method
+/// in 1.4): each alone, all of them together, and with `verbose`.
+pub fn refused_broadcasts(refused: &[(&'static str, Transaction)]) -> Vec<Call> {
+    let mut calls: Vec<Call> = refused
+        .iter()
+        .map(|(_, tx)| call("blockchain.transaction.broadcast", json!([hex_of(tx)])))
+        .collect();
+    for (_, tx) in refused {
+        calls.push(call(
+            "blockchain.transaction.broadcast_package",
+            json!([[hex_of(tx)]]),
+        ));
+    }
+    let all: Vec<String> = refused.iter().map(|(_, tx)| hex_of(tx)).collect();
+    calls.push(call(
+        "blockchain.transaction.broadcast_package",
+        json!([all]),
+    ));
+    calls.push(call(
+        "blockchain.transaction.broadcast_package",
+        json!([all, true]),
+    ));
+    calls.push(call(
+        "blockchain.transaction.broadcast_package",
+        json!([[hex_of(&refused[4].1)], true]),
+    ));
+    calls
+}

@@ -65,8 +65,40 @@ pub fn run_sequential(port: u16, version: &str, calls: &[Call]) -> Vec<Res> {
     calls.iter().map(|(m, p)| c.call(m, p.clone())).collect()
 }
 
-/// Removes the allowed differences from both answers.
-pub fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String> {
+/// The ElectrumX a comparison is with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// ElectrumX 1.20 (protocols 1.4-1.6): the reference below 1.7.
+    V120,
+    /// ElectrumX 2.0.0 (protocols 1.4-1.7): the reference at 1.7.
+    V200,
+}
+
+impl Peer {
+    /// Its name in `server.version` and `server.features`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Peer::V120 => "ElectrumX 1.20.0",
+            Peer::V200 => "ElectrumX 2.0.0",
+        }
+    }
+}
+
+/// Whether `version` is a protocol below 1.7 (where FerrumX answers as ElectrumX 1.20).
+pub fn below_1_7(version: &str) -> bool {
+    version != "1.7"
+}
+
+/// Removes the allowed differences (`ALLOWED` in main.rs) from both answers of `method`
+/// called with `params` at `version`; each is checked exactly: an answer that is not the
+/// documented one is an error.
+pub fn normalize(
+    peer: Peer,
+    version: &str,
+    (method, params): (&str, &Value),
+    fx: &mut Res,
+    ex: &mut Res,
+) -> Result<(), String> {
     match method {
         "server.version" => {
             if let (Ok(f), Ok(e)) = (fx.as_mut(), ex.as_mut()) {
@@ -74,7 +106,7 @@ pub fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String>
                 if !fname.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
                     return Err(format!("FerrumX's name {fname}"));
                 }
-                if ename != json!("ElectrumX 1.20.0") {
+                if ename != json!(peer.name()) {
                     return Err(format!("ElectrumX's name {ename}"));
                 }
                 f[0] = Value::Null;
@@ -88,24 +120,68 @@ pub fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String>
                 if !fname.as_str().is_some_and(|s| s.starts_with("FerrumX ")) {
                     return Err(format!("FerrumX's server_version {fname}"));
                 }
-                if ename != json!("ElectrumX 1.20.0") {
+                if ename != json!(peer.name()) {
                     return Err(format!("ElectrumX's server_version {ename}"));
                 }
-                let (fmax, emax) = (f.remove("protocol_max"), e.remove("protocol_max"));
-                if fmax != Some(json!("1.7.0")) {
-                    return Err(format!("FerrumX's protocol_max {fmax:?}"));
-                }
-                if emax != Some(json!("1.6.0")) {
-                    return Err(format!("ElectrumX's protocol_max {emax:?}"));
+                if peer == Peer::V120 {
+                    let (fmax, emax) = (f.remove("protocol_max"), e.remove("protocol_max"));
+                    if fmax != Some(json!("1.7.0")) {
+                        return Err(format!("FerrumX's protocol_max {fmax:?}"));
+                    }
+                    if emax != Some(json!("1.6.0")) {
+                        return Err(format!("ElectrumX's protocol_max {emax:?}"));
+                    }
                 }
             }
         }
         "blockchain.scripthash.listunspent" => {
-            for v in [fx, ex].into_iter().flatten() {
+            for v in [&mut *fx, &mut *ex].into_iter().flatten() {
                 sort_unconfirmed(v);
             }
         }
+        "blockchain.scriptpubkey.listunspent" => {
+            for v in [&mut *fx, &mut *ex].into_iter().flatten() {
+                sort_unconfirmed(&mut v["utxos"]);
+            }
+        }
         _ => {}
+    }
+    if peer == Peer::V200 && below_1_7(version) {
+        keep_1_20(method, params, fx, ex)?;
+    }
+    Ok(())
+}
+
+/// Where ElectrumX 2.0.0 answers a 1.4-1.6 client otherwise than 1.20 and FerrumX keeps
+/// 1.20's answer (compatibility.md, "ElectrumX 2.0.0 and 1.4-1.6 clients"): both answers
+/// must be exactly the documented ones; they are then made equal.
+fn keep_1_20(method: &str, params: &Value, fx: &mut Res, ex: &mut Res) -> Result<(), String> {
+    let too_large =
+        |r: &Res, code: i64| matches!(r, Err((c, m)) if *c == code && m == "history too large");
+    if too_large(fx, 1) && too_large(ex, 10001) {
+        // "history too large": 1.20's code 1, 2.0.0's 10001.
+        *ex = fx.clone();
+    } else if method == "server.ping" && params.as_array().is_some_and(|a| !a.is_empty())
+        || method == "server.ping" && params.as_object().is_some_and(|o| !o.is_empty())
+    {
+        // Arguments: 1.20 refuses them, 2.0.0 ignores them.
+        if !matches!(fx, Err((-32602, _))) || *ex != Ok(Value::Null) {
+            return Err(format!(
+                "server.ping with arguments: FerrumX {}, ElectrumX {}",
+                short(fx),
+                short(ex)
+            ));
+        }
+        *ex = fx.clone();
+    } else if method == "blockchain.transaction.get_merkle" {
+        // Above the tip: 1.20's db error, 2.0.0's "height N out of range".
+        let height = params.get(1).cloned().unwrap_or_default();
+        let out_of_range = format!("height {height} out of range");
+        if let (Err((fc, fm)), Err((ec, em))) = (&*fx, &*ex) {
+            if fc == ec && fm.starts_with("db error: DBError('block ") && *em == out_of_range {
+                *ex = fx.clone();
+            }
+        }
     }
     Ok(())
 }
@@ -113,13 +189,31 @@ pub fn normalize(method: &str, fx: &mut Res, ex: &mut Res) -> Result<(), String>
 /// Counts and differences of the whole run.
 #[derive(Default)]
 pub struct Report {
-    pub compared: BTreeMap<(String, String), usize>,
+    /// Requests compared per (method, version, peer).
+    pub compared: BTreeMap<(String, String, &'static str), usize>,
     pub diffs: Vec<String>,
 }
 
 impl Report {
+    /// Counts one more comparison of `what` at `version` with `peer`.
+    pub fn count(&mut self, what: &str, version: &str, peer: Peer, n: usize) {
+        *self
+            .compared
+            .entry((what.to_string(), version.to_string(), peer.name()))
+            .or_default() += n;
+    }
+
+    /// Adds another report's counts and differences.
+    pub fn merge(&mut self, other: Report) {
+        for ((m, v, p), n) in other.compared {
+            *self.compared.entry((m, v, p)).or_default() += n;
+        }
+        self.diffs.extend(other.diffs);
+    }
+
     pub fn compare(
         &mut self,
+        peer: Peer,
         section: &str,
         version: &str,
         calls: &[Call],
@@ -140,18 +234,16 @@ impl Report {
                     );
                 }
             }
-            *self
-                .compared
-                .entry((m.clone(), version.to_string()))
-                .or_default() += 1;
-            if let Err(why) = normalize(m, &mut f, &mut e) {
+            self.count(m, version, peer, 1);
+            let ename = peer.name();
+            if let Err(why) = normalize(peer, version, (m, p), &mut f, &mut e) {
                 self.diffs
-                    .push(format!("[{version}] {section}: {m} {p}: {why}"));
+                    .push(format!("[{version}, {ename}] {section}: {m} {p}: {why}"));
                 continue;
             }
             if f != e {
                 let text = format!(
-                    "[{version}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
+                    "[{version}, {ename}] {section}: {m} {p}\n    FerrumX:   {}\n    ElectrumX: {}",
                     short(&f),
                     short(&e)
                 );
@@ -173,9 +265,11 @@ pub fn short(r: &Res) -> String {
     }
 }
 
+/// FerrumX and one ElectrumX.
 pub struct Pair {
     pub fx: u16,
     pub ex: u16,
+    pub peer: Peer,
 }
 
 impl Pair {
@@ -192,7 +286,7 @@ impl Pair {
             });
             let (f, ft) = f.join().expect("fx");
             let (e, et) = e.join().expect("ex");
-            eprintln!("    FerrumX {ft:.1?}, ElectrumX {et:.1?}");
+            eprintln!("    FerrumX {ft:.1?}, {} {et:.1?}", self.peer.name());
             (f, e)
         })
     }
@@ -207,9 +301,10 @@ impl Pair {
     ) {
         let t = Instant::now();
         let (f, e) = self.both(version, calls, conns);
-        r.compare(section, version, calls, f, e);
+        r.compare(self.peer, section, version, calls, f, e);
         eprintln!(
-            "[{version}] {section}: {} requests in {:.1?}",
+            "[{version}, {}] {section}: {} requests in {:.1?}",
+            self.peer.name(),
             calls.len(),
             t.elapsed()
         );
@@ -221,6 +316,6 @@ impl Pair {
             let e = s.spawn(|| run_sequential(self.ex, version, calls));
             (f.join().expect("fx"), e.join().expect("ex"))
         });
-        r.compare(section, version, calls, f, e);
+        r.compare(self.peer, section, version, calls, f, e);
     }
 }

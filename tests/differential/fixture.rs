@@ -5,6 +5,8 @@ use bitcoin::hashes::Hash;
 use bitcoin::Txid;
 use ferrumx_simnode::Node;
 
+use crate::compare::Event;
+
 /// Payments (one transaction each) to one script, mined 100 to a block: its history.
 pub const LONG_HISTORY: usize = 1_100;
 
@@ -36,8 +38,9 @@ pub const TOO_LONG_HISTORY: usize = MAX_SEND / 99 + 65;
 pub const WIDE_OUTPUTS: usize = 2_000;
 
 /// What reaches the response limits: a script hash whose history is too long to send, and
-/// a transaction too wide to send verbose. Returns them (both mined).
-pub fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
+/// a transaction too wide to send verbose. Returns the script and the transaction (both
+/// mined).
+pub fn oversized(node: &mut Node) -> (bitcoin::ScriptBuf, Txid) {
     let script = bitcoin::ScriptBuf::new_p2wsh(&bitcoin::WScriptHash::from_byte_array([0x43; 32]));
     for i in 0..TOO_LONG_HISTORY {
         ferrumx_simnode::fund::pay_to_scripts(node, &[(script.clone(), 20_000 + i as u64)], 2)
@@ -52,5 +55,61 @@ pub fn oversized(node: &mut Node) -> (ferrumx_simnode::ScriptHash, Txid) {
     node.mine(1).expect("mine");
     let sh = ferrumx_simnode::ScriptHash::of(&script);
     assert!(node.truth.history(&sh, None).len() > MAX_SEND / 99);
-    (sh, tx.compute_txid())
+    (script, tx.compute_txid())
+}
+
+/// What the notification part does to the chain and mempool, in order: the broadcasts
+/// (already made), a block, traffic, an RBF replacement, a reorg, blocks, an equal-height
+/// reorg and a block after it.
+pub fn events() -> Vec<(&'static str, Event)> {
+    vec![
+        ("broadcasts", Box::new(|_: &mut Node| {})),
+        (
+            "mine 1",
+            Box::new(|n: &mut Node| {
+                n.mine(1).expect("mine");
+            }),
+        ),
+        (
+            "traffic 30",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(30);
+            }),
+        ),
+        (
+            "rbf",
+            Box::new(|n: &mut Node| {
+                let mut txids: Vec<Txid> = n.mempool.entries().map(|e| e.txid).collect();
+                txids.sort();
+                let replaced = txids.iter().any(|t| n.rbf_replace(t).is_ok());
+                assert!(replaced, "no mempool transaction could be replaced");
+            }),
+        ),
+        (
+            "reorg 2 -> 3",
+            Box::new(|n: &mut Node| {
+                n.reorg(2, 3).expect("reorg");
+            }),
+        ),
+        (
+            "mine 2",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(10);
+                n.mine(2).expect("mine");
+            }),
+        ),
+        (
+            "equal-height reorg 1 -> 1",
+            Box::new(|n: &mut Node| {
+                n.reorg(1, 1).expect("reorg");
+            }),
+        ),
+        (
+            "mine 1 after the equal-height reorg",
+            Box::new(|n: &mut Node| {
+                n.add_traffic(10);
+                n.mine(1).expect("mine");
+            }),
+        ),
+    ]
 }

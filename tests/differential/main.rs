@@ -1,34 +1,45 @@
 //! Differential testing: FerrumX against a real ElectrumX 1.20 (`e-x==1.20.0` from PyPI,
-//! installed by `contrib/electrumx/install.sh`), both serving ONE stand-in (a fixture chain
-//! with mempool traffic). The same requests, pipelined, go to both servers in protocols 1.4
-//! and 1.6, and the answers must be equal JSON values apart from the differences `ALLOWED`
-//! lists (mirroring `docs/compatibility.md`).
+//! installed by `contrib/electrumx/install.sh`) and a real ElectrumX 2.0.0 (`install.sh
+//! 2.0.0`), all three serving ONE stand-in answering as Bitcoin Core 31 (a fixture chain
+//! with mempool traffic). The same requests, pipelined, go to FerrumX and ElectrumX 1.20 in
+//! protocols 1.4 (and 1.5) and 1.6, and to FerrumX and ElectrumX 2.0.0 in 1.4, 1.6 and 1.7;
+//! the answers must be equal JSON values apart from the differences `ALLOWED` lists
+//! (mirroring `docs/compatibility.md`). Then the notifications of mempool changes, blocks,
+//! RBF and reorgs: at 1.4 and 1.6 against 1.20, at 1.7 against 2.0.0.
 //!
-//! ElectrumX is found through `FERRUMX_ELECTRUMX` (the path of `electrumx_server`) or in
-//! `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`. Without it the test fails when
-//! `CI` is set, and is skipped (loudly) otherwise.
+//! ElectrumX 1.20 is found through `FERRUMX_ELECTRUMX` (the path of `electrumx_server`) or
+//! in `${FERRUMX_CACHE:-$HOME/.cache/ferrumx}/electrumx-venv`, 2.0.0 through
+//! `FERRUMX_ELECTRUMX2` or in `electrumx2-venv` beside it. Without either the test fails
+//! when `CI` is set, and is skipped (loudly) otherwise.
 
 mod calls;
+mod calls17;
 mod compare;
 mod fixture;
+mod limits;
 mod notify;
 mod peer;
 mod raw;
+mod sections;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use bitcoin::{Transaction, Txid};
 use ferrumx_simnode::{CoreVersion, GenParams, Node, ScriptHash, SimNodeOptions};
 use ferrumx_testkit::electrumx::{self, require};
 use ferrumx_testkit::{poll_until, touched_by, Electrum, TempDir};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use calls::*;
+use calls17::*;
 use compare::*;
 use fixture::*;
+use limits::oversized_checks;
 use notify::*;
 use peer::ElectrumX;
 use raw::raw_messages;
+use sections::{statics, Ctx};
 
 /// What may differ from ElectrumX, and why (mirrors `docs/compatibility.md`).
 const ALLOWED: &[(&str, &str)] = &[
@@ -64,7 +75,10 @@ const ALLOWED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The versions compared with ElectrumX 1.20 (and 1.5's cheap sections).
 const VERSIONS: [&str; 2] = ["1.4", "1.6"];
+/// The versions compared with ElectrumX 2.0.0.
+const VERSIONS_2: [&str; 3] = ["1.4", "1.6", "1.7"];
 
 #[test]
 fn answers_equal_a_real_electrumx() {
@@ -72,6 +86,13 @@ fn answers_equal_a_real_electrumx() {
         electrumx::electrumx_server(),
         "ElectrumX 1.20 is not installed (run contrib/electrumx/install.sh, or set \
          FERRUMX_ELECTRUMX to its electrumx_server)",
+    ) else {
+        return;
+    };
+    let Some(exe2) = require(
+        electrumx::electrumx2_server(),
+        "ElectrumX 2.0.0 is not installed (run contrib/electrumx/install.sh 2.0.0, or set \
+         FERRUMX_ELECTRUMX2 to its electrumx_server)",
     ) else {
         return;
     };
@@ -96,437 +117,235 @@ fn answers_equal_a_real_electrumx() {
     let (too_long, wide_tx) = oversized(&mut node);
     let traffic = node.add_traffic(150);
     assert!(traffic.len() > 100, "{} mempool txs", traffic.len());
+    // Core 31: ElectrumX 2.0 refuses an older one; 1.20 and FerrumX accept it.
     let core31 = SimNodeOptions {
         core_version: CoreVersion::V31,
         ..SimNodeOptions::default()
     };
     let fx = Electrum::start_with("differential", node, core31, &extra);
-    let ex = ElectrumX::start(&exe, &fx.sim.daemon_url(), &extra);
-    eprintln!("both servers up in {:.1?}", started.elapsed());
+    // Both ElectrumX sync at once.
+    let mut extra2 = extra.to_vec();
+    extra2.push(("DB_ENGINE", "leveldb"));
+    let url = fx.sim.daemon_url();
+    let (ex, ex2) = std::thread::scope(|s| {
+        let one = s.spawn(|| ElectrumX::start(&exe, &url, &extra));
+        let two = s.spawn(|| ElectrumX::start(&exe2, &url, &extra2));
+        (
+            one.join().expect("ElectrumX 1.20"),
+            two.join().expect("ElectrumX 2.0.0"),
+        )
+    });
+    eprintln!("all three servers up in {:.1?}", started.elapsed());
     let pair = Pair {
         fx: fx.tcp,
         ex: ex.port,
+        peer: Peer::V120,
+    };
+    let pair2 = Pair {
+        fx: fx.tcp,
+        ex: ex2.port,
+        peer: Peer::V200,
     };
     let mut report = Report::default();
 
-    let (tip, shs, only_mempool, txs, mempool_txs) = fx.sim.with_node(|n| {
-        let (shs, only) = all_script_hashes(n);
-        let mut mem: Vec<Txid> = n.mempool.entries().map(|e| e.txid).collect();
-        mem.sort();
-        (n.tip_height(), shs, only, chain_txs(n), mem)
+    let (refused, fresh) = fx.sim.with_node(|n| {
+        let refused = refused_txs(n);
+        // A transaction the stand-in would accept, never broadcast (testmempoolaccept).
+        let fresh = n.make_tx().expect("wallet can pay").0;
+        (refused, fresh)
     });
-    eprintln!(
-        "tip {tip}, {} script hashes ({only_mempool} only in the mempool), {} confirmed and \
-         {} mempool transactions",
-        shs.len(),
-        txs.len(),
-        mempool_txs.len()
-    );
+    let ctx = fx.sim.with_node(|n| {
+        let (shs, only) = all_script_hashes(n);
+        let mut mempool_txs: Vec<Txid> = n.mempool.entries().map(|e| e.txid).collect();
+        mempool_txs.sort();
+        let spks = script_pubkeys(&shs, &scripts(n));
+        eprintln!(
+            "tip {}, {} script hashes ({only} only in the mempool), {} scriptPubKeys, {} \
+             mempool transactions",
+            n.tip_height(),
+            shs.len(),
+            spks.len(),
+            mempool_txs.len()
+        );
+        Ctx {
+            tip: n.tip_height(),
+            shs,
+            spks,
+            txs: chain_txs(n),
+            mempool_txs,
+            calls_1_7: calls_1_7(&refused, &fresh),
+        }
+    });
+    let tip = ctx.tip;
 
-    // Warm ElectrumX's header-merkle cache (its cold-cache race, DESIGN.md §5).
-    let (plain_headers, proofs) = header_calls(tip);
+    // Warm each ElectrumX's header-merkle cache (its cold-cache race, DESIGN.md §5).
     // (A proof to the tip builds the whole cache; cp_height 0 would ask for no proof.)
     let warm = [call("blockchain.block.header", json!([1, tip]))];
     pair.compare_sequential(&mut report, "warm proof", "1.4", &warm);
+    pair2.compare_sequential(&mut report, "warm proof", "1.4", &warm);
 
-    // Protocol 1.5: the cheap sections only (its methods are 1.4's).
-    pair.compare(&mut report, "misc", "1.5", &misc_calls("1.5", tip), 1);
-    pair.compare(&mut report, "headers", "1.5", &plain_headers, 1);
-    pair.compare(&mut report, "header proofs", "1.5", &proofs, 2);
+    // The two ElectrumX at once, each with its versions.
+    let report2 = std::thread::scope(|s| {
+        let two = s.spawn(|| {
+            let mut r = Report::default();
+            raw_messages(&pair2, &mut r);
+            for version in VERSIONS_2 {
+                statics(&pair2, &mut r, version, &ctx);
+            }
+            r
+        });
+        // Protocol 1.5: the cheap sections only (its methods are 1.4's).
+        let (plain_headers, proofs) = header_calls(tip);
+        pair.compare(&mut report, "misc", "1.5", &misc_calls("1.5", tip), 1);
+        pair.compare(&mut report, "headers", "1.5", &plain_headers, 1);
+        pair.compare(&mut report, "header proofs", "1.5", &proofs, 2);
+        // Raw messages: framing, JSON-RPC shapes, batches.
+        raw_messages(&pair, &mut report);
+        for version in VERSIONS {
+            statics(&pair, &mut report, version, &ctx);
+        }
+        two.join().expect("ElectrumX 2.0.0's comparisons")
+    });
+    report.merge(report2);
 
-    // Raw messages: framing, JSON-RPC shapes, batches.
-    raw_messages(&pair, &mut report);
-
-    for version in VERSIONS {
-        pair.compare(&mut report, "misc", version, &misc_calls(version, tip), 1);
-        pair.compare(&mut report, "headers", version, &plain_headers, 1);
-        pair.compare(&mut report, "header proofs", version, &proofs, 2);
-
-        // Every script hash, every method.
-        let mut calls = Vec::new();
-        for sh in &shs {
-            let sh = sh.to_string();
-            for m in [
-                "blockchain.scripthash.get_balance",
-                "blockchain.scripthash.get_history",
-                "blockchain.scripthash.get_mempool",
-                "blockchain.scripthash.listunspent",
-                "blockchain.scripthash.subscribe",
-            ] {
-                calls.push(call(m, json!([sh])));
-            }
-        }
-        for sh in shs.iter().step_by(50) {
-            calls.push(call(
-                "blockchain.scripthash.unsubscribe",
-                json!([sh.to_string()]),
-            ));
-        }
-        pair.compare(&mut report, "script hashes", version, &calls, 4);
-
-        // Transactions: raw and verbose; merkle proofs; ids from positions.
-        let mut calls = Vec::new();
-        for (i, (txid, h, _)) in txs.iter().enumerate() {
-            calls.push(call(
-                "blockchain.transaction.get",
-                json!([txid.to_string()]),
-            ));
-            if i % 3 == 0 {
-                calls.push(call(
-                    "blockchain.transaction.get",
-                    json!([txid.to_string(), true]),
-                ));
-            }
-            calls.push(call(
-                "blockchain.transaction.get_merkle",
-                json!([txid.to_string(), h]),
-            ));
-            if i % 17 == 0 {
-                calls.push(call(
-                    "blockchain.transaction.get_merkle",
-                    json!([txid.to_string(), h + 1]),
-                ));
-                calls.push(call(
-                    "blockchain.transaction.get",
-                    json!([txid.to_string(), false]),
-                ));
-            }
-        }
-        for t in &mempool_txs {
-            calls.push(call("blockchain.transaction.get", json!([t.to_string()])));
-            calls.push(call(
-                "blockchain.transaction.get",
-                json!([t.to_string(), true]),
-            ));
-            calls.push(call(
-                "blockchain.transaction.get_merkle",
-                json!([t.to_string(), tip]),
-            ));
-        }
-        let mut last_h = u32::MAX;
-        for (i, (_, h, pos)) in txs.iter().enumerate() {
-            let last_in_block = txs.get(i + 1).is_none_or(|n| n.1 != *h);
-            if *pos == 0 || last_in_block || i % 5 == 0 {
-                calls.push(call("blockchain.transaction.id_from_pos", json!([h, pos])));
-                calls.push(call(
-                    "blockchain.transaction.id_from_pos",
-                    json!([h, pos, true]),
-                ));
-            }
-            if last_in_block && *h != last_h {
-                last_h = *h;
-                calls.push(call(
-                    "blockchain.transaction.id_from_pos",
-                    json!([h, pos + 1, h % 2 == 0]),
-                ));
-            }
-        }
-        pair.compare(&mut report, "transactions", version, &calls, 4);
-    }
+    // mempool.recent at 1.7 (all the mempool came in one refresh of each server).
+    let mempool = mempool_fees(&fx.sim);
+    let recent = [call("mempool.recent", json!([]))];
+    let (f, e) = pair2.both("1.7", &recent, 1);
+    compare_recent(&mut report, "1.7", (f[0].clone(), e[0].clone()), &mempool);
 
     // -- The response limits (the sections above ask these too, among everything else; here
     // they are asked on their own and FerrumX's answers are checked to be the refusals).
-    let too_long = too_long.to_string();
-    let mut oversized_calls: Vec<Call> = ["get_history", "subscribe", "listunspent", "get_balance"]
-        .iter()
-        .map(|m| call(&format!("blockchain.scripthash.{m}"), json!([too_long])))
-        .collect();
-    oversized_calls.push(call(
-        "blockchain.transaction.get",
-        json!([wide_tx.to_string(), true]),
-    ));
-    oversized_calls.push(call(
-        "blockchain.transaction.get",
-        json!([wide_tx.to_string()]),
-    ));
-    for version in VERSIONS {
-        pair.compare_sequential(&mut report, "oversized", version, &oversized_calls);
-        let got = run_sequential(pair.fx, version, &oversized_calls);
-        let history_too_large = Err((1, "history too large".to_owned()));
-        // aiorpcx's message, sic (no closing parenthesis).
-        let response_too_large = Err((-32600, "response too large (over 350,000 bytes".to_owned()));
-        assert_eq!(got[0], history_too_large, "[{version}] get_history");
-        assert_eq!(got[1], history_too_large, "[{version}] subscribe");
-        assert_eq!(got[2], response_too_large, "[{version}] listunspent");
-        assert!(got[3].is_ok(), "[{version}] get_balance: {:?}", got[3]);
-        assert_eq!(got[4], response_too_large, "[{version}] verbose wide tx");
-        assert!(got[5].is_ok(), "[{version}] raw wide tx: {:?}", got[5]);
-    }
+    oversized_checks(
+        &[(&pair, &VERSIONS[..]), (&pair2, &VERSIONS_2[..])],
+        &mut report,
+        &too_long,
+        &wide_tx,
+    );
 
     // -- Notifications, part 1: subscribers before the broadcasts.
-    let mut subs: Vec<(String, Subscriber, Subscriber)> = VERSIONS
+    let mut watches: Vec<Watch> = VERSIONS
         .iter()
-        .map(|v| {
-            (
-                v.to_string(),
-                Subscriber::new(pair.fx, v, &shs),
-                Subscriber::new(pair.ex, v, &shs),
-            )
+        .map(|v| (v, &pair))
+        .chain([(&"1.7", &pair2)])
+        .map(|(v, p)| Watch {
+            version: v.to_string(),
+            peer: p.peer,
+            f: Subscriber::new(p.fx, v, &ctx.shs, &ctx.spks),
+            e: Subscriber::new(p.ex, v, &ctx.shs, &ctx.spks),
         })
         .collect();
-    for (v, f, e) in &subs {
-        assert_eq!(f.status, e.status, "[{v}] subscription statuses");
-        assert_eq!(f.tip, e.tip, "[{v}] headers.subscribe");
+    for w in &watches {
+        let v = format!("{}, {}", w.version, w.peer.name());
+        assert_eq!(w.f.status, w.e.status, "[{v}] subscription statuses");
+        assert_eq!(w.f.tip, w.e.tip, "[{v}] headers.subscribe");
     }
 
     // -- Broadcasts: refusals to both, then one accepted transaction to each server alone.
-    let refused = fx.sim.with_node(refused_txs);
-    for version in VERSIONS {
-        let mut calls: Vec<Call> = refused
-            .iter()
-            .map(|(_, tx)| call("blockchain.transaction.broadcast", json!([hex_of(tx)])))
-            .collect();
-        // Packages (1.6; an unknown method in 1.4): each refused transaction alone, all of
-        // them together, and with `verbose`.
-        for (_, tx) in &refused {
-            calls.push(call(
-                "blockchain.transaction.broadcast_package",
-                json!([[hex_of(tx)]]),
-            ));
+    for (p, versions) in [(&pair, &VERSIONS[..]), (&pair2, &VERSIONS_2[..])] {
+        for version in versions {
+            p.compare(
+                &mut report,
+                "refused broadcasts",
+                version,
+                &refused_broadcasts(&refused),
+                1,
+            );
         }
-        let all: Vec<String> = refused.iter().map(|(_, tx)| hex_of(tx)).collect();
-        calls.push(call(
-            "blockchain.transaction.broadcast_package",
-            json!([all]),
-        ));
-        calls.push(call(
-            "blockchain.transaction.broadcast_package",
-            json!([all, true]),
-        ));
-        calls.push(call(
-            "blockchain.transaction.broadcast_package",
-            json!([[hex_of(&refused[4].1)], true]),
-        ));
-        pair.compare(&mut report, "refused broadcasts", version, &calls, 1);
     }
-    let (tx_ex, tx_fx, touched) = fx.sim.with_node(|n| {
-        let (a, _) = n.make_tx().expect("wallet can pay");
-        let (b, _) = n.make_tx().expect("wallet can pay");
-        let mut t = touched_by(n, &a);
-        t.extend(touched_by(n, &b));
-        (a, b, t)
+    let (txs, touched) = fx.sim.with_node(|n| {
+        let txs: Vec<Transaction> = (0..3)
+            .map(|_| n.make_tx().expect("wallet can pay").0)
+            .collect();
+        let touched: BTreeSet<ScriptHash> = txs.iter().flat_map(|t| touched_by(n, t)).collect();
+        (txs, touched)
     });
-    let mut accepted = Vec::new();
-    for (port, tx, name) in [(pair.ex, &tx_ex, "ElectrumX"), (pair.fx, &tx_fx, "FerrumX")] {
-        let r = session(port, "1.4").call("blockchain.transaction.broadcast", json!([hex_of(tx)]));
+    let ports = [
+        (pair.ex, "ElectrumX 1.20"),
+        (pair2.ex, "ElectrumX 2.0.0"),
+        (pair.fx, "FerrumX"),
+    ];
+    for ((port, name), tx) in ports.iter().zip(&txs) {
+        let r = session(*port, "1.4").call("blockchain.transaction.broadcast", json!([hex_of(tx)]));
         assert_eq!(
             r,
             Ok(json!(tx.compute_txid().to_string())),
             "broadcast to {name}"
         );
-        accepted.push(tx.compute_txid());
     }
     let out_sh = |tx: &Transaction| ScriptHash::of(&tx.output[0].script_pubkey);
-    for port in [pair.fx, pair.ex] {
-        for tx in [&tx_ex, &tx_fx] {
+    for (port, _) in ports {
+        for tx in &txs {
             poll_until(
-                "the broadcast transactions in both mempools",
+                "the broadcast transactions in every mempool",
                 Duration::from_secs(60),
                 || sees_in_mempool(port, &out_sh(tx), &tx.compute_txid()).then_some(()),
             );
         }
     }
     let touched: Vec<ScriptHash> = touched.into_iter().collect();
-    for version in VERSIONS {
-        let mut calls = script_hash_calls(&touched);
-        for t in &accepted {
-            calls.push(call("blockchain.transaction.get", json!([t.to_string()])));
-            calls.push(call(
-                "blockchain.transaction.get",
-                json!([t.to_string(), true]),
-            ));
+    let touched_spks = script_pubkeys_of(&ctx.spks, &touched);
+    for (p, versions) in [(&pair, &VERSIONS[..]), (&pair2, &VERSIONS_2[..])] {
+        for version in versions {
+            let mut calls = if below_1_7(version) {
+                script_hash_calls(&touched)
+            } else {
+                script_pubkey_calls(&touched_spks)
+            };
+            for t in &txs {
+                let t = t.compute_txid().to_string();
+                calls.push(call("blockchain.transaction.get", json!([t])));
+                calls.push(call("blockchain.transaction.get", json!([t, true])));
+            }
+            calls.push(call("mempool.get_info", json!([])));
+            p.compare(&mut report, "after broadcasts", version, &calls, 1);
         }
-        calls.push(call("mempool.get_info", json!([])));
-        pair.compare(&mut report, "after broadcasts", version, &calls, 1);
     }
 
-    // -- Notifications, part 2: the broadcasts, a block, traffic, reorgs.
-    let mut notified = 0;
-    let events: [(&str, Event); 7] = [
-        ("broadcasts", Box::new(|_: &mut Node| {})),
-        (
-            "mine 1",
-            Box::new(|n: &mut Node| {
-                n.mine(1).expect("mine");
-            }),
-        ),
-        (
-            "traffic 30",
-            Box::new(|n: &mut Node| {
-                n.add_traffic(30);
-            }),
-        ),
-        (
-            "reorg 2 -> 3",
-            Box::new(|n: &mut Node| {
-                n.reorg(2, 3).expect("reorg");
-            }),
-        ),
-        (
-            "mine 2",
-            Box::new(|n: &mut Node| {
-                n.add_traffic(10);
-                n.mine(2).expect("mine");
-            }),
-        ),
-        (
-            "equal-height reorg 1 -> 1",
-            Box::new(|n: &mut Node| {
-                n.reorg(1, 1).expect("reorg");
-            }),
-        ),
-        (
-            "mine 1 after the equal-height reorg",
-            Box::new(|n: &mut Node| {
-                n.add_traffic(10);
-                n.mine(1).expect("mine");
-            }),
-        ),
-    ];
-    for (i, (what, event)) in events.iter().enumerate() {
-        let new_tip = fx.sim.with_node(|n| {
-            event(n);
-            n.tip_height()
-        });
-        let equal_height = what.starts_with("equal-height");
-        let after_equal_height = i > 0 && events[i - 1].0.starts_with("equal-height");
-        std::thread::sleep(Duration::from_millis(500));
-        // All subscribers at once: each until it is at the new tip (ElectrumX not after an
-        // equal-height reorg: it does not see one), then until 2.5 s pass without a
-        // notification.
-        let mut drained: Vec<Vec<(String, Value)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = subs
-                .iter_mut()
-                .flat_map(|(_, f, e)| [(f, true), (e, false)])
-                .map(|(sub, is_fx)| {
-                    s.spawn(move || {
-                        let deadline = Instant::now() + Duration::from_secs(60);
-                        let mut notes = sub.drain(Duration::from_millis(2500));
-                        let at_tip = |notes: &[(String, Value)], sub: &Subscriber| {
-                            notes
-                                .iter()
-                                .rev()
-                                .find(|(m, _)| m == "blockchain.headers.subscribe")
-                                .map_or(sub.tip["height"].clone(), |(_, p)| p[0]["height"].clone())
-                                == json!(new_tip)
-                        };
-                        while !(at_tip(&notes, sub) || (equal_height && !is_fx))
-                            && Instant::now() < deadline
-                        {
-                            notes.extend(sub.drain(Duration::from_millis(2500)));
-                        }
-                        notes
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("drain"))
-                .collect()
-        });
-        drained.reverse();
-        for (v, f, e) in &mut subs {
-            let fnotes = drained.pop().expect("FerrumX's notifications");
-            let enotes = drained.pop().expect("ElectrumX's notifications");
-            notified += fnotes.len() + enotes.len();
-            let mut fs = seen(f, fnotes);
-            let mut es = seen(e, enotes);
-            // On a loaded machine a server may refresh its mempool only after the quiet
-            // window (ElectrumX re-adds a reorg's transactions on its next mempool poll): while
-            // the two clients know different statuses, keep draining both, for at most 30 s.
-            // What they were notified is then compared as before.
-            let settle = Instant::now() + Duration::from_secs(30);
-            while !equal_height && f.status != e.status && Instant::now() < settle {
-                let (fmore, emore) = std::thread::scope(|s| {
-                    let fx = s.spawn(|| f.drain(Duration::from_millis(2500)));
-                    let ex = e.drain(Duration::from_millis(2500));
-                    (fx.join().expect("drain"), ex)
-                });
-                notified += fmore.len() + emore.len();
-                fs.absorb(seen(f, fmore));
-                es.absorb(seen(e, emore));
-            }
-            eprintln!(
-                "[{v}] {what}: FerrumX {} changed, {} unchanged, headers {:?}; ElectrumX {} \
-                 changed, {} unchanged, headers {:?}",
-                fs.changed.len(),
-                fs.unchanged,
-                fs.heights,
-                es.changed.len(),
-                es.unchanged,
-                es.heights
-            );
-            *report
-                .compared
-                .entry((format!("notifications ({what})"), v.clone()))
-                .or_default() += 1;
-            assert_eq!(
-                f.tip["height"],
-                json!(new_tip),
-                "[{v}] {what}: FerrumX's tip"
-            );
-            if equal_height {
-                // Allowed: ElectrumX does not see an equal-height reorg (its prefetcher
-                // fetches only when the daemon's height grows): no notification at all.
-                assert_eq!(fs.heights, vec![json!(new_tip)], "[{v}] {what}: FerrumX");
-                if es != Seen::default() {
-                    report.diffs.push(format!(
-                        "[{v}] notifications after {what}: ElectrumX saw it: {es:?}"
-                    ));
-                }
-                continue;
-            }
-            // Allowed: ElectrumX repeats unchanged statuses (FerrumX does not).
-            es.unchanged = fs.unchanged;
-            // The heights notified on the way depend on when each server polled.
-            es.heights = fs.heights.clone();
-            if after_equal_height {
-                // ElectrumX's client learns the equal-height reorg's changes now, too.
-                es.changed.clear();
-                let mut fs = fs;
-                fs.changed.clear();
-                if fs != es {
-                    report.diffs.push(format!(
-                        "[{v}] notifications after {what}:\n    FerrumX:   {fs:?}\n    \
-                         ElectrumX: {es:?}"
-                    ));
-                }
-            } else if fs != es {
-                report.diffs.push(format!(
-                    "[{v}] notifications after {what}:\n    FerrumX:   {fs:?}\n    ElectrumX: {es:?}"
-                ));
-            }
-            // What each client knows in the end is the same.
-            if f.status != e.status || f.tip != e.tip {
-                let differing: Vec<_> = f
-                    .status
-                    .iter()
-                    .filter(|(k, s)| e.status.get(*k) != Some(s))
-                    .map(|(k, s)| format!("{k}: FerrumX {s}, ElectrumX {:?}", e.status.get(k)))
-                    .take(10)
-                    .collect();
-                report.diffs.push(format!(
-                    "[{v}] after {what}, the clients know different statuses or tips: tips \
-                     FerrumX {}, ElectrumX {}; {differing:?}",
-                    f.tip, e.tip
-                ));
-            }
-        }
-        if !equal_height {
-            // The final statuses equal a fresh subscription's on both.
-            let again = script_hash_calls(&shs[..shs.len().min(200)]);
-            pair.compare(&mut report, &format!("after {what}"), "1.6", &again, 2);
-        }
-    }
+    // -- Notifications, part 2: the broadcasts, a block, traffic, RBF, reorgs.
+    let notified = follow(
+        &fx.sim,
+        &events(),
+        &mut watches,
+        &mut report,
+        &|report: &mut Report, section: &str| {
+            let again = script_hash_calls(&ctx.shs[..ctx.shs.len().min(200)]);
+            pair.compare(report, section, "1.6", &again, 2);
+            let again = script_pubkey_calls(&ctx.spks[..ctx.spks.len().min(200)]);
+            pair2.compare(report, section, "1.7", &again, 2);
+        },
+    );
     eprintln!("{notified} notifications received");
-    eprintln!("ElectrumX 'caught up' lines: {}", ex.count("caught up"));
+    for w in &watches {
+        eprintln!(
+            "[{}, {}] server.ping noise: FerrumX {}, ElectrumX {}",
+            w.version,
+            w.peer.name(),
+            w.f.pings,
+            w.e.pings
+        );
+    }
+    eprintln!(
+        "'caught up' lines: ElectrumX 1.20 {}, 2.0.0 {}",
+        ex.count("caught up"),
+        ex2.count("caught up")
+    );
 
     // The report.
-    eprintln!("compared requests per (method, version):");
+    eprintln!("compared requests per (method, version, peer):");
     let mut total = 0;
-    for ((m, v), n) in &report.compared {
-        eprintln!("  {m} [{v}]: {n}");
+    for ((m, v, p), n) in &report.compared {
+        eprintln!("  {m} [{v}, {p}]: {n}");
         total += n;
+    }
+    for peer in [Peer::V120, Peer::V200] {
+        let n: usize = report
+            .compared
+            .iter()
+            .filter(|((_, _, p), _)| *p == peer.name())
+            .map(|(_, n)| n)
+            .sum();
+        eprintln!("{n} compared with {}", peer.name());
     }
     for (m, why) in ALLOWED {
         eprintln!("allowed difference: {m}: {why}");
@@ -538,7 +357,7 @@ fn answers_equal_a_real_electrumx() {
     );
     assert!(
         report.diffs.is_empty(),
-        "{} of {total} answers differ from ElectrumX 1.20's:\n{}",
+        "{} of {total} answers differ from ElectrumX's:\n{}",
         report.diffs.len(),
         report
             .diffs

@@ -80,18 +80,16 @@ pub fn raw_messages(pair: &Pair, report: &mut Report) {
         let e = s.spawn(|| collect(pair.ex));
         (f.join().expect("fx"), e.join().expect("ex"))
     });
-    *report
-        .compared
-        .entry(("raw messages".to_string(), "1.4".to_string()))
-        .or_default() += lines.len();
+    report.count("raw messages", "1.4", pair.peer, lines.len());
     let only_f: Vec<_> = f.iter().filter(|m| !e.contains(m)).collect();
     let only_e: Vec<_> = e.iter().filter(|m| !f.contains(m)).collect();
     if !only_f.is_empty() || !only_e.is_empty() || f.len() != e.len() {
         report.diffs.push(format!(
-            "raw messages: {} from FerrumX, {} from ElectrumX\n    only FerrumX:   {only_f:?}\n    \
+            "raw messages: {} from FerrumX, {} from {}\n    only FerrumX:   {only_f:?}\n    \
              only ElectrumX: {only_e:?}",
             f.len(),
-            e.len()
+            e.len(),
+            pair.peer.name()
         ));
     }
 }
