@@ -75,7 +75,7 @@ impl Electrum {
                     .set("SSL_KEYFILE", key_path.to_str().expect("utf-8"))
                     .set("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
                     // Protocol tests send thousands of requests (many of them errors) on one
-                    // session: no throttling unless a test sets limits (as differential.rs).
+                    // session: no throttling unless a test sets limits (as tests/differential/).
                     .set("COST_SOFT_LIMIT", "0")
                     .set("COST_HARD_LIMIT", "0");
                 for (k, v) in extra {
