@@ -8,6 +8,7 @@ use bitcoin::consensus::encode::deserialize;
 use bitcoin::hex::DisplayHex;
 use bitcoin::{ScriptBuf, Transaction};
 use ferrumx_simnode::{Node, ScriptHash};
+use ferrumx_testkit::prevout_script;
 use serde_json::json;
 
 use crate::calls::hex_of;
@@ -109,6 +110,32 @@ pub fn script_pubkey_calls(spks: &[(ScriptHash, String)]) -> Vec<Call> {
 pub fn calls_1_7(refused: &[(&'static str, Transaction)], fresh: &Transaction) -> Vec<Call> {
     let max_send = MAX_SEND as i64;
     let mut v = Vec::new();
+    // The scriptPubKey family's arguments; unsubscribe first: an unsubscription pipelined
+    // right behind a subscription to the same script races it on both servers (each stores
+    // a subscription once its status is computed), so the positive case is left to the
+    // scripts section, where the unsubscriptions come long after.
+    for m in [
+        "blockchain.scriptpubkey.unsubscribe",
+        "blockchain.scriptpubkey.get_balance",
+        "blockchain.scriptpubkey.get_history",
+        "blockchain.scriptpubkey.get_mempool",
+        "blockchain.scriptpubkey.listunspent",
+        "blockchain.scriptpubkey.subscribe",
+    ] {
+        for p in [
+            json!([]),
+            json!(["zz"]),
+            json!(["0"]),
+            json!(["AB"]),
+            json!([5]),
+            json!([null]),
+            json!(["00", 1]),
+            json!({"spk": "00"}),
+            json!({"scriptpubkey": "00"}),
+        ] {
+            v.push(call(m, p));
+        }
+    }
     for p in [
         json!([]),
         json!([0]),
@@ -162,28 +189,6 @@ pub fn calls_1_7(refused: &[(&'static str, Transaction)], fresh: &Transaction) -
     ] {
         v.push(call("blockchain.transaction.testmempoolaccept", p));
     }
-    for m in [
-        "blockchain.scriptpubkey.get_balance",
-        "blockchain.scriptpubkey.get_history",
-        "blockchain.scriptpubkey.get_mempool",
-        "blockchain.scriptpubkey.listunspent",
-        "blockchain.scriptpubkey.subscribe",
-        "blockchain.scriptpubkey.unsubscribe",
-    ] {
-        for p in [
-            json!([]),
-            json!(["zz"]),
-            json!(["0"]),
-            json!(["AB"]),
-            json!([5]),
-            json!([null]),
-            json!(["00", 1]),
-            json!({"spk": "00"}),
-            json!({"scriptpubkey": "00"}),
-        ] {
-            v.push(call(m, p));
-        }
-    }
     v.push(call("mempool.recent", json!([1])));
     v.push(call("server.features", json!([])));
     v
@@ -228,16 +233,24 @@ pub fn compare_recent(
     }
 }
 
-/// The entries of `spks` whose script hash is among `shs`.
-pub fn script_pubkeys_of(
-    spks: &[(ScriptHash, String)],
-    shs: &[ScriptHash],
-) -> Vec<(ScriptHash, String)> {
-    let want: BTreeSet<&ScriptHash> = shs.iter().collect();
-    spks.iter()
-        .filter(|(sh, _)| want.contains(sh))
-        .cloned()
-        .collect()
+/// The scripts `txs` pay and spend: (script hash, scriptPubKey hex), sorted.
+pub fn touched_scripts(n: &Node, txs: &[Transaction]) -> Vec<(ScriptHash, String)> {
+    let mut out = BTreeMap::new();
+    for tx in txs {
+        let spent = tx
+            .input
+            .iter()
+            .map(|i| prevout_script(n, &i.previous_output));
+        for s in tx
+            .output
+            .iter()
+            .map(|o| o.script_pubkey.clone())
+            .chain(spent)
+        {
+            out.insert(ScriptHash::of(&s), s.as_bytes().to_lower_hex_string());
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// The stand-in's mempool: txid → (fee, vsize).

@@ -161,11 +161,24 @@ fn keep_1_20(method: &str, params: &Value, fx: &mut Res, ex: &mut Res) -> Result
     if too_large(fx, 1) && too_large(ex, 10001) {
         // "history too large": 1.20's code 1, 2.0.0's 10001.
         *ex = fx.clone();
-    } else if method == "server.ping" && params.as_array().is_some_and(|a| !a.is_empty())
-        || method == "server.ping" && params.as_object().is_some_and(|o| !o.is_empty())
-    {
-        // Arguments: 1.20 refuses them, 2.0.0 ignores them.
-        if !matches!(fx, Err((-32602, _))) || *ex != Ok(Value::Null) {
+    } else if method == "server.ping" && fx != ex {
+        // Arguments: 1.20 takes none, 2.0.0 takes `pong_len` and `data` at every version
+        // and ignores them below 1.7.
+        let refused = |r: &Res, most: usize| {
+            matches!(r, Err((-32602, m)) if m.ends_with(&format!(
+                "arguments passed to method server.ping taking at most {most}"
+            )))
+        };
+        let ignored = *ex == Ok(Value::Null) && matches!(fx, Err((-32602, _)));
+        let fewer = refused(fx, 0) && refused(ex, 2) && {
+            let n = |r: &Res| {
+                r.as_ref()
+                    .err()
+                    .map(|(_, m)| m.split(' ').next().map(str::to_owned))
+            };
+            n(fx) == n(ex)
+        };
+        if !(ignored || fewer) {
             return Err(format!(
                 "server.ping with arguments: FerrumX {}, ElectrumX {}",
                 short(fx),

@@ -280,12 +280,13 @@ fn answers_equal_a_real_electrumx() {
             );
         }
     }
-    let (txs, touched) = fx.sim.with_node(|n| {
+    let (txs, touched, touched_spks) = fx.sim.with_node(|n| {
         let txs: Vec<Transaction> = (0..3)
             .map(|_| n.make_tx().expect("wallet can pay").0)
             .collect();
         let touched: BTreeSet<ScriptHash> = txs.iter().flat_map(|t| touched_by(n, t)).collect();
-        (txs, touched)
+        let spks = touched_scripts(n, &txs);
+        (txs, touched, spks)
     });
     let ports = [
         (pair.ex, "ElectrumX 1.20"),
@@ -311,7 +312,6 @@ fn answers_equal_a_real_electrumx() {
         }
     }
     let touched: Vec<ScriptHash> = touched.into_iter().collect();
-    let touched_spks = script_pubkeys_of(&ctx.spks, &touched);
     for (p, versions) in [(&pair, &VERSIONS[..]), (&pair2, &VERSIONS_2[..])] {
         for version in versions {
             let mut calls = if below_1_7(version) {
