@@ -18,6 +18,7 @@ mod compare;
 mod fixture;
 mod limits;
 mod notify;
+mod outpoints;
 mod peer;
 mod raw;
 mod sections;
@@ -37,6 +38,7 @@ use compare::*;
 use fixture::*;
 use limits::oversized_checks;
 use notify::*;
+use outpoints::{huge_index_calls, outpoint_argument_calls, outpoints};
 use peer::ElectrumX;
 use raw::raw_messages;
 use sections::{statics, Ctx};
@@ -194,13 +196,23 @@ fn answers_equal_a_real_electrumx() {
             spks.len(),
             mempool_txs.len()
         );
+        let ops = outpoints(n);
+        let some = ops
+            .iter()
+            .find(|(_, hint)| !hint.is_empty())
+            .expect("an outpoint with an output")
+            .clone();
+        let mut calls = calls_1_7(&refused, &fresh);
+        calls.extend(outpoint_argument_calls(&some));
         Ctx {
             tip: n.tip_height(),
             shs,
             spks,
             txs: chain_txs(n),
             mempool_txs,
-            calls_1_7: calls_1_7(&refused, &fresh),
+            outpoints: ops,
+            calls_1_7: calls,
+            huge_index: huge_index_calls(&some),
         }
     });
     let tip = ctx.tip;
@@ -258,8 +270,8 @@ fn answers_equal_a_real_electrumx() {
         .map(|(v, p)| Watch {
             version: v.to_string(),
             peer: p.peer,
-            f: Subscriber::new(p.fx, v, &ctx.shs, &ctx.spks),
-            e: Subscriber::new(p.ex, v, &ctx.shs, &ctx.spks),
+            f: Subscriber::new(p.fx, v, &ctx.shs, &ctx.spks, &ctx.outpoints),
+            e: Subscriber::new(p.ex, v, &ctx.shs, &ctx.spks, &ctx.outpoints),
         })
         .collect();
     for w in &watches {
@@ -335,6 +347,7 @@ fn answers_equal_a_real_electrumx() {
         &events(),
         &mut watches,
         &mut report,
+        &ctx.outpoints,
         &|report: &mut Report, section: &str| {
             let again = script_hash_calls(&ctx.shs[..ctx.shs.len().min(200)]);
             pair.compare(report, section, "1.6", &again, 2);

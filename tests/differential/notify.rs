@@ -4,11 +4,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use bitcoin::OutPoint;
 use ferrumx_simnode::{ScriptHash, SimNode};
 use ferrumx_testkit::Client;
 use serde_json::{json, Value};
 
 use crate::compare::{below_1_7, session, Event, Peer, Report};
+use crate::outpoints::{compare_outpoint_notes, key, truth_of};
 
 /// A subscriber session: every script (by script hash up to 1.6, by scriptPubKey at 1.7)
 /// and the headers.
@@ -19,16 +21,21 @@ pub struct Subscriber {
     pub tip: Value,
     /// `server.ping` notifications received (protocol 1.7's noise; not compared).
     pub pings: usize,
+    /// At 1.7: the status each subscribed outpoint (`txid:vout`) has as far as the client
+    /// knows.
+    pub outpoints: BTreeMap<String, Value>,
 }
 
 impl Subscriber {
     /// Subscribes to the headers and to `shs` (below 1.7) or `spks` (at 1.7: the script
-    /// hash each notification names, and the scriptPubKey).
+    /// hash each notification names, and the scriptPubKey) and the outpoints `ops` (with
+    /// their `spk_hint`).
     pub fn new(
         port: u16,
         version: &str,
         shs: &[ScriptHash],
         spks: &[(ScriptHash, String)],
+        ops: &[(OutPoint, String)],
     ) -> Subscriber {
         let mut client = session(port, version);
         let tip = client
@@ -68,11 +75,28 @@ impl Subscriber {
                 status.insert(sh, answer);
             }
         }
+        let mut outpoints = BTreeMap::new();
+        if !below_1_7(version) {
+            for chunk in ops.chunks(250) {
+                let ids: Vec<(String, u64)> = chunk
+                    .iter()
+                    .map(|(op, hint)| {
+                        let p = json!([op.txid.to_string(), op.vout, hint]);
+                        (key(op), client.request("blockchain.outpoint.subscribe", p))
+                    })
+                    .collect();
+                for (k, id) in ids {
+                    let answer = client.response(id).expect("outpoint.subscribe");
+                    outpoints.insert(k, answer);
+                }
+            }
+        }
         Subscriber {
             client,
             status,
             tip,
             pings: 0,
+            outpoints,
         }
     }
 
@@ -99,6 +123,8 @@ pub struct Seen {
     pub unchanged: usize,
     /// Notifications of other methods.
     pub other: Vec<(String, Value)>,
+    /// Outpoints (`txid:vout`) whose status changed → their last status.
+    pub outpoints: BTreeMap<String, Value>,
 }
 
 impl Seen {
@@ -111,6 +137,7 @@ impl Seen {
         }
         self.unchanged += later.unchanged;
         self.other.extend(later.other);
+        self.outpoints.extend(later.outpoints);
     }
 }
 
@@ -133,6 +160,16 @@ pub fn seen(sub: &mut Subscriber, notes: Vec<(String, Value)>) -> Seen {
                 s.heights.push(params[0]["height"].clone());
                 s.last_header = Some(params[0].clone());
                 sub.tip = params[0].clone();
+            }
+            "blockchain.outpoint.subscribe" => {
+                let k = format!("{}:{}", params[0].as_str().unwrap_or("?"), params[1]);
+                let new = params[2].clone();
+                if sub.outpoints.get(&k) == Some(&new) {
+                    s.unchanged += 1;
+                } else {
+                    sub.outpoints.insert(k.clone(), new.clone());
+                    s.outpoints.insert(k, new);
+                }
             }
             // Protocol 1.7's noise: `data` is zeros.
             "server.ping"
@@ -165,6 +202,7 @@ pub fn follow(
     events: &[(&str, Event)],
     watches: &mut [Watch],
     report: &mut Report,
+    ops: &[(OutPoint, String)],
     after: &dyn Fn(&mut Report, &str),
 ) -> usize {
     let mut notified = 0;
@@ -219,6 +257,7 @@ pub fn follow(
             let fnotes = drained.pop().expect("FerrumX's notifications");
             let enotes = drained.pop().expect("ElectrumX's notifications");
             notified += fnotes.len() + enotes.len();
+            let f_before = f.outpoints.clone();
             let mut fs = seen(f, fnotes);
             let mut es = seen(e, enotes);
             // On a loaded machine a server may refresh its mempool only after the quiet
@@ -247,6 +286,42 @@ pub fn follow(
                 es.heights
             );
             report.count(&format!("notifications ({what})"), &w.version, w.peer, 1);
+            if !f.outpoints.is_empty() {
+                // Outpoints: FerrumX's statuses are the truth's; ElectrumX 2.0.0's
+                // notifications are FerrumX's but for the changes it misses.
+                let truth = sim.with_node(|n| truth_of(n, ops));
+                eprintln!(
+                    "[{v}] {what}: outpoints: FerrumX {} changed, ElectrumX {} changed",
+                    fs.outpoints.len(),
+                    es.outpoints.len()
+                );
+                let wrong: Vec<_> = f
+                    .outpoints
+                    .iter()
+                    .filter(|(k, st)| truth.get(*k) != Some(st))
+                    .map(|(k, st)| format!("{k}: FerrumX {st}, the truth {:?}", truth.get(k)))
+                    .take(10)
+                    .collect();
+                if !wrong.is_empty() {
+                    report.diffs.push(format!(
+                        "[{v}] after {what}, FerrumX's client knows outpoint statuses that are \
+                         not the truth: {wrong:?}"
+                    ));
+                }
+                for d in compare_outpoint_notes(
+                    &fs.outpoints,
+                    &es.outpoints,
+                    &f_before,
+                    &f.outpoints,
+                    &truth,
+                ) {
+                    report
+                        .diffs
+                        .push(format!("[{v}] notifications after {what}: {d}"));
+                }
+                fs.outpoints.clear();
+                es.outpoints.clear();
+            }
             assert_eq!(
                 f.tip["height"],
                 json!(new_tip),

@@ -1,13 +1,14 @@
 //! The comparisons of a chain and mempool that stand still: every method at one version,
 //! with one ElectrumX.
 
-use bitcoin::Txid;
+use bitcoin::{OutPoint, Txid};
 use ferrumx_simnode::ScriptHash;
 use serde_json::json;
 
 use crate::calls::{header_calls, misc_calls, script_hash_calls};
 use crate::calls17::script_pubkey_calls;
 use crate::compare::{below_1_7, call, Call, Pair, Peer, Report};
+use crate::outpoints::outpoint_calls;
 
 /// What the comparisons ask about.
 pub struct Ctx {
@@ -20,8 +21,12 @@ pub struct Ctx {
     pub txs: Vec<(Txid, u32, usize)>,
     /// Mempool transactions, sorted.
     pub mempool_txs: Vec<Txid>,
+    /// Outpoints in every state, with their `spk_hint`.
+    pub outpoints: Vec<(OutPoint, String)>,
     /// The 1.7 methods' calls (sent at every version).
     pub calls_1_7: Vec<Call>,
+    /// An output index past 32 bits subscribed and unsubscribed (sent one at a time).
+    pub huge_index: Vec<Call>,
 }
 
 impl Ctx {
@@ -62,6 +67,21 @@ pub fn statics(pair: &Pair, report: &mut Report, version: &str, ctx: &Ctx) {
     pair.compare(report, "headers", version, &plain_headers, 1);
     pair.compare(report, "header proofs", version, &proofs, 2);
     pair.compare(report, "scripts", version, &ctx.script_calls(version), 4);
+    if pair.peer == Peer::V200 {
+        // Every outpoint state at 1.7; a few below (an unknown method there).
+        let ops = if below_1_7(version) {
+            &ctx.outpoints[..3]
+        } else {
+            &ctx.outpoints[..]
+        };
+        pair.compare(report, "outpoints", version, &outpoint_calls(ops), 2);
+        pair.compare_sequential(
+            report,
+            "outpoint index past 32 bits",
+            version,
+            &ctx.huge_index,
+        );
+    }
 
     // Transactions: raw and verbose; merkle proofs; ids from positions.
     let mut calls = Vec::new();

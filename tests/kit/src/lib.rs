@@ -36,6 +36,7 @@ pub mod electrumx;
 pub mod methods;
 pub mod net;
 pub mod oracle;
+pub mod outpoint;
 pub mod process;
 pub mod rng;
 pub mod server;
@@ -54,6 +55,7 @@ pub use db::{
 };
 pub use electrum::{serve, Electrum, Kind};
 pub use net::{free_port, WAIT};
+pub use outpoint::{outpoint_status, outpoints_in_every_state};
 pub use process::{Line, Process};
 pub use rng::Rng;
 pub use server::{start_on_free_ports, Server, ServerEnv, STEP};
