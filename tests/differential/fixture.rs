@@ -2,7 +2,9 @@
 //! response limits.
 
 use bitcoin::hashes::Hash;
-use bitcoin::Txid;
+use std::collections::BTreeSet;
+
+use bitcoin::{OutPoint, Txid};
 use ferrumx_simnode::Node;
 
 use crate::compare::Event;
@@ -58,12 +60,40 @@ pub fn oversized(node: &mut Node) -> (bitcoin::ScriptBuf, Txid) {
     (script, tx.compute_txid())
 }
 
+/// A mempool transaction without mempool parents, and a child of it whose only mempool
+/// parent it is and whose first output is in `watched`.
+fn parent_with_lone_child(n: &Node, watched: &BTreeSet<OutPoint>) -> Option<(Txid, Txid)> {
+    let mut txids = n.mempool.sorted_txids();
+    txids.sort();
+    for p in txids {
+        if !n.mempool.parents(&p).is_empty() {
+            continue;
+        }
+        for c in n.mempool.children(&p) {
+            if n.mempool.parents(&c).len() == 1 && watched.contains(&OutPoint::new(c, 0)) {
+                return Some((p, c));
+            }
+        }
+    }
+    None
+}
+
 /// What the notification part does to the chain and mempool, in order: the broadcasts
-/// (already made), a block, traffic, an RBF replacement, a reorg, blocks, an equal-height
-/// reorg and a block after it.
-pub fn events() -> Vec<(&'static str, Event)> {
+/// (already made), a block mining a parent and not its child (whose outputs, in `watched`,
+/// go from funder height -1 to 0: the change ElectrumX 2.0.0 does not send), a block,
+/// traffic, an RBF replacement, a reorg, blocks, an equal-height reorg and a block after it.
+pub fn events(watched: BTreeSet<OutPoint>) -> Vec<(&'static str, Event)> {
     vec![
         ("broadcasts", Box::new(|_: &mut Node| {})),
+        (
+            "a parent mined alone",
+            Box::new(move |n: &mut Node| {
+                let (p, _) = parent_with_lone_child(n, &watched).expect("a parent, a lone child");
+                let entry = n.mempool.get(&p).expect("parent").clone();
+                n.build_and_connect(vec![entry.tx.clone()], entry.fee, 4_000 + entry.weight, 0)
+                    .expect("block");
+            }),
+        ),
         (
             "mine 1",
             Box::new(|n: &mut Node| {

@@ -98,9 +98,23 @@ const ALLOWED: &[(&str, &str)] = &[
          and serves the replaced block until the chain grows",
     ),
     (
-        "blockchain.scripthash.subscribe, blockchain.scriptpubkey.subscribe (notifications)",
+        "blockchain.scripthash.subscribe, blockchain.scriptpubkey.subscribe, \
+         blockchain.outpoint.subscribe (notifications)",
         "FerrumX notifies only when the status changed; ElectrumX whenever a subscribed \
-         script hash is touched: compared as the set of (script hash, new status) pairs",
+         script hash or outpoint is touched: compared as the set of (key, new status) pairs",
+    ),
+    (
+        "blockchain.outpoint.subscribe (notifications, ElectrumX 2.0.0)",
+        "2.0.0 computes and never sends the changes no transaction touched directly (a \
+         funder or spender height going between -1 and 0 when a parent is mined, or back in \
+         a reorg): FerrumX sends them; each such notification must be the stand-in's truth \
+         and differ from the status before only in that height, and every status FerrumX's \
+         client knows after each event must be the truth",
+    ),
+    (
+        "blockchain.outpoint.unsubscribe of an output index past 32 bits (ElectrumX 2.0.0)",
+        "2.0.0 kept the subscription (true); FerrumX keeps none, such an outpoint never \
+         exists (false)",
     ),
 ];
 
@@ -344,7 +358,7 @@ fn answers_equal_a_real_electrumx() {
     // -- Notifications, part 2: the broadcasts, a block, traffic, RBF, reorgs.
     let notified = follow(
         &fx.sim,
-        &events(),
+        &events(ctx.outpoints.iter().map(|(op, _)| *op).collect()),
         &mut watches,
         &mut report,
         &ctx.outpoints,
