@@ -144,17 +144,17 @@ pub fn normalize(
                 sort_unconfirmed(&mut v["utxos"]);
             }
         }
+        // An output index past 32 bits: ElectrumX 2.0.0 kept the subscription, FerrumX none
+        // (it can never be notified).
         "blockchain.outpoint.unsubscribe"
             if params
                 .get(1)
                 .and_then(Value::as_u64)
-                .is_some_and(|i| i > u64::from(u32::MAX)) =>
+                .is_some_and(|i| i > u64::from(u32::MAX))
+                && *fx == Ok(json!(false))
+                && *ex == Ok(json!(true)) =>
         {
-            // An output index past 32 bits: ElectrumX 2.0.0 kept the subscription, FerrumX
-            // none (it can never be notified).
-            if *fx == Ok(json!(false)) && *ex == Ok(json!(true)) {
-                *ex = fx.clone();
-            }
+            *ex = fx.clone();
         }
         _ => {}
     }
