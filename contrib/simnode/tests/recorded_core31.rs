@@ -15,16 +15,16 @@
 mod replay;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bitcoin::Txid;
 use ferrumx_simnode::rpc::ZmqEndpoint;
 use ferrumx_simnode::{recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions};
-use serde_json::Value;
 
-use replay::{bounded, compare, exchange, recording, How, How::*};
+use replay::{
+    bounded, compare, exchange, names_in, recording, replay_one, without_last_txs, How, How::*,
+    LIVE,
+};
 use State::*;
 
 /// Our own credentials; those of the recording do not matter.
@@ -32,35 +32,6 @@ const USER: &str = "replay";
 const PASSWORD: &str = "recorded-core-31";
 /// Limit for the whole replay (loading the chain three times included).
 const TEST_LIMIT: Duration = Duration::from_secs(300);
-
-/// Inherently live values: (recording, JSON pointer into the body, why it cannot match).
-const LIVE: &replay::Live = &[
-    (
-        "uptime",
-        "/result",
-        "seconds since the answering process started",
-    ),
-    (
-        "getblockchaininfo",
-        "/result/size_on_disk",
-        "bytes of Core's blk*.dat/rev*.dat files, preallocation and undo data included",
-    ),
-    (
-        "getmempoolinfo",
-        "/result/usage",
-        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
-    ),
-    (
-        "electrumx_getmempoolinfo",
-        "/result/usage",
-        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
-    ),
-    (
-        "getrawmempool_false_mempool_sequence",
-        "/result/mempool_sequence",
-        "counts every mempool addition and removal since Core started (the whole scenario)",
-    ),
-];
 
 /// Which node state answers a recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -503,13 +474,6 @@ const V29_UNCHANGED: &[&str] = &[
     "unauthorized_wrong_password",
 ];
 
-/// The transactions [`State::BeforeLastTxs`] lacks.
-const LAST_TXS: &[&str] = &[
-    "b8e7ff09a5510c3efe7bb0043f74950723ca90ecea58db1093b3e11c17e4f63b",
-    "419fac80d09878d30a80b2cc2ce49a414cfb363d2bc9d7184cfdf8014e2df258",
-    "607eb405b09e396c8261d2adf2315ea5f323b28de7b4811130fe16d19d1c1891",
-];
-
 fn dirs() -> (PathBuf, PathBuf) {
     let (v29, v31) = (recorded::core_v29_dir(), recorded::core_v31_dir());
     assert!(
@@ -520,15 +484,6 @@ fn dirs() -> (PathBuf, PathBuf) {
         v31.display()
     );
     (v29, v31)
-}
-
-fn names_in(rpc: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(rpc)
-        .expect("rpc dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
-        .collect()
 }
 
 fn spawn(node: Node, zmq: &[ZmqEndpoint], txospenderindex: bool) -> SimNode {
@@ -587,18 +542,7 @@ fn replay_all() {
     let (final_node, _) = recorded::load(&v29).expect("recorded chain loads");
     let (noindex_node, _) = recorded::load(&v29).expect("recorded chain loads");
     let (mut before, _) = recorded::load(&v29).expect("recorded chain loads");
-    let last: Vec<Txid> = LAST_TXS
-        .iter()
-        .map(|t| Txid::from_str(t).expect("txid"))
-        .collect();
-    for txid in &last {
-        before.mempool.remove_with_descendants(txid);
-    }
-    assert_eq!(
-        before.mempool.len(),
-        9,
-        "mempool before the last transactions"
-    );
+    without_last_txs(&mut before);
     eprintln!(
         "loaded the recording three times in {:?}",
         started.elapsed()
@@ -628,32 +572,7 @@ fn replay_all() {
             Final => &fin,
             NoIndex => &noindex,
         };
-        let want = recording(&rpc, name, how);
-        match how {
-            Warmup(_) => {
-                let core: Value = serde_json::from_str(&want.body).expect("warm-up answer");
-                let msg = core["error"]["message"].as_str().expect("warm-up message");
-                sim.control().set_warmup(Some(msg));
-            }
-            Ready(_) => sim.control().set_warmup(None),
-            Plain | WrongPassword => {}
-        }
-        let password = match how {
-            WrongPassword => "not-the-password",
-            _ => PASSWORD,
-        };
-        let outcome = exchange(sim.addr(), USER, password, &want.request)
-            .and_then(|(status, ctype, body)| compare(LIVE, name, &want, status, ctype, &body));
-        if let Warmup(_) = how {
-            sim.control().set_warmup(None);
-        }
-        let mode = if LIVE.iter().any(|(n, _, _)| *n == name) {
-            "JSON-equal + text with live values masked"
-        } else if want.body.is_empty() {
-            "empty body"
-        } else {
-            "byte-exact"
-        };
+        let (mode, outcome) = replay_one(sim, &rpc, name, how, (USER, PASSWORD));
         let from = if rpc.starts_with(&v31) { "v31" } else { "v29" };
         report.push(format!("{name} ({from}) [{state:?}]: {mode}"));
         if let Err(e) = outcome {

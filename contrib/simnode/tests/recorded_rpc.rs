@@ -15,10 +15,8 @@ mod replay;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use bitcoin::Txid;
 use ferrumx_simnode::{recorded, GenParams, Node, SimNode, SimNodeOptions};
 use serde_json::Value;
 
@@ -29,36 +27,6 @@ const USER: &str = "replay";
 const PASSWORD: &str = "recorded-core-29";
 /// Limit for the whole replay (loading the chain twice included).
 const TEST_LIMIT: Duration = Duration::from_secs(300);
-
-/// Inherently live values: (recording, JSON pointer into the body, why it cannot match).
-/// Each must be present in both answers with the same JSON type; its value is not compared.
-const LIVE: &replay::Live = &[
-    (
-        "uptime",
-        "/result",
-        "seconds since the answering process started",
-    ),
-    (
-        "getblockchaininfo",
-        "/result/size_on_disk",
-        "bytes of Core's blk*.dat/rev*.dat files, preallocation and undo data included",
-    ),
-    (
-        "getmempoolinfo",
-        "/result/usage",
-        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
-    ),
-    (
-        "electrumx_getmempoolinfo",
-        "/result/usage",
-        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
-    ),
-    (
-        "getrawmempool_false_mempool_sequence",
-        "/result/mempool_sequence",
-        "counts every mempool addition and removal since Core started (the whole scenario)",
-    ),
-];
 
 /// Which node state answers a recording.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,7 +46,10 @@ enum State {
     Final,
 }
 
-use replay::{bounded, compare, exchange, read_text, recording, trim, How, How::*};
+use replay::{
+    bounded, compare, exchange, names_in, read_text, recording, replay_one, trim, without_last_txs,
+    How, How::*, LIVE,
+};
 use State::*;
 
 /// Every recording, in the order Core answered them (the `Date` of each `.http`, then the
@@ -240,14 +211,6 @@ const PLAN: &[(&str, State, How)] = &[
     ("submitpackage_garbage", Final, Plain),
 ];
 
-/// The transactions [`State::BeforeLastTxs`] lacks (`mp_opreturn`, `mp_pkg_parent`,
-/// `mp_pkg_child` of `scenario.json`).
-const LAST_TXS: &[&str] = &[
-    "b8e7ff09a5510c3efe7bb0043f74950723ca90ecea58db1093b3e11c17e4f63b",
-    "419fac80d09878d30a80b2cc2ce49a414cfb363d2bc9d7184cfdf8014e2df258",
-    "607eb405b09e396c8261d2adf2315ea5f323b28de7b4811130fe16d19d1c1891",
-];
-
 fn data_dir() -> PathBuf {
     let dir = PathBuf::from(DATA);
     assert!(
@@ -274,12 +237,7 @@ fn spawn(node: Node, zmq: &[ferrumx_simnode::rpc::ZmqEndpoint]) -> SimNode {
 #[test]
 fn every_recording_is_planned() {
     let rpc = data_dir().join("rpc");
-    let on_disk: BTreeSet<String> = std::fs::read_dir(&rpc)
-        .expect("rpc dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
-        .collect();
+    let on_disk = names_in(&rpc);
     let planned: BTreeSet<String> = PLAN.iter().map(|(n, _, _)| n.to_string()).collect();
     assert_eq!(PLAN.len(), planned.len(), "a recording is planned twice");
     assert_eq!(
@@ -308,24 +266,7 @@ fn replay_all() {
 
     let (final_node, zmq) = recorded::load(&dir).expect("recorded chain loads");
     let (mut before, _) = recorded::load(&dir).expect("recorded chain loads");
-    let last: Vec<Txid> = LAST_TXS
-        .iter()
-        .map(|t| Txid::from_str(t).expect("txid"))
-        .collect();
-    for txid in &last {
-        assert!(
-            before.mempool.contains(txid),
-            "{txid} is not in the recorded mempool"
-        );
-    }
-    for txid in &last {
-        before.mempool.remove_with_descendants(txid);
-    }
-    assert_eq!(
-        before.mempool.len(),
-        9,
-        "mempool before the last transactions"
-    );
+    without_last_txs(&mut before);
     eprintln!("loaded the recording twice in {:?}", started.elapsed());
 
     let fresh = spawn(Node::new(GenParams::fixture(0)), &zmq);
@@ -340,32 +281,7 @@ fn replay_all() {
             BeforeLastTxs => &before,
             Final => &fin,
         };
-        let want = recording(&rpc, name, *how);
-        match how {
-            Warmup(_) => {
-                let core: Value = serde_json::from_str(&want.body).expect("warm-up answer");
-                let msg = core["error"]["message"].as_str().expect("warm-up message");
-                sim.control().set_warmup(Some(msg));
-            }
-            Ready(_) => sim.control().set_warmup(None),
-            Plain | WrongPassword => {}
-        }
-        let password = match how {
-            WrongPassword => "not-the-password",
-            _ => PASSWORD,
-        };
-        let outcome = exchange(sim.addr(), USER, password, &want.request)
-            .and_then(|(status, ctype, body)| compare(LIVE, name, &want, status, ctype, &body));
-        if let Warmup(_) = how {
-            sim.control().set_warmup(None);
-        }
-        let mode = if LIVE.iter().any(|(n, _, _)| n == name) {
-            "JSON-equal + text with live values masked"
-        } else if want.body.is_empty() {
-            "empty body"
-        } else {
-            "byte-exact"
-        };
+        let (mode, outcome) = replay_one(sim, &rpc, name, *how, (USER, PASSWORD));
         report.push(format!("{name} [{state:?}]: {mode}"));
         if let Err(e) = outcome {
             failures.push(format!("{name}: {e}"));

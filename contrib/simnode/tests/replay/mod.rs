@@ -438,3 +438,110 @@ pub fn bounded(limit: Duration, f: impl FnOnce() + Send + 'static) {
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("replay took longer than {limit:?}"),
     }
 }
+
+/// The live values of every recording set (Core 29.0 and 31.0 have the same).
+pub const LIVE: &Live = &[
+    (
+        "uptime",
+        "/result",
+        "seconds since the answering process started",
+    ),
+    (
+        "getblockchaininfo",
+        "/result/size_on_disk",
+        "bytes of Core's blk*.dat/rev*.dat files, preallocation and undo data included",
+    ),
+    (
+        "getmempoolinfo",
+        "/result/usage",
+        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
+    ),
+    (
+        "electrumx_getmempoolinfo",
+        "/result/usage",
+        "Core's DynamicMemoryUsage: depends on its allocator and container internals",
+    ),
+    (
+        "getrawmempool_false_mempool_sequence",
+        "/result/mempool_sequence",
+        "counts every mempool addition and removal since Core started (the whole scenario)",
+    ),
+];
+
+/// The scenario's three last transactions (`mp_opreturn`, `mp_pkg_parent`, `mp_pkg_child`
+/// of the Core 29.0 recording's `scenario.json`): some answers were recorded before they were
+/// sent.
+pub const LAST_TXS: &[&str] = &[
+    "b8e7ff09a5510c3efe7bb0043f74950723ca90ecea58db1093b3e11c17e4f63b",
+    "419fac80d09878d30a80b2cc2ce49a414cfb363d2bc9d7184cfdf8014e2df258",
+    "607eb405b09e396c8261d2adf2315ea5f323b28de7b4811130fe16d19d1c1891",
+];
+
+/// The recorded node as it was before [`LAST_TXS`] were sent: its mempool without them (9
+/// transactions).
+pub fn without_last_txs(node: &mut ferrumx_simnode::Node) {
+    let last: Vec<bitcoin::Txid> = LAST_TXS.iter().map(|t| t.parse().expect("txid")).collect();
+    for txid in &last {
+        assert!(
+            node.mempool.contains(txid),
+            "{txid} is not in the recorded mempool"
+        );
+    }
+    for txid in &last {
+        node.mempool.remove_with_descendants(txid);
+    }
+    assert_eq!(
+        node.mempool.len(),
+        9,
+        "mempool before the last transactions"
+    );
+}
+
+/// The recordings (`NAME.json`) in an `rpc/` directory, by name.
+pub fn names_in(rpc: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(rpc)
+        .unwrap_or_else(|e| panic!("{}: {e}", rpc.display()))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .collect()
+}
+
+/// Replays recording `name` of `rpc` against `sim` as `how` says (putting the node in and out
+/// of warm-up around it), with `user`/`password` (a wrong one for [`WrongPassword`]). How it
+/// was compared, and the difference if any.
+pub fn replay_one(
+    sim: &ferrumx_simnode::SimNode,
+    rpc: &Path,
+    name: &str,
+    how: How,
+    (user, password): (&str, &str),
+) -> (&'static str, Result<(), String>) {
+    let want = recording(rpc, name, how);
+    match how {
+        Warmup(_) => {
+            let core: Value = serde_json::from_str(&want.body).expect("warm-up answer");
+            let msg = core["error"]["message"].as_str().expect("warm-up message");
+            sim.control().set_warmup(Some(msg));
+        }
+        Ready(_) => sim.control().set_warmup(None),
+        Plain | WrongPassword => {}
+    }
+    let password = match how {
+        WrongPassword => "not-the-password",
+        _ => password,
+    };
+    let outcome = exchange(sim.addr(), user, password, &want.request)
+        .and_then(|(status, ctype, body)| compare(LIVE, name, &want, status, ctype, &body));
+    if let Warmup(_) = how {
+        sim.control().set_warmup(None);
+    }
+    let mode = if LIVE.iter().any(|(n, _, _)| *n == name) {
+        "JSON-equal + text with live values masked"
+    } else if want.body.is_empty() {
+        "empty body"
+    } else {
+        "byte-exact"
+    };
+    (mode, outcome)
+}
