@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use bitcoin::hashes::Hash;
-use bitcoin::{OutPoint, Transaction, Txid};
+use bitcoin::{OutPoint, Txid};
 use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::{GenParams, Node};
+use ferrumx_testkit::outpoint::{outpoint_status, outpoints_in_every_state};
 use ferrumx_testkit::{Client, Electrum, Kind, WAIT};
 use serde_json::{json, Value};
 
@@ -23,88 +23,6 @@ const GET: &str = "blockchain.outpoint.get_status";
 /// How long nothing more may arrive after the last expected notification.
 const QUIET: Duration = Duration::from_millis(700);
 
-/// Whether a transaction has an input spending a mempool transaction.
-fn unconfirmed_inputs(n: &Node, tx: &Transaction) -> bool {
-    tx.input
-        .iter()
-        .any(|i| n.mempool.contains(&i.previous_output.txid))
-}
-
-/// The status dict of `op` by the stand-in's truth.
-fn truth(n: &Node, op: &OutPoint) -> Value {
-    let height = |tx: &Transaction| if unconfirmed_inputs(n, tx) { -1 } else { 0 };
-    let mempool_spender = || {
-        let t = n.mempool.spender(op)?;
-        Some((t, height(&n.mempool.get(&t)?.tx)))
-    };
-    let shape = |funder: i64, spender: Option<(Txid, i64)>| match spender {
-        None => json!({"funder_height": funder}),
-        Some((t, h)) => {
-            json!({"funder_height": funder, "spender_txhash": t.to_string(), "spender_height": h})
-        }
-    };
-    if let Some(e) = n.mempool.get(&op.txid) {
-        if op.vout as usize >= e.tx.output.len() {
-            return json!({});
-        }
-        return shape(height(&e.tx), mempool_spender());
-    }
-    let Some((hash, index)) = n.txindex_lookup(&op.txid) else {
-        return json!({});
-    };
-    if !n.is_active(&hash) {
-        return json!({});
-    }
-    let Some(block) = n.block(&hash) else {
-        return json!({});
-    };
-    let Some(tx) = block.tx(index as usize) else {
-        return json!({});
-    };
-    if op.vout as usize >= tx.output.len() || block.height == 0 {
-        return json!({});
-    }
-    let funder = i64::from(block.height);
-    match n.spenders.get(op) {
-        Some((h, pos)) => {
-            let t = n.block_at(h).expect("spender's block").txids[pos as usize];
-            shape(funder, Some((t, i64::from(h))))
-        }
-        None => shape(funder, mempool_spender()),
-    }
-}
-
-/// Outpoints in every state: outputs and prevouts of the mempool's transactions (created
-/// with confirmed and with unconfirmed parents, spent in the mempool) and of the last blocks'
-/// (unspent, spent in a block, OP_RETURN), one past each such transaction's outputs, and
-/// outpoints of transactions that do not exist.
-fn universe(n: &Node) -> BTreeSet<OutPoint> {
-    let mut u = BTreeSet::new();
-    let add_tx = |u: &mut BTreeSet<OutPoint>, txid: Txid, tx: &Transaction| {
-        for vout in 0..=tx.output.len() as u32 {
-            u.insert(OutPoint::new(txid, vout));
-        }
-        if !tx.is_coinbase() {
-            u.extend(tx.input.iter().map(|i| i.previous_output));
-        }
-    };
-    for e in n.mempool.entries() {
-        add_tx(&mut u, e.txid, &e.tx);
-    }
-    let tip = n.tip_height();
-    for h in tip.saturating_sub(8)..=tip {
-        let b = n.block_at(h).expect("block");
-        for (i, txid) in b.txids.iter().enumerate() {
-            let tx = b.tx(i).expect("tx");
-            add_tx(&mut u, *txid, &tx);
-        }
-    }
-    for b in 1..=3u8 {
-        u.insert(OutPoint::new(Txid::from_byte_array([b; 32]), 0));
-    }
-    u
-}
-
 struct Sess {
     c: Client,
     /// Outpoint → the status last told.
@@ -112,7 +30,7 @@ struct Sess {
 }
 
 fn world(n: &Node, u: &BTreeSet<OutPoint>) -> BTreeMap<OutPoint, Value> {
-    u.iter().map(|op| (*op, truth(n, op))).collect()
+    u.iter().map(|op| (*op, outpoint_status(n, op))).collect()
 }
 
 /// Reads `c`'s outpoint notifications until `want` are all there (at most `WAIT`), then for
@@ -212,7 +130,7 @@ fn outpoint_statuses_and_notifications_follow_the_truth() {
     node.add_traffic(40);
     let e = Electrum::start("outpoints", node, &[]);
     let (u, now) = e.sim.with_node(|n| {
-        let u = universe(n);
+        let u = outpoints_in_every_state(n, 8);
         let w = world(n, &u);
         (u, w)
     });

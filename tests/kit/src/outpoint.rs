@@ -1,7 +1,7 @@
 //! Protocol 1.7's outpoint statuses from the stand-in's truth (its chain, its
 //! `-txospenderindex` stand-in `node.spenders`, its mempool), never from a server: the status
 //! dict `blockchain.outpoint.get_status` must answer, and outpoints in every state to ask.
-//! (The rules `tests/outpoints.rs` states for itself, shared here for `tests/differential/`.)
+//! Used by `tests/outpoints.rs` and `tests/differential/`.
 
 use std::collections::BTreeSet;
 
