@@ -49,6 +49,25 @@ pub(super) fn display_hex(h: &[u8; 32]) -> String {
     h.iter().rev().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The Electrum status, computed here, of a history of tx 1 at height 5 and tx 2 at 7, with
+/// tx 3 (confirmed inputs: 0) and tx 4 (an unconfirmed input: -1) in the mempool: the
+/// sha256 of `txid:height:` for each, in hex.
+pub(super) fn status_of_1_2_and_mempool_3_4() -> String {
+    use bitcoin::hashes::{sha256, Hash};
+    let status = format!(
+        "{}:5:{}:7:{}:0:{}:-1:",
+        display_hex(&bytes32(1)),
+        display_hex(&bytes32(2)),
+        display_hex(&bytes32(3)),
+        display_hex(&bytes32(4))
+    );
+    sha256::Hash::hash(status.as_bytes())
+        .to_byte_array()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// `sha256d(left ‖ right)`.
 pub(super) fn sha256d_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     let mut buf = left.to_vec();

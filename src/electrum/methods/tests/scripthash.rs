@@ -1,10 +1,11 @@
 //! The script-hash family.
 
-use bitcoin::hashes::{sha256, Hash};
 use bitcoin::OutPoint;
 use serde_json::json;
 
-use super::{assert_cost, bytes32, display_hex, txid, Fake, Harness};
+use super::{
+    assert_cost, bytes32, display_hex, status_of_1_2_and_mempool_3_4, txid, Fake, Harness,
+};
 use crate::electrum::history::HistoryError;
 use crate::index::{HashX, Utxo};
 use crate::mempool::{MempoolUtxo, TxSummary};
@@ -48,18 +49,7 @@ fn with_history() -> Fake {
 async fn subscribe_answers_the_electrum_status_hash() {
     let (_, text) = sh();
     let h = Harness::new(with_history());
-    let status = format!(
-        "{}:5:{}:7:{}:0:{}:-1:",
-        display_hex(&bytes32(1)),
-        display_hex(&bytes32(2)),
-        display_hex(&bytes32(3)),
-        display_hex(&bytes32(4))
-    );
-    let want: String = sha256::Hash::hash(status.as_bytes())
-        .to_byte_array()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let want = status_of_1_2_and_mempool_3_4();
     let got = h
         .ok(
             "blockchain.scripthash.subscribe",

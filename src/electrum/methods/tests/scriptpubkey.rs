@@ -4,7 +4,9 @@ use bitcoin::hashes::{sha256, Hash};
 use bitcoin::OutPoint;
 use serde_json::json;
 
-use super::{assert_cost, bytes32, config, display_hex, txid, Fake, Harness};
+use super::{
+    assert_cost, bytes32, config, display_hex, status_of_1_2_and_mempool_3_4, txid, Fake, Harness,
+};
 use crate::electrum::history::HistoryError;
 use crate::index::{HashX, Utxo};
 use crate::mempool::{MempoolUtxo, TxSummary};
@@ -115,18 +117,7 @@ async fn answers_are_the_script_hash_ones_in_1_7_shapes() {
 async fn subscribe_answers_the_status_and_notifies_by_script_hash() {
     let (hex, _, named) = spk();
     let h = Harness::at(with_history(), &[1, 7]);
-    let status = format!(
-        "{}:5:{}:7:{}:0:{}:-1:",
-        display_hex(&bytes32(1)),
-        display_hex(&bytes32(2)),
-        display_hex(&bytes32(3)),
-        display_hex(&bytes32(4))
-    );
-    let want: String = sha256::Hash::hash(status.as_bytes())
-        .to_byte_array()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let want = status_of_1_2_and_mempool_3_4();
     // Upper-case hex is a valid scriptPubKey too; the subscription is named by its script
     // hash in lowercase whatever the spelling.
     let got = h
