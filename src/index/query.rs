@@ -13,9 +13,9 @@ use bitcoin::{BlockHash, OutPoint, Txid};
 use super::error::IndexError;
 use super::schema::{
     height_key, outpoint_prefix, read_height_key, read_tx_num, read_txid, read_utxo_key,
-    read_value, tx_num_bytes, txid_prefix, Cf, HashX, TxNum, UtxoRow,
+    read_value, tx_num_bytes, Cf, HashX, TxNum, UtxoRow,
 };
-use super::snap::{height_of, HistoryEntry, Snap};
+use super::snap::{height_of, tx_nums_with_prefix, HistoryEntry, Snap};
 use super::status::{status, OutpointStatus};
 use super::store::decode_header;
 use super::view::{Shared, View};
@@ -294,19 +294,8 @@ impl IndexReader {
     /// # Errors
     /// A read failed or met corrupt data.
     pub fn tx_position(&self, txid: &Txid) -> Result<Option<TxPosition>, IndexError> {
-        let prefix = txid_prefix(txid);
         self.with(|s, v| {
-            let mut it = s.iter(Cf::TxPrefix, true)?;
-            it.seek(prefix);
-            let mut nums = Vec::new();
-            while let Some(k) = it.key() {
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                nums.push(read_tx_num(&k[prefix.len()..])?);
-                it.next();
-            }
-            it.status()?;
+            let nums = tx_nums_with_prefix(&mut s.iter(Cf::TxPrefix, true)?, txid)?;
             for (n, t) in nums.iter().zip(s.txids(&nums)?) {
                 if t == *txid {
                     let height = height_of(v, *n)?;

@@ -6,7 +6,10 @@ use bitcoin::Txid;
 use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use super::error::IndexError;
-use super::schema::{history_key, read_history_key, read_txid, tx_num_bytes, Cf, HashX, TxNum};
+use super::schema::{
+    history_key, read_history_key, read_tx_num, read_txid, tx_num_bytes, txid_prefix, Cf, HashX,
+    TxNum,
+};
 use super::store::Store;
 use super::view::View;
 
@@ -127,4 +130,27 @@ impl Snap<'_> {
 pub(crate) fn height_of(view: &View, n: TxNum) -> Result<u32, IndexError> {
     view.height_of(n)
         .ok_or_else(|| IndexError::Corrupt(format!("tx number {n} beyond the flushed tip")))
+}
+
+/// The tx numbers whose txid starts as `txid` does (`txprefix` rows), in chain order: the
+/// candidates for `txid`, to be checked against their full txids. `it` iterates `txprefix`.
+///
+/// # Errors
+/// A read failed or met a corrupt key.
+pub(crate) fn tx_nums_with_prefix(
+    it: &mut DBRawIteratorWithThreadMode<'_, DB>,
+    txid: &Txid,
+) -> Result<Vec<TxNum>, IndexError> {
+    let prefix = txid_prefix(txid);
+    it.seek(prefix);
+    let mut nums = Vec::new();
+    while let Some(k) = it.key() {
+        if !k.starts_with(&prefix) {
+            break;
+        }
+        nums.push(read_tx_num(&k[prefix.len()..])?);
+        it.next();
+    }
+    it.status()?;
+    Ok(nums)
 }

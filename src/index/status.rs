@@ -12,11 +12,8 @@
 use bitcoin::{OutPoint, Txid};
 
 use super::error::IndexError;
-use super::schema::{
-    outpoint_prefix, read_spender_value, read_tx_num, spender_key, tx_num_bytes, txid_prefix, Cf,
-    TxNum,
-};
-use super::snap::{height_of, Snap};
+use super::schema::{outpoint_prefix, read_spender_value, spender_key, tx_num_bytes, Cf, TxNum};
+use super::snap::{height_of, tx_nums_with_prefix, Snap};
 use super::view::View;
 
 /// The confirmed transaction that spent an output.
@@ -43,18 +40,7 @@ pub struct OutpointStatus {
 /// BIP 30: the later one, whose outputs replaced the earlier one's, as bitcoind's `-txindex`
 /// keeps the later one too).
 fn last_tx_num(s: &Snap<'_>, txid: &Txid) -> Result<Option<TxNum>, IndexError> {
-    let prefix = txid_prefix(txid);
-    let mut it = s.iter(Cf::TxPrefix, true)?;
-    it.seek(prefix);
-    let mut nums = Vec::new();
-    while let Some(k) = it.key() {
-        if !k.starts_with(&prefix) {
-            break;
-        }
-        nums.push(read_tx_num(&k[prefix.len()..])?);
-        it.next();
-    }
-    it.status()?;
+    let nums = tx_nums_with_prefix(&mut s.iter(Cf::TxPrefix, true)?, txid)?;
     let txids = s.txids(&nums)?;
     Ok(nums
         .iter()

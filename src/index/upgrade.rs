@@ -27,11 +27,11 @@ use rocksdb::{DBRawIteratorWithThreadMode, ReadOptions, WriteBatch, DB};
 use super::apply::parse_block;
 use super::error::IndexError;
 use super::schema::{
-    is_unspendable, read_tx_num, spender_key, tx_num_bytes, txid_prefix, Cf, TxNum,
-    SPENDER_KEY_LEN, TX_NUM_LEN, UPGRADE_KEY,
+    is_unspendable, spender_key, tx_num_bytes, Cf, TxNum, SPENDER_KEY_LEN, TX_NUM_LEN, UPGRADE_KEY,
 };
 #[cfg(doc)]
 use super::schema::{DB_VERSION, DB_VERSION_PRE_SPENDERS};
+use super::snap::tx_nums_with_prefix;
 use super::store::Store;
 
 /// Estimated bytes of one entry of the recent-transactions map (key, value, control byte,
@@ -204,17 +204,7 @@ impl Upgrade {
         if let Some(&n) = self.young.get(&op.txid).or_else(|| self.old.get(&op.txid)) {
             return Ok(n);
         }
-        let prefix = txid_prefix(&op.txid);
-        it.seek(prefix);
-        let mut nums = Vec::new();
-        while let Some(k) = it.key() {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            nums.push(read_tx_num(&k[prefix.len()..])?);
-            it.next();
-        }
-        it.status()?;
+        let nums = tx_nums_with_prefix(it, &op.txid)?;
         for &n in nums.iter().rev().filter(|&&n| n < before) {
             if store.txid(n)? == Some(op.txid) {
                 return Ok(n);
