@@ -25,7 +25,8 @@ pub fn err(code: i64, message: impl Into<String>) -> RpcError {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// The JSON type's name as Core's messages say it (`UniValue::uvTypeName`).
+pub(super) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -13,24 +13,13 @@ use bitcoin::{OutPoint, Transaction, Txid};
 use serde_json::Value;
 
 use super::params::{
-    err, parse_hash, Params, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPC_TYPE_ERROR,
+    err, parse_hash, type_name, Params, RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPC_TYPE_ERROR,
 };
 use super::NodeRpc;
 use crate::http::RpcError;
 use crate::json::Json;
 use crate::node::Node;
 use crate::version::CoreVersion;
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 /// Core's `RPCTypeCheckObj(o, fields, fAllowNull, fStrict=true)`: every field present (unless
 /// `allow_null`) with its type, then no other key.
