@@ -4,55 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bitcoin::consensus::encode::deserialize;
 use bitcoin::hex::DisplayHex;
 use bitcoin::{ScriptBuf, Transaction};
 use ferrumx_simnode::{Node, ScriptHash};
-use ferrumx_testkit::prevout_script;
+use ferrumx_testkit::{prevout_script, script_kind};
 use serde_json::json;
 
 use crate::calls::hex_of;
 use crate::compare::{call, Call, Peer, Report, Res};
 use crate::fixture::MAX_SEND;
-
-/// The kind of a script, as the report names it.
-pub fn script_kind(s: &bitcoin::Script) -> &'static str {
-    if s.is_p2pkh() {
-        "p2pkh"
-    } else if s.is_p2sh() {
-        "p2sh"
-    } else if s.is_p2wpkh() {
-        "p2wpkh"
-    } else if s.is_p2wsh() {
-        "p2wsh"
-    } else if s.is_p2tr() {
-        "p2tr"
-    } else if s.is_op_return() {
-        "op_return"
-    } else if s.is_multisig() {
-        "bare multisig"
-    } else if s.is_p2pk() {
-        "p2pk"
-    } else {
-        "other"
-    }
-}
-
-/// The script of every output of the chain and the mempool, by script hash.
-pub fn scripts(n: &Node) -> BTreeMap<ScriptHash, ScriptBuf> {
-    let mut txs: Vec<Transaction> = n.mempool.entries().map(|e| e.tx.clone()).collect();
-    for h in 0..=n.tip_height() {
-        let block: bitcoin::Block = deserialize(&n.block_at(h).expect("block").raw).expect("block");
-        txs.extend(block.txdata);
-    }
-    let mut out = BTreeMap::new();
-    for tx in &txs {
-        for o in &tx.output {
-            out.insert(ScriptHash::of(&o.script_pubkey), o.script_pubkey.clone());
-        }
-    }
-    out
-}
 
 /// The scriptPubKeys (hex) of `shs` (every script hash the comparison asks about), plus the
 /// empty script; the script hashes nobody pays get a script nobody pays. Prints how many of

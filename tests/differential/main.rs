@@ -208,7 +208,7 @@ fn answers_equal_a_real_electrumx() {
         let (shs, only) = all_script_hashes(n);
         let mut mempool_txs: Vec<Txid> = n.mempool.entries().map(|e| e.txid).collect();
         mempool_txs.sort();
-        let spks = script_pubkeys(&shs, &scripts(n));
+        let spks = script_pubkeys(&shs, &ferrumx_testkit::output_scripts(n));
         eprintln!(
             "tip {}, {} script hashes ({only} only in the mempool), {} scriptPubKeys, {} \
              mempool transactions",

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ferrumx_testkit::Kind;
+use ferrumx_testkit::{output_scripts, script_kind, Kind};
 
 use super::limits::LIMITS;
 use super::scripthash::{parent_and_child, start, SCRIPTHASH};
@@ -13,41 +13,10 @@ use super::*;
 /// The scriptPubKey (hex) of every output of the stand-in's chain and mempool, by script
 /// hash, with the kind of script it is.
 fn script_pubkeys(n: &Node) -> HashMap<ScriptHash, (String, &'static str)> {
-    let mut txs: Vec<Transaction> = n.mempool.entries().map(|e| e.tx.clone()).collect();
-    for h in 0..=n.tip_height() {
-        let block: bitcoin::Block = deserialize(&n.block_at(h).expect("block").raw).expect("block");
-        txs.extend(block.txdata);
-    }
-    let mut out = HashMap::new();
-    for tx in &txs {
-        for o in &tx.output {
-            let s = &o.script_pubkey;
-            let kind = if s.is_p2pkh() {
-                "p2pkh"
-            } else if s.is_p2sh() {
-                "p2sh"
-            } else if s.is_p2wpkh() {
-                "p2wpkh"
-            } else if s.is_p2wsh() {
-                "p2wsh"
-            } else if s.is_p2tr() {
-                "p2tr"
-            } else if s.is_op_return() {
-                "op_return"
-            } else if s.is_multisig() {
-                "bare multisig"
-            } else if s.is_p2pk() {
-                "p2pk"
-            } else {
-                "other"
-            };
-            out.insert(
-                ScriptHash::of(s),
-                (s.as_bytes().to_lower_hex_string(), kind),
-            );
-        }
-    }
-    out
+    output_scripts(n)
+        .into_iter()
+        .map(|(sh, s)| (sh, (s.as_bytes().to_lower_hex_string(), script_kind(&s))))
+        .collect()
 }
 
 /// The five 1.7 answers a script must have: the script-hash family's, wrapped.

@@ -45,3 +45,43 @@ pub fn sort_unconfirmed(list: &mut Value) {
         list[split..].sort_by_key(|u| (u["tx_hash"].to_string(), u["tx_pos"].as_u64()));
     }
 }
+
+/// The kind of a script, as reports name it (the kinds the stand-in makes).
+pub fn script_kind(s: &bitcoin::Script) -> &'static str {
+    if s.is_p2pkh() {
+        "p2pkh"
+    } else if s.is_p2sh() {
+        "p2sh"
+    } else if s.is_p2wpkh() {
+        "p2wpkh"
+    } else if s.is_p2wsh() {
+        "p2wsh"
+    } else if s.is_p2tr() {
+        "p2tr"
+    } else if s.is_op_return() {
+        "op_return"
+    } else if s.is_multisig() {
+        "bare multisig"
+    } else if s.is_p2pk() {
+        "p2pk"
+    } else {
+        "other"
+    }
+}
+
+/// The script of every output of the stand-in's chain and mempool, by script hash.
+pub fn output_scripts(n: &Node) -> std::collections::BTreeMap<ScriptHash, bitcoin::ScriptBuf> {
+    let mut txs: Vec<bitcoin::Transaction> = n.mempool.entries().map(|e| e.tx.clone()).collect();
+    for h in 0..=n.tip_height() {
+        let raw = &n.block_at(h).expect("block").raw;
+        let block: bitcoin::Block = bitcoin::consensus::deserialize(raw).expect("block");
+        txs.extend(block.txdata);
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for tx in &txs {
+        for o in &tx.output {
+            out.insert(ScriptHash::of(&o.script_pubkey), o.script_pubkey.clone());
+        }
+    }
+    out
+}

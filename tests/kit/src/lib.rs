@@ -46,7 +46,7 @@ pub mod tmp;
 pub mod wait;
 pub mod wallet;
 
-pub use chain::{prevout_script, sort_unconfirmed, touched_by};
+pub use chain::{output_scripts, prevout_script, script_kind, sort_unconfirmed, touched_by};
 pub use client::{outcome, Client, Received, RpcErr};
 pub use daemon::daemon_for;
 pub use db::{
