@@ -11,10 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use bitcoin::{OutPoint, Txid};
+use bitcoin::OutPoint;
 use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::{GenParams, Node};
-use ferrumx_testkit::outpoint::{outpoint_status, outpoints_in_every_state};
+use ferrumx_testkit::outpoint::{
+    outpoint_status, outpoints_in_every_state, parent_with_lone_child,
+};
 use ferrumx_testkit::{Client, Electrum, Kind, WAIT};
 use serde_json::{json, Value};
 
@@ -104,24 +106,6 @@ fn step<R>(
     }
     eprintln!("{label}: {total} notifications");
     (r, first)
-}
-
-/// A mempool transaction without mempool parents, and a child of it (watched) whose only
-/// mempool parent it is.
-fn parent_with_lone_child(n: &Node, u: &BTreeSet<OutPoint>) -> Option<(Txid, Txid)> {
-    let mut txids = n.mempool.sorted_txids();
-    txids.sort();
-    for p in txids {
-        if !n.mempool.parents(&p).is_empty() {
-            continue;
-        }
-        for c in n.mempool.children(&p) {
-            if n.mempool.parents(&c).len() == 1 && u.contains(&OutPoint::new(c, 0)) {
-                return Some((p, c));
-            }
-        }
-    }
-    None
 }
 
 #[test]

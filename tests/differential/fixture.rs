@@ -60,24 +60,6 @@ pub fn oversized(node: &mut Node) -> (bitcoin::ScriptBuf, Txid) {
     (script, tx.compute_txid())
 }
 
-/// A mempool transaction without mempool parents, and a child of it whose only mempool
-/// parent it is and whose first output is in `watched`.
-fn parent_with_lone_child(n: &Node, watched: &BTreeSet<OutPoint>) -> Option<(Txid, Txid)> {
-    let mut txids = n.mempool.sorted_txids();
-    txids.sort();
-    for p in txids {
-        if !n.mempool.parents(&p).is_empty() {
-            continue;
-        }
-        for c in n.mempool.children(&p) {
-            if n.mempool.parents(&c).len() == 1 && watched.contains(&OutPoint::new(c, 0)) {
-                return Some((p, c));
-            }
-        }
-    }
-    None
-}
-
 /// What the notification part does to the chain and mempool, in order: the broadcasts
 /// (already made), a block mining a parent and not its child (whose outputs, in `watched`,
 /// go from funder height -1 to 0: the change ElectrumX 2.0.0 does not send), a block,
@@ -88,7 +70,8 @@ pub fn events(watched: BTreeSet<OutPoint>) -> Vec<(&'static str, Event)> {
         (
             "a parent mined alone",
             Box::new(move |n: &mut Node| {
-                let (p, _) = parent_with_lone_child(n, &watched).expect("a parent, a lone child");
+                let (p, _) = ferrumx_testkit::outpoint::parent_with_lone_child(n, &watched)
+                    .expect("a parent, a lone child");
                 let entry = n.mempool.get(&p).expect("parent").clone();
                 n.build_and_connect(vec![entry.tx.clone()], entry.fee, 4_000 + entry.weight, 0)
                     .expect("block");

@@ -92,3 +92,22 @@ pub fn outpoints_in_every_state(n: &Node, recent: u32) -> BTreeSet<OutPoint> {
     }
     u
 }
+
+/// A mempool transaction without mempool parents, and a child of it whose only mempool
+/// parent it is and whose first output is in `watched` (mining the parent alone moves that
+/// output's funder from -1 to 0).
+pub fn parent_with_lone_child(n: &Node, watched: &BTreeSet<OutPoint>) -> Option<(Txid, Txid)> {
+    let mut txids = n.mempool.sorted_txids();
+    txids.sort();
+    for p in txids {
+        if !n.mempool.parents(&p).is_empty() {
+            continue;
+        }
+        for c in n.mempool.children(&p) {
+            if n.mempool.parents(&c).len() == 1 && watched.contains(&OutPoint::new(c, 0)) {
+                return Some((p, c));
+            }
+        }
+    }
+    None
+}
