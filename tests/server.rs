@@ -16,7 +16,7 @@ use bitcoin::{OutPoint, Txid};
 use ferrumx_simnode::{chainfile, GenParams, Node, SimNode};
 use ferrumx_testkit::{
     check_against_truth, check_queries, cumulative_txs, digest_of, fresh_digest, open_index, serve,
-    wal_sizes, Rng, Server, ServerEnv, TempDir, STEP,
+    wait_for_wal_writes, Rng, Server, ServerEnv, TempDir, STEP,
 };
 
 /// Whether a log line is a warning (tracing's plain-text level column).
@@ -152,30 +152,6 @@ fn sleep_until(until: Instant, mut done: impl FnMut() -> bool) {
     while Instant::now() < until && !done() {
         std::thread::sleep(Duration::from_micros(200));
     }
-}
-
-/// Waits until the `k`-th write to the write-ahead logs of `dir` (counted as growths seen
-/// by polling every 200 µs) or until `done()` or `until`; whether the writes were seen.
-fn wait_for_wal_writes(
-    dir: &std::path::Path,
-    k: usize,
-    until: Instant,
-    done: impl Fn() -> bool,
-) -> bool {
-    let mut seen = 0;
-    let mut sizes = wal_sizes(dir);
-    sleep_until(until, || {
-        let now = wal_sizes(dir);
-        if now
-            .iter()
-            .any(|(p, &len)| len > sizes.get(p).copied().unwrap_or(0))
-        {
-            seen += 1;
-        }
-        sizes = now;
-        seen >= k || done()
-    });
-    seen >= k
 }
 
 /// kill -9 at 24 moments of a sync (deterministic RNG: at startup, at random moments of the

@@ -8,36 +8,17 @@
 //! like the truth (every output's funder and spender against the stand-in's own spender
 //! index included).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bitcoin::Network;
 use ferrumx::index::{Index, DB_VERSION_PRE_SPENDERS};
 use ferrumx_simnode::{GenParams, Node};
 use ferrumx_testkit::{
-    check_against_truth, fresh_digest, open_index, serve, wal_sizes, Server, ServerEnv, TempDir,
-    STEP,
+    check_against_truth, fresh_digest, open_index, serve, wait_for_wal_writes, Server, ServerEnv,
+    TempDir, STEP,
 };
 
 const REORG_LIMIT: u32 = 10;
-
-/// Waits until the write-ahead logs of `dir` have grown `k` times (polled every 200 µs) or
-/// `until`; whether they did.
-fn wait_for_wal_writes(dir: &std::path::Path, k: usize, until: Instant) -> bool {
-    let mut seen = 0;
-    let mut sizes = wal_sizes(dir);
-    while Instant::now() < until && seen < k {
-        std::thread::sleep(Duration::from_micros(200));
-        let now = wal_sizes(dir);
-        if now
-            .iter()
-            .any(|(p, &len)| len > sizes.get(p).copied().unwrap_or(0))
-        {
-            seen += 1;
-        }
-        sizes = now;
-    }
-    seen >= k
-}
 
 #[test]
 fn the_server_upgrades_a_previous_layout_database_in_place_through_kill9() {
@@ -77,7 +58,7 @@ fn the_server_upgrades_a_previous_layout_database_in_place_through_kill9() {
         assert_eq!(line.field("tip"), Some(u64::from(tip)), "{}", line.text);
         resumed.push(from);
         assert!(
-            wait_for_wal_writes(dir.path(), k, Instant::now() + STEP),
+            wait_for_wal_writes(dir.path(), k, Instant::now() + STEP, || false),
             "round {round}: the upgrade did not write {k} times"
         );
         server.kill9();

@@ -200,3 +200,28 @@ pub fn wal_sizes(dir: &Path) -> HashMap<PathBuf, u64> {
         .filter_map(|p| Some((p.clone(), std::fs::metadata(&p).ok()?.len())))
         .collect()
 }
+
+/// Waits until the `k`-th write to the write-ahead logs of `dir` (counted as growths seen by
+/// polling every 200 µs), or until `done()` or `until`; whether the writes were seen. What
+/// places a kill -9 inside a flush.
+pub fn wait_for_wal_writes(
+    dir: &Path,
+    k: usize,
+    until: std::time::Instant,
+    done: impl Fn() -> bool,
+) -> bool {
+    let mut seen = 0;
+    let mut sizes = wal_sizes(dir);
+    while std::time::Instant::now() < until && seen < k && !done() {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+        let now = wal_sizes(dir);
+        if now
+            .iter()
+            .any(|(p, &len)| len > sizes.get(p).copied().unwrap_or(0))
+        {
+            seen += 1;
+        }
+        sizes = now;
+    }
+    seen >= k
+}

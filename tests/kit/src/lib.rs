@@ -51,7 +51,7 @@ pub use client::{outcome, Client, Received, RpcErr};
 pub use daemon::daemon_for;
 pub use db::{
     check_against_truth, check_queries, check_spenders, cumulative_txs, digest_of, fresh_digest,
-    open_index, wal_sizes, SpendersChecked,
+    open_index, wait_for_wal_writes, wal_sizes, SpendersChecked,
 };
 pub use electrum::{serve, Electrum, Kind};
 pub use net::{free_port, WAIT};
