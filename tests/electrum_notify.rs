@@ -33,7 +33,8 @@ use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::wallet::{Address, Kind as AddrKind};
 use ferrumx_simnode::{GenParams, Node, ScriptHash, SimNode, SimNodeOptions};
 use ferrumx_testkit::{
-    free_port, prevout_script, Client, Electrum, Kind, Server, ServerEnv, TempDir, WAIT,
+    free_port, listening_ports, prevout_script, Client, Electrum, Kind, Server, ServerEnv, TempDir,
+    WAIT,
 };
 use serde_json::{json, Value};
 
@@ -1323,8 +1324,8 @@ fn a_session_that_never_reads_does_not_stall_the_others() {
     assert_eq!(c.call("server.ping", json!([])), Ok(Value::Null));
 }
 
-/// Client services start only once the index has caught up: before, connections are
-/// refused; after, they are served.
+/// Client services start only once the index has caught up: before, the server listens on
+/// no client port; after, it serves connections.
 #[test]
 fn client_services_start_only_after_catching_up() {
     let node = Node::generate(GenParams::fixture(55));
@@ -1343,26 +1344,27 @@ fn client_services_start_only_after_catching_up() {
     server.wait_for_where("database", WAIT, |l| {
         l.text.contains("new database") || l.text.contains("database opened")
     });
+    // Not listening: checked on the server's own sockets (the port was free when picked,
+    // but another test's process may take it meanwhile, so a connection proves nothing).
+    let pid = server.pid();
     let mut refused = 0;
     let mut last_refused = Instant::now();
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_millis(1500) {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Err(e) => {
-                assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
-                assert_eq!(
-                    server.count("caught up with the daemon"),
-                    0,
-                    "caught up already: the delay is too short for this test"
-                );
-                refused += 1;
-                last_refused = Instant::now();
-            }
-            Ok(_) => panic!("connected before the index caught up"),
-        }
+        assert!(
+            !listening_ports(pid).contains(&port),
+            "listening before the index caught up"
+        );
+        assert_eq!(
+            server.count("caught up with the daemon"),
+            0,
+            "caught up already: the delay is too short for this test"
+        );
+        refused += 1;
+        last_refused = Instant::now();
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(refused >= 5, "{refused} refused attempts");
+    assert!(refused >= 5, "{refused} checks");
     sim.control().set_delay(Duration::ZERO);
     let deadline = Instant::now() + WAIT;
     let stream = loop {
@@ -1377,6 +1379,11 @@ fn client_services_start_only_after_catching_up() {
     };
     let accepted = Instant::now();
     drop(stream);
+    // The probe sees the server's listening socket now (so its silence before meant it).
+    assert!(
+        listening_ports(pid).contains(&port),
+        "the server's listening socket is not seen"
+    );
     // The caught-up line was written before listening started.
     let caught = server.wait_for("caught up with the daemon", Duration::from_secs(5));
     assert_eq!(caught.field("height"), Some(u64::from(tip)));
@@ -1385,7 +1392,7 @@ fn client_services_start_only_after_catching_up() {
         "refused attempts were all before catching up"
     );
     eprintln!(
-        "catch-up: {refused} connections refused before the index caught up; the first accepted \
+        "catch-up: not listening at {refused} checks before the index caught up; the first accepted \
          {:?} after the caught-up line",
         accepted.saturating_duration_since(caught.at)
     );

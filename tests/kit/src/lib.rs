@@ -54,7 +54,7 @@ pub use db::{
     open_index, wait_for_wal_writes, wal_sizes, SpendersChecked,
 };
 pub use electrum::{serve, Electrum, Kind};
-pub use net::{free_port, WAIT};
+pub use net::{free_port, listening_ports, WAIT};
 pub use outpoint::{outpoint_status, outpoints_in_every_state};
 pub use process::{Line, Process};
 pub use rng::Rng;
