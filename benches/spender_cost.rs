@@ -166,8 +166,8 @@ fn child(kind: &str, node: &Node, cache: usize) {
 }
 
 fn spawn(kind: &str) -> Value {
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
+    // The running executable itself, even if a rebuild has replaced the file meanwhile.
+    let out = Command::new("/proc/self/exe")
         .env(CHILD, kind)
         .output()
         .expect("run a child");
