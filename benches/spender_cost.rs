@@ -17,6 +17,10 @@
 //! - `FERRUMX_SPENDER_CACHE_MB`: the index's cache budget, as CACHE_MB (default 1,200, the
 //!   server's default).
 //!
+//! One run alone, in this process (e.g. under `valgrind --tool=callgrind`, whose instruction
+//! counts are repeatable on a busy machine): `FERRUMX_SPENDER_CHILD=with` (or `without`,
+//! `upgrade`) on the bench's executable, after a first run has saved the chain.
+//!
 //! The blocks are fed from memory (no daemon, no JSON), so the figures are the index's own
 //! cost; through the daemon the difference is diluted by the stand-in's and the prefetcher's
 //! work.
@@ -90,8 +94,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
     // Resets this process's peak resident memory (Linux: `clear_refs` 5): the chain loaded
     // before is not the index's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let (rss_before, _) = memory(me);
-    let cpu_before = cpu_secs(me);
+    let (mut rss_before, _) = memory(me);
     let inputs: usize = active(node)
         .filter_map(|b| b.block())
         .flat_map(|b| b.txdata.into_iter().skip(1))
@@ -100,6 +103,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
     let (mut flushes, mut peak_cache) = (0usize, 0usize);
     let t;
     let took;
+    let cpu_before;
     if kind == "upgrade" {
         // The previous version's database (not timed), then the upgrade (timed).
         {
@@ -115,8 +119,10 @@ fn child(kind: &str, node: &Node, cache: usize) {
             index.flush().expect("flush");
         }
         let _ = std::fs::write("/proc/self/clear_refs", "5");
+        rss_before = memory(me).0;
         let mut index =
             Index::open(dir.path(), Network::Regtest, cache, REORG_LIMIT).expect("open");
+        cpu_before = cpu_secs(me);
         t = Instant::now();
         for b in active(node) {
             index.upgrade_block(&b.raw).expect("upgrade block");
@@ -135,6 +141,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
             Index::open_pre_spenders
         };
         let mut index = open(dir.path(), Network::Regtest, cache, REORG_LIMIT).expect("open");
+        cpu_before = cpu_secs(me);
         t = Instant::now();
         for b in active(node) {
             index.advance(&b.raw).expect("advance");
