@@ -18,7 +18,8 @@
 //!   `contrib/electrumx/install.sh` makes under `~/.cache/ferrumx`);
 //! - `FERRUMX_LOAD_TXS`: transactions in the chain (default 200,000), cached in
 //!   `~/.cache/ferrumx/bench-<txs>.chain` (the side-by-side bench's file for the same size);
-//! - `FERRUMX_LOAD_SESSIONS`: concurrent sessions of the request load (default 1,000);
+//! - `FERRUMX_LOAD_SESSIONS`: concurrent sessions of the request load (default 1,000; 0
+//!   skips the request load);
 //! - `FERRUMX_LOAD_SECS`: measured seconds per server and transport (default 20, after 5 s
 //!   of warm-up);
 //! - `FERRUMX_LOAD_TRANSPORTS`: `tcp,ws` (default), or one of them;
@@ -412,6 +413,33 @@ fn settled_rss(pid: u32) -> u64 {
     last
 }
 
+/// Sends `method` for each script hash of `shs` on `c`, `inflight` at a time; every answer
+/// must be a result.
+async fn requests(mut c: Conn, method: &str, shs: &[String], inflight: usize) -> Conn {
+    for (k, chunk) in shs.chunks(inflight).enumerate() {
+        for (j, sh) in chunk.iter().enumerate() {
+            let id = 1 + (k * inflight + j) as u64;
+            c.send(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":["{sh}"]}}"#
+            ))
+            .await
+            .expect("send");
+        }
+        let mut answered = 0;
+        while answered < chunk.len() {
+            let v = c.recv().await.expect("answer");
+            if v.get("id").is_some() {
+                assert!(
+                    v.get("error").is_none_or(Value::is_null),
+                    "{method} failed: {v}"
+                );
+                answered += 1;
+            }
+        }
+    }
+    c
+}
+
 fn measure_memory(
     rt: &tokio::runtime::Runtime,
     pid: u32,
@@ -420,11 +448,24 @@ fn measure_memory(
     shs: &[String],
     sessions: usize,
 ) -> MemoryResult {
-    // A few sessions first: the allocator and the runtime warm up.
+    // First the same script hashes are read (get_history, 50 sessions with 20 in flight),
+    // so that the caches answering them (FerrumX's RocksDB block cache and history cache,
+    // ElectrumX's LevelDB and history caches) are as full before the measurement as after
+    // it: the deltas are what holding sessions and subscriptions costs, not what reading
+    // histories does. The allocator and the runtime warm up on those sessions too.
     rt.block_on(async {
-        let mut warm = Vec::new();
-        for _ in 0..50 {
-            warm.push(Conn::session(transport, port).await.expect("session"));
+        let per = shs.len().div_ceil(50);
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let mine: Vec<String> = shs.iter().skip(i * per).take(per).cloned().collect();
+                tokio::spawn(async move {
+                    let c = Conn::session(transport, port).await.expect("session");
+                    requests(c, "blockchain.scripthash.get_history", &mine, 20).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            drop(t.await.expect("warm-up"));
         }
     });
     let rss_before = settled_rss(pid);
@@ -440,36 +481,20 @@ fn measure_memory(
         out
     });
     let rss_idle = settled_rss(pid);
-    // Subscriptions spread over the sessions, 20 in flight per session at a time.
+    // Subscriptions spread over the sessions, 5 in flight per session.
     let t = Instant::now();
     let per = shs.len().div_ceil(sessions.max(1));
     rt.block_on(async {
+        // At most 100 sessions subscribing at a time: 10,000 sessions with 5 in flight each
+        // at once would outlast ElectrumX's REQUEST_TIMEOUT.
+        let gate = Arc::new(tokio::sync::Semaphore::new(100));
         let mut tasks = Vec::new();
-        for (i, mut c) in conns.drain(..).enumerate() {
+        for (i, c) in conns.drain(..).enumerate() {
             let mine: Vec<String> = shs.iter().skip(i * per).take(per).cloned().collect();
+            let gate = gate.clone();
             tasks.push(tokio::spawn(async move {
-                for (k, chunk) in mine.chunks(20).enumerate() {
-                    for (j, sh) in chunk.iter().enumerate() {
-                        let id = 1 + (k * 20 + j) as u64;
-                        c.send(format!(
-                            r#"{{"jsonrpc":"2.0","id":{id},"method":"blockchain.scripthash.subscribe","params":["{sh}"]}}"#
-                        ))
-                        .await
-                        .expect("send");
-                    }
-                    let mut answered = 0;
-                    while answered < chunk.len() {
-                        let v = c.recv().await.expect("answer");
-                        if v.get("id").is_some() {
-                            assert!(
-                                v.get("error").is_none_or(Value::is_null),
-                                "subscribe failed: {v}"
-                            );
-                            answered += 1;
-                        }
-                    }
-                }
-                c
+                let _turn = gate.acquire_owned().await.expect("gate");
+                requests(c, "blockchain.scripthash.subscribe", &mine, 5).await
             }));
         }
         for t in tasks {
@@ -653,7 +678,7 @@ fn main() {
     let load_avg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let mut loads = Vec::new();
-    for &t in &transports {
+    for &t in transports.iter().filter(|_| sessions > 0) {
         for s in &servers {
             eprintln!(
                 "[{}] {} sessions over {} for {secs} s (load average {})",
@@ -667,30 +692,6 @@ fn main() {
             loads.push((s.kind, t, r));
         }
     }
-    let mut mems = Vec::new();
-    if idle > 0 {
-        for &t in &transports {
-            for s in &mut servers {
-                s.restart();
-                eprintln!(
-                    "[{}] memory: {idle} idle {} sessions, then {subs} subscriptions (load average {})",
-                    s.kind.name(),
-                    t.name(),
-                    load_avg().trim()
-                );
-                let m = measure_memory(&rt, s.process.pid(), s.port(t), t, &sub_shs, idle);
-                mems.push((s.kind, t, m));
-            }
-        }
-    }
-    let peaks: Vec<(Kind, u64)> = servers
-        .iter()
-        .map(|s| (s.kind, memory(s.process.pid()).1))
-        .collect();
-    drop(servers);
-    let _ = std::fs::remove_dir_all(&root);
-    sim.shutdown();
-
     println!();
     println!(
         "chain: {} transactions in {} blocks (seed 1), {MEMPOOL_TXS} mempool transactions; open-file limit {fds}; load average at the end {}",
@@ -731,6 +732,37 @@ fn main() {
             );
         }
     }
+    // Before the memory part restarts them.
+    let peaks: Vec<(Kind, u64)> = servers
+        .iter()
+        .map(|s| (s.kind, memory(s.process.pid()).1))
+        .collect();
+    let mut mems = Vec::new();
+    if idle > 0 {
+        for &t in &transports {
+            for s in &mut servers {
+                s.restart();
+                eprintln!(
+                    "[{}] memory: {idle} idle {} sessions, then {subs} subscriptions (load average {})",
+                    s.kind.name(),
+                    t.name(),
+                    load_avg().trim()
+                );
+                let m = measure_memory(&rt, s.process.pid(), s.port(t), t, &sub_shs, idle);
+                eprintln!(
+                    "[{}] {:.1} KiB per idle session, {:.0} bytes per subscription",
+                    s.kind.name(),
+                    m.per_session() / 1024.0,
+                    m.per_sub()
+                );
+                mems.push((s.kind, t, m));
+            }
+        }
+    }
+    drop(servers);
+    let _ = std::fs::remove_dir_all(&root);
+    sim.shutdown();
+
     if !mems.is_empty() {
         println!();
         println!(
@@ -757,7 +789,7 @@ fn main() {
     println!();
     for (k, peak) in peaks {
         println!(
-            "{}: peak RSS {:.0} MiB",
+            "{}: peak RSS {:.0} MiB (sync and request load)",
             k.name(),
             peak as f64 / (1 << 20) as f64
         );
