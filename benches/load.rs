@@ -24,7 +24,10 @@
 //!   of warm-up);
 //! - `FERRUMX_LOAD_TRANSPORTS`: `tcp,ws` (default), or one of them;
 //! - `FERRUMX_LOAD_IDLE`: idle sessions of the memory measurement (default 10,000; 0 skips
-//!   the memory part), `FERRUMX_LOAD_SUBS`: subscriptions spread over them (default 100,000);
+//!   the memory part), `FERRUMX_LOAD_SUBS`: subscriptions spread over them (default 100,000),
+//!   `FERRUMX_LOAD_MEMORY_TRANSPORTS`: over which transports (default `tcp`: ElectrumX's
+//!   websocket library closes a connection that leaves its pings unanswered for 20 s, and
+//!   an idle client here does not read, so ws sessions do not stay idle on it);
 //! - `FERRUMX_LOAD_ONLY`: `ferrumx` or `electrumx` to run one side only.
 //!
 //! Both servers get the same limits: `MAX_SESSIONS=20000` (above every session count here),
@@ -618,6 +621,15 @@ fn main() {
             other => panic!("FERRUMX_LOAD_TRANSPORTS: {other:?} is neither tcp nor ws"),
         })
         .collect();
+    let memory_transports: Vec<Transport> = std::env::var("FERRUMX_LOAD_MEMORY_TRANSPORTS")
+        .unwrap_or_else(|_| "tcp".into())
+        .split(',')
+        .map(|t| match t.trim() {
+            "tcp" => Transport::Tcp,
+            "ws" => Transport::Ws,
+            other => panic!("FERRUMX_LOAD_MEMORY_TRANSPORTS: {other:?} is neither tcp nor ws"),
+        })
+        .collect();
     let kinds: Vec<Kind> = match std::env::var("FERRUMX_LOAD_ONLY")
         .unwrap_or_default()
         .as_str()
@@ -739,7 +751,7 @@ fn main() {
         .collect();
     let mut mems = Vec::new();
     if idle > 0 {
-        for &t in &transports {
+        for &t in &memory_transports {
             for s in &mut servers {
                 s.restart();
                 eprintln!(
