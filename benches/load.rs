@@ -397,8 +397,9 @@ impl MemoryResult {
     fn per_session(&self) -> f64 {
         self.rss_idle.saturating_sub(self.rss_before) as f64 / self.sessions.max(1) as f64
     }
+    /// Negative when the RSS fell while subscribing (transient memory handed back).
     fn per_sub(&self) -> f64 {
-        self.rss_subs.saturating_sub(self.rss_idle) as f64 / self.subs.max(1) as f64
+        (self.rss_subs as f64 - self.rss_idle as f64) / self.subs.max(1) as f64
     }
 }
 
@@ -762,10 +763,13 @@ fn main() {
                 );
                 let m = measure_memory(&rt, s.process.pid(), s.port(t), t, &sub_shs, idle);
                 eprintln!(
-                    "[{}] {:.1} KiB per idle session, {:.0} bytes per subscription",
+                    "[{}] {:.1} KiB per idle session, {:.0} bytes per subscription (RSS {} -> {} -> {} bytes)",
                     s.kind.name(),
                     m.per_session() / 1024.0,
-                    m.per_sub()
+                    m.per_sub(),
+                    m.rss_before,
+                    m.rss_idle,
+                    m.rss_subs,
                 );
                 mems.push((s.kind, t, m));
             }
