@@ -4,7 +4,11 @@
 //! then `"txid:0:"` or `"txid:-1:"` for each mempool transaction in the mempool's canonical
 //! order (`-1`: it has unconfirmed inputs). The cache keeps, per key, the confirmed entries
 //! and the SHA-256 state after hashing them, so a status after a mempool change costs only
-//! the mempool part; a block invalidates exactly the keys it touched.
+//! the mempool part. A block marks exactly the keys it touched stale, and a stale history is
+//! extended, not read again: the entries after its last transaction number are read (one
+//! seek) and fed to the kept SHA-256 state, so a status after a block costs what the block
+//! added, however long the history (histories only grow while blocks are added; a reorg
+//! drops the whole cache, and an extension that overlapped one is not kept).
 //!
 //! As ElectrumX, a history is read up to `MAX_SEND / 99` entries (a JSON entry is about 99
 //! bytes), and one that reaches that limit is refused with "history too large" — for
@@ -21,7 +25,7 @@ use lru::LruCache;
 use serde_json::Value;
 
 use super::version::ProtocolVersion;
-use crate::index::{HashX, IndexError, IndexReader};
+use crate::index::{HashX, HistoryEntry, IndexError, IndexReader, TxNum};
 use crate::mempool::TxSummary;
 
 /// The confirmed part of a history.
@@ -31,6 +35,8 @@ pub struct Confirmed {
     pub entries: Vec<(Txid, u32)>,
     /// SHA-256 state after `"txid:height:"` of every entry.
     engine: sha256::HashEngine,
+    /// The last entry's transaction number, when known (an extension reads after it).
+    last: Option<TxNum>,
 }
 
 impl std::fmt::Debug for Confirmed {
@@ -44,11 +50,36 @@ impl std::fmt::Debug for Confirmed {
 impl Confirmed {
     /// The confirmed part of a history of `entries` (in chain order).
     pub fn new(entries: Vec<(Txid, u32)>) -> Confirmed {
-        let mut engine = sha256::HashEngine::default();
-        for (txid, height) in &entries {
-            engine.input(format!("{txid}:{height}:").as_bytes());
+        let mut c = Confirmed {
+            entries: Vec::new(),
+            engine: sha256::HashEngine::default(),
+            last: None,
+        };
+        c.extend(entries);
+        c
+    }
+
+    /// The confirmed part of a history of index entries (in chain order).
+    fn from_index(entries: Vec<HistoryEntry>) -> Confirmed {
+        let mut c = Confirmed::new(Vec::new());
+        c.append(entries);
+        c
+    }
+
+    fn extend(&mut self, entries: Vec<(Txid, u32)>) {
+        self.entries.reserve(entries.len());
+        for (txid, height) in entries {
+            self.engine.input(format!("{txid}:{height}:").as_bytes());
+            self.entries.push((txid, height));
         }
-        Confirmed { entries, engine }
+    }
+
+    /// Appends index entries that follow the last one.
+    fn append(&mut self, entries: Vec<HistoryEntry>) {
+        if let Some(e) = entries.last() {
+            self.last = Some(e.tx_num);
+        }
+        self.extend(entries.into_iter().map(|e| (e.txid, e.height)).collect());
     }
 
     /// The status with `mempool` (in canonical order) appended; `None` when there is no
@@ -104,6 +135,8 @@ impl From<IndexError> for HistoryError {
 #[derive(Clone)]
 enum Cached {
     Ok(Arc<Confirmed>),
+    /// A block touched the key since: extend it before use.
+    Stale(Arc<Confirmed>),
     TooLarge,
 }
 
@@ -113,6 +146,9 @@ struct Inner {
     entries: usize,
     /// Bumped by every invalidation: a read that started before one must not be cached.
     epoch: u64,
+    /// Bumped by every [`HistoryCache::clear`] (reorgs): an extension that overlapped one
+    /// is thrown away and the history read whole.
+    clears: u64,
 }
 
 /// Confirmed histories of recently asked keys. `Send + Sync`.
@@ -138,6 +174,7 @@ impl HistoryCache {
                 lru: LruCache::new(NonZeroUsize::new(MAX_KEYS).unwrap_or(NonZeroUsize::MIN)),
                 entries: 0,
                 epoch: 0,
+                clears: 0,
             }),
             limit: (max_send / 99).max(1),
             max_entries: MAX_ENTRIES,
@@ -169,7 +206,7 @@ impl HistoryCache {
         use std::sync::atomic::Ordering::Relaxed;
         let x = HashX::from_script_hash(sh);
         self.lookups.fetch_add(1, Relaxed);
-        let epoch = {
+        let (epoch, clears, stale) = {
             let mut inner = self.lock();
             match inner.lru.get(&x) {
                 Some(Cached::Ok(c)) => {
@@ -180,58 +217,107 @@ impl HistoryCache {
                     self.hits.fetch_add(1, Relaxed);
                     return Err(HistoryError::TooLarge);
                 }
-                None => inner.epoch,
+                Some(Cached::Stale(_)) | None => {}
             }
-        };
-        let entries = index.history(sh, 0, self.limit)?;
-        let result = if entries.len() >= self.limit {
-            Cached::TooLarge
-        } else {
-            let entries = entries.into_iter().collect();
-            Cached::Ok(Arc::new(Confirmed::new(entries)))
-        };
-        let mut inner = self.lock();
-        if inner.epoch == epoch {
-            let n = match &result {
-                Cached::Ok(c) => c.entries.len(),
-                Cached::TooLarge => 0,
+            // Taken out while it is extended, so that it is extended in place (no copy of a
+            // long history) unless a request still holds it; meanwhile other readers of
+            // the key read it whole.
+            let stale = match inner.lru.pop(&x) {
+                Some(Cached::Stale(c)) => {
+                    inner.entries -= c.entries.len().min(inner.entries);
+                    Some(c)
+                }
+                _ => None,
             };
-            if let Some((_, Cached::Ok(c))) = inner.lru.push(x, result.clone()) {
-                inner.entries -= c.entries.len().min(inner.entries);
-            }
-            inner.entries += n;
-            while inner.entries > self.max_entries {
-                match inner.lru.pop_lru() {
-                    Some((_, Cached::Ok(c))) => {
-                        inner.entries -= c.entries.len().min(inner.entries);
-                    }
-                    Some((_, Cached::TooLarge)) => {}
-                    None => break,
+            (inner.epoch, inner.clears, stale)
+        };
+        let result = match stale.filter(|c| c.last.is_some()) {
+            Some(old) => {
+                let added = index.history_after(sh, old.last, self.limit - old.entries.len())?;
+                if old.entries.len() + added.len() >= self.limit {
+                    Cached::TooLarge
+                } else {
+                    let mut c = Arc::unwrap_or_clone(old);
+                    c.append(added);
+                    Cached::Ok(Arc::new(c))
                 }
             }
+            None => {
+                let entries = index.history_after(sh, None, self.limit)?;
+                if entries.len() >= self.limit {
+                    Cached::TooLarge
+                } else {
+                    Cached::Ok(Arc::new(Confirmed::from_index(entries)))
+                }
+            }
+        };
+        let mut inner = self.lock();
+        if inner.clears != clears {
+            // A reorg overlapped the read: what it extended may have been rolled back.
+            drop(inner);
+            return self.get(index, sh);
+        }
+        match &result {
+            _ if inner.epoch == epoch => self.insert(&mut inner, x, result.clone()),
+            // A block was flushed meanwhile, maybe before the read: what was read is still
+            // a prefix of the history, to be extended before use.
+            Cached::Ok(c) => self.insert(&mut inner, x, Cached::Stale(c.clone())),
+            Cached::Stale(_) | Cached::TooLarge => {}
         }
         match result {
-            Cached::Ok(c) => Ok((c, false)),
+            Cached::Ok(c) | Cached::Stale(c) => Ok((c, false)),
             Cached::TooLarge => Err(HistoryError::TooLarge),
         }
     }
 
-    /// Forgets the histories of `touched` keys (after the flush that changed them, before
-    /// anyone is notified).
-    pub fn invalidate<'a>(&self, touched: impl IntoIterator<Item = &'a HashX>) {
-        let mut inner = self.lock();
-        inner.epoch += 1;
-        for x in touched {
-            if let Some(Cached::Ok(c)) = inner.lru.pop(x) {
-                inner.entries -= c.entries.len().min(inner.entries);
+    /// Caches `value` for `x`, keeping the sum of entries under the bound.
+    fn insert(&self, inner: &mut Inner, x: HashX, value: Cached) {
+        let n = match &value {
+            Cached::Ok(c) | Cached::Stale(c) => c.entries.len(),
+            Cached::TooLarge => 0,
+        };
+        if let Some((_, Cached::Ok(c) | Cached::Stale(c))) = inner.lru.push(x, value) {
+            inner.entries -= c.entries.len().min(inner.entries);
+        }
+        inner.entries += n;
+        while inner.entries > self.max_entries {
+            match inner.lru.pop_lru() {
+                Some((_, Cached::Ok(c) | Cached::Stale(c))) => {
+                    inner.entries -= c.entries.len().min(inner.entries);
+                }
+                Some((_, Cached::TooLarge)) => {}
+                None => break,
             }
         }
     }
 
-    /// Forgets everything (after a reorg whose touched set is unknown).
+    /// Marks the histories of `touched` keys stale (after the flush of a block that added
+    /// to them, before anyone is notified): the next read extends them. Reorgs go through
+    /// [`HistoryCache::clear`] first.
+    pub fn invalidate<'a>(&self, touched: impl IntoIterator<Item = &'a HashX>) {
+        let mut inner = self.lock();
+        inner.epoch += 1;
+        for x in touched {
+            match inner.lru.peek_mut(x) {
+                Some(slot @ Cached::Ok(_)) => {
+                    if let Cached::Ok(c) = slot.clone() {
+                        *slot = Cached::Stale(c);
+                    }
+                }
+                Some(Cached::Stale(_)) | None => {}
+                Some(Cached::TooLarge) => {
+                    inner.lru.pop(x);
+                }
+            }
+        }
+    }
+
+    /// Forgets everything (after a reorg: histories may have lost entries, so none may be
+    /// extended).
     pub fn clear(&self) {
         let mut inner = self.lock();
         inner.epoch += 1;
+        inner.clears += 1;
         inner.lru.clear();
         inner.entries = 0;
     }

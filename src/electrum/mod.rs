@@ -19,4 +19,5 @@ pub mod registry;
 mod serve;
 pub mod session;
 pub mod shared;
+mod subs;
 pub mod version;

@@ -2,7 +2,6 @@
 //! throttle, counters, the outgoing queue — shared by its request tasks, the notifier and
 //! the admin interface. The connection itself is served by `serve.rs`.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::cost::{Concurrency, CostCell, Limits, SessionCost, SessionGroup, CONNECTION_COST};
 use super::outbox::{Outbox, Refused};
 use super::outpoints::OutpointSubs;
+use super::subs::{Sub, Subs};
 use super::version::ProtocolVersion;
 use crate::config::{Config, Protocol};
 use crate::index::HashX;
@@ -29,35 +29,6 @@ pub const MAX_QUEUED: usize = 1_000;
 /// message is still taken alone.
 pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
 
-/// One script-hash subscription.
-#[derive(Clone, Debug)]
-pub struct Sub {
-    /// The script hash (internal byte order).
-    pub sh: [u8; 32],
-    /// The client's spelling of it, when not the canonical lowercase hex (notifications
-    /// echo what the client sent, as ElectrumX does).
-    alias: Option<Box<str>>,
-    /// The status last sent (or answered to `subscribe`).
-    pub last: Option<[u8; 32]>,
-    /// Whether that status had mempool transactions (it may then change when another
-    /// transaction confirms: re-checked on every new block, as ElectrumX does).
-    pub has_mempool: bool,
-}
-
-impl Sub {
-    /// The script hash as notifications name it.
-    pub fn alias(&self) -> String {
-        match &self.alias {
-            Some(a) => a.to_string(),
-            None => {
-                let mut r = self.sh;
-                r.reverse();
-                r.to_lower_hex_string()
-            }
-        }
-    }
-}
-
 /// A session's state, shared by its request tasks, the notifier and the admin interface.
 pub struct SessionState {
     pub id: u64,
@@ -67,7 +38,7 @@ pub struct SessionState {
     version: Mutex<ProtocolVersion>,
     sv_seen: AtomicBool,
     client: Mutex<String>,
-    subs: Mutex<HashMap<HashX, Sub>>,
+    subs: Mutex<Subs>,
     /// Protocol 1.7's outpoint subscriptions.
     pub outpoints: OutpointSubs,
     headers: AtomicBool,
@@ -129,7 +100,7 @@ impl SessionState {
             version: Mutex::new(ProtocolVersion::min_supported()),
             sv_seen: AtomicBool::new(false),
             client: Mutex::new("unknown".into()),
-            subs: Mutex::new(HashMap::new()),
+            subs: Mutex::new(Subs::default()),
             outpoints: OutpointSubs::default(),
             headers: AtomicBool::new(false),
             txs_sent: AtomicU64::new(0),
@@ -353,7 +324,7 @@ impl SessionState {
         self.headers.load(Ordering::SeqCst)
     }
 
-    fn subs(&self) -> std::sync::MutexGuard<'_, HashMap<HashX, Sub>> {
+    fn subs(&self) -> std::sync::MutexGuard<'_, Subs> {
         self.subs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -368,16 +339,13 @@ impl SessionState {
     ) {
         let mut canonical = sh;
         canonical.reverse();
-        let alias = (alias != canonical.to_lower_hex_string()).then(|| alias.into());
-        self.subs().insert(
-            x,
-            Sub {
-                sh,
-                alias,
-                last: status,
-                has_mempool,
-            },
-        );
+        let mut subs = self.subs();
+        subs.map.insert(x, Sub::new(&sh, status, has_mempool));
+        if alias == canonical.to_lower_hex_string() {
+            subs.aliases.remove(&x);
+        } else {
+            subs.aliases.insert(x, alias.into());
+        }
     }
 
     /// Removes a subscription; whether there was one.
@@ -388,7 +356,7 @@ impl SessionState {
     /// Subscriptions to script hashes and to outpoints (ElectrumX 2.0's
     /// `sub_count_total`: what the cost decay, `sessions` and `getinfo` count).
     pub fn sub_count(&self) -> usize {
-        self.subs().len() + self.outpoints.len()
+        self.subs().map.len() + self.outpoints.len()
     }
 
     /// The subscriptions (key, script hash) among `touched`, and (when `with_mempool`)
@@ -398,16 +366,16 @@ impl SessionState {
         touched: &std::collections::HashSet<HashX>,
         with_mempool: bool,
     ) -> Vec<(HashX, [u8; 32])> {
-        let subs = self.subs();
+        let subs = &self.subs().map;
         if touched.len() < subs.len() && !with_mempool {
             touched
                 .iter()
-                .filter_map(|x| subs.get(x).map(|s| (*x, s.sh)))
+                .filter_map(|x| subs.get(x).map(|s| (*x, s.sh(x))))
                 .collect()
         } else {
             subs.iter()
-                .filter(|(x, s)| touched.contains(x) || (with_mempool && s.has_mempool))
-                .map(|(x, s)| (*x, s.sh))
+                .filter(|(x, s)| touched.contains(x) || (with_mempool && s.has_mempool()))
+                .map(|(x, s)| (*x, s.sh(x)))
                 .collect()
         }
     }
@@ -424,15 +392,16 @@ impl SessionState {
         let mut subs = self.subs();
         match status {
             Ok(status) => {
-                let sub = subs.get_mut(x)?;
-                sub.has_mempool = has_mempool;
-                if sub.last == status {
+                let sub = subs.map.get_mut(x)?;
+                let changed = sub.last() != status;
+                sub.set(status, has_mempool);
+                if !changed {
                     return None;
                 }
-                sub.last = status;
-                Some((sub.alias(), status))
+                let sub = sub.clone();
+                Some((subs.alias(x, &sub), status))
             }
-            Err(()) => subs.remove(x).map(|sub| (sub.alias(), None)),
+            Err(()) => subs.remove(x).map(|alias| (alias, None)),
         }
     }
 

@@ -269,6 +269,8 @@ impl ElectrumState {
     /// After a reorg to `fork`: drop what described the removed blocks.
     pub fn on_reorg(&self, fork: u32) {
         self.header_merkle.truncate(fork + 1);
+        // Histories lost entries: none of the cached ones may be extended (history.rs).
+        self.histories.clear();
     }
 
     /// The `estimatefee` cache slot of `key`.

@@ -5,18 +5,63 @@
 
 use std::io;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 
 use super::error::RecvError;
 use super::stream::{ignore_not_connected, Counted, MaybeTls};
 
-/// Bytes read from a line-framed socket at a time; the memory a connection may use beyond
-/// `max_recv`.
+/// Most bytes read from a line-framed socket at a time; the memory a connection may use
+/// beyond `max_recv`.
 pub const READ_BUFFER_SIZE: usize = 16 * 1024;
+
+/// The read buffer of a session that sends little (a wallet's requests are a few hundred
+/// bytes): it grows to [`READ_BUFFER_SIZE`] only while reads fill it, and goes back to this
+/// size once everything read has been taken, so an idle session holds 1 KiB, not 16.
+pub const SMALL_READ_BUFFER_SIZE: usize = 1024;
+
+/// A read half with its read buffer (sized as [`SMALL_READ_BUFFER_SIZE`] says).
+struct Input {
+    src: ReadHalf<MaybeTls>,
+    /// Bytes read and not yet taken: `buf[pos..]`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// The last read filled the buffer (more is probably waiting: read in large pieces).
+    filled: bool,
+}
+
+impl Input {
+    /// The bytes read and not yet taken, reading more when there are none (an empty slice
+    /// at EOF): [`SMALL_READ_BUFFER_SIZE`] at a time, [`READ_BUFFER_SIZE`] while the
+    /// previous read filled the buffer.
+    async fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            self.pos = 0;
+            self.buf.clear();
+            let want = if self.filled {
+                READ_BUFFER_SIZE
+            } else {
+                SMALL_READ_BUFFER_SIZE
+            };
+            if self.buf.capacity() > want {
+                self.buf.shrink_to(want);
+            }
+            self.buf.reserve_exact(want);
+            let room = self.buf.capacity();
+            let n = self.src.read_buf(&mut self.buf).await?;
+            self.filled = n >= room;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    /// Takes `n` bytes of what [`Input::fill_buf`] returned.
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+}
 
 /// Newline framing over a byte stream, with aiorpcX's handling of oversized lines.
 pub(super) struct LineReader {
-    src: BufReader<ReadHalf<MaybeTls>>,
+    src: Input,
     /// The part of the current line received so far (never more than `limit` bytes).
     line: Vec<u8>,
     /// MAX_RECV; 0 for none.
@@ -32,7 +77,12 @@ pub(super) struct LineReader {
 impl LineReader {
     pub(super) fn new(read: ReadHalf<MaybeTls>, limit: usize) -> LineReader {
         LineReader {
-            src: BufReader::with_capacity(READ_BUFFER_SIZE, read),
+            src: Input {
+                src: read,
+                buf: Vec::new(),
+                pos: 0,
+                filled: false,
+            },
             line: Vec::new(),
             limit,
             discarding: false,
@@ -43,7 +93,7 @@ impl LineReader {
 
     /// The read half (anything buffered and not returned is dropped).
     pub(super) fn into_inner(self) -> ReadHalf<MaybeTls> {
-        self.src.into_inner()
+        self.src.src
     }
 
     /// MAX_RECV; 0 for none.
@@ -213,6 +263,29 @@ mod tests {
         assert!((10..=14).contains(&errors), "{errors} errors");
         assert_eq!(reader.received, 1_400_004);
         drop(writer.await);
+    }
+
+    #[tokio::test]
+    async fn an_idle_reader_holds_a_small_buffer() {
+        let (mut reader, mut peer) = line_pair(1_000_000).await;
+        let big = vec![b'z'; 200_000];
+        let sent = big.clone();
+        let writer = tokio::spawn(async move {
+            peer.write_all(&sent).await.expect("write");
+            peer.write_all(b"\nok\n").await.expect("write");
+            peer
+        });
+        assert_eq!(reader.recv().await.expect("recv"), Some(big));
+        assert_eq!(reader.recv().await.expect("recv"), Some(b"ok".to_vec()));
+        assert!(reader.src.buf.capacity() <= READ_BUFFER_SIZE);
+        // Nothing more comes: the read waits with the small buffer.
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), reader.recv());
+        assert!(waiting.await.is_err(), "nothing was sent");
+        assert_eq!(reader.src.buf.capacity(), SMALL_READ_BUFFER_SIZE);
+        let mut peer = writer.await.expect("writer");
+        peer.write_all(b"next\n").await.expect("write");
+        assert_eq!(reader.recv().await.expect("recv"), Some(b"next".to_vec()));
+        assert_eq!(reader.received, 200_000 + 1 + 3 + 5);
     }
 
     #[tokio::test]

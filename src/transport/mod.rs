@@ -37,7 +37,8 @@
 //!   *without* a `\n` arrives, so a line slightly over the limit whose `\n` comes in the same
 //!   socket read is accepted by it (how much over depends on the kernel's chunking); here the
 //!   limit is exact: a line of more than `max_recv` bytes before its `\n` is always refused.
-//! - Memory is bounded by `max_recv` plus one read buffer ([`READ_BUFFER_SIZE`]), whatever
+//! - Memory is bounded by `max_recv` plus one read buffer ([`READ_BUFFER_SIZE`]; 1 KiB,
+//!   [`SMALL_READ_BUFFER_SIZE`], while the peer sends little), whatever
 //!   the peer sends. `max_recv == 0` means no limit, as in aiorpcX (the operator's explicit
 //!   choice; it lets a peer use unbounded memory, as it does in ElectrumX).
 //! - A partial line at end of stream is dropped (aiorpcX never delivers it either).
@@ -74,6 +75,6 @@ mod websocket;
 
 pub use connection::{Accepted, Connection, MessageReader, MessageWriter};
 pub use error::RecvError;
-pub use lines::READ_BUFFER_SIZE;
+pub use lines::{READ_BUFFER_SIZE, SMALL_READ_BUFFER_SIZE};
 pub use listen::Listener;
 pub use tls::{load_tls_config, TlsConfigError};
