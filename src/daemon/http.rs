@@ -400,8 +400,13 @@ mod tests {
     use std::net::TcpListener;
     use std::thread;
 
-    /// A one-shot server answering `reply` to the first request.
+    /// A one-shot server answering `reply` to the first request, closing 300 ms later.
     fn serve(reply: &'static [u8]) -> u16 {
+        serve_for(reply, Duration::from_millis(300))
+    }
+
+    /// As [`serve`], closing `hold` after answering.
+    fn serve_for(reply: &'static [u8], hold: Duration) -> u16 {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         thread::spawn(move || {
@@ -409,7 +414,7 @@ mod tests {
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
             let _ = s.write_all(reply);
-            thread::sleep(Duration::from_millis(300));
+            thread::sleep(hold);
         });
         port
     }
@@ -441,7 +446,7 @@ mod tests {
         let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n";
         let r = get(serve(chunked), 10).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, &b"abc"[..]));
-        let r = get(serve(b"HTTP/1.0 200 OK\r\n\r\nxyz"), 10).unwrap();
+        let r = get(serve_for(b"HTTP/1.0 200 OK\r\n\r\nxyz", Duration::ZERO), 10).unwrap();
         assert_eq!(r.body, b"xyz");
         let big = get(serve(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n"), 10);
         assert!(
@@ -459,6 +464,21 @@ mod tests {
             10,
         );
         assert!(matches!(short, Err(HttpError::Io(_))), "{short:?}");
+        let cut = serve_for(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc",
+            Duration::ZERO,
+        );
+        let cut = get(cut, 10);
+        assert!(
+            matches!(
+                cut,
+                Err(HttpError::Truncated {
+                    got: 3,
+                    expected: 9
+                })
+            ),
+            "{cut:?}"
+        );
         let bad = get(serve(b"SMTP ready\r\n\r\n"), 10);
         assert!(matches!(bad, Err(HttpError::Malformed(_))), "{bad:?}");
     }
