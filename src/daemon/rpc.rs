@@ -371,7 +371,21 @@ pub(crate) fn batch(
 /// The serialized blocks `hashes`, in order, through REST (`GET /rest/block/<hash>.bin`) on
 /// `link`'s connection; see `rest` for what each answer means.
 pub(crate) fn rest_blocks(link: &mut Link<'_>, hashes: &[BlockHash]) -> Result<Vec<Vec<u8>>, Miss> {
-    hashes.iter().map(|hash| rest_block(link, hash)).collect()
+    let mut total = 0usize;
+    let mut blocks = Vec::with_capacity(hashes.len());
+    for hash in hashes {
+        let block = rest_block(link, hash)?;
+        // The whole batch within the bound of one JSON-RPC answer, as by getblock.
+        total += block.len();
+        if total > link.endpoint.max_reply {
+            return Err(Miss::Failed(format!(
+                "blocks over {} bytes in one batch",
+                link.endpoint.max_reply
+            )));
+        }
+        blocks.push(block);
+    }
+    Ok(blocks)
 }
 
 fn rest_block(link: &mut Link<'_>, hash: &BlockHash) -> Result<Vec<u8>, Miss> {
