@@ -202,6 +202,10 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
     wait_for(&h.events, |e| {
         matches!(e, SyncEvent::CaughtUp { height: 150 })
     });
+    // Each block of the first sync (0..=150) fetched once, by getblock (REST is off), with
+    // several batches in flight.
+    assert_eq!(h.sim.control().rpc_blocks(), 151);
+    assert_eq!(h.sim.control().rest_blocks(), 0);
     // New blocks are followed.
     h.sim
         .with_node(|n| {
