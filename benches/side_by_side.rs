@@ -14,7 +14,10 @@
 //! - `FERRUMX_BENCH_SECS`: seconds of request load per server (default 30);
 //! - `FERRUMX_BENCH_CONNS`, `FERRUMX_BENCH_INFLIGHT`: client connections and requests in
 //!   flight on each (default 8 and 4);
-//! - `FERRUMX_BENCH_ONLY`: `ferrumx` or `electrumx` to run one side only.
+//! - `FERRUMX_BENCH_ONLY`: `ferrumx` or `electrumx` to run one side only;
+//! - `FERRUMX_BENCH_REST`: `1` (default) serves bitcoind's REST interface from the stand-in,
+//!   as `bitcoind -rest` does (FerrumX then fetches blocks as binary; ElectrumX does not use
+//!   REST), `0` leaves it off (every block comes by JSON-RPC).
 //!
 //! The servers run one after the other (the machine has few cores), each alone with the
 //! stand-in, with their default CACHE_MB, and the load goes over websockets: ElectrumX pads
@@ -428,7 +431,17 @@ fn main() {
     let height = node.tip_height();
     node.add_traffic(MEMPOOL_TXS);
     let work = Workload::new(&node, 100_000);
-    let sim = SimNode::spawn(node, SimNodeOptions::default()).expect("start the stand-in");
+    let rest = env_or("FERRUMX_BENCH_REST", 1u8) != 0;
+    eprintln!(
+        "stand-in REST (bitcoind -rest): {} (FERRUMX_BENCH_REST={})",
+        if rest { "on" } else { "off" },
+        u8::from(rest)
+    );
+    let options = SimNodeOptions {
+        rest,
+        ..SimNodeOptions::default()
+    };
+    let sim = SimNode::spawn(node, options).expect("start the stand-in");
     let root = cache.join("bench-run");
     let mut outcomes = Vec::new();
     for kind in kinds {
@@ -447,6 +460,12 @@ fn main() {
         "chain: {} transactions in {} blocks (seed 1); load: {conns} websocket connections x {inflight} in flight, {secs} s after 3 s warm-up",
         thousands(chain_txs as u64),
         thousands(u64::from(height) + 1),
+    );
+    println!(
+        "stand-in REST: {} (FERRUMX_BENCH_REST); blocks served through REST: {}, by getblock: {}",
+        if rest { "on" } else { "off" },
+        thousands(sim.control().rest_blocks()),
+        thousands(sim.control().rpc_blocks()),
     );
     println!();
     println!("| | sync time | sync rate | sync CPU | peak RSS (sync) | DB size | requests/s | p50 | p99 | errors | peak RSS (after load) |");

@@ -185,6 +185,9 @@ fn chain_answers_match_the_node() {
         assert_eq!(d.block_hashes(140, 5).await.unwrap(), hashes[140..145]);
         assert!(d.block_hashes(7, 0).await.unwrap().is_empty());
 
+        // The first block fetch finds out that REST is off (one 404); from then on, blocks
+        // come by JSON-RPC in one batch request.
+        assert_eq!(d.raw_blocks(&hashes[..1]).await.unwrap(), raws[..1]);
         let blocks = in_one_request(&sim, d.raw_blocks(&hashes)).await.unwrap();
         assert_eq!(blocks, raws);
         assert_eq!(d.raw_block(hashes[120]).await.unwrap(), raws[120]);
@@ -612,4 +615,196 @@ fn concurrent_calls_share_the_client() {
         run(no_endpoint.block_count()),
         Err(Error::Unreachable { .. })
     ));
+}
+
+// ----------------------------------------------------------------------------------------
+// Blocks through bitcoind's REST interface (`-rest`), and the JSON-RPC fallback.
+
+fn serve_rest(rest: bool) -> SimNode {
+    let options = SimNodeOptions {
+        rest,
+        ..SimNodeOptions::default()
+    };
+    SimNode::spawn(fixture(), options).expect("simnode starts")
+}
+
+/// Every active block's hash and bytes, from the node itself.
+fn all_blocks(sim: &SimNode) -> (Vec<BlockHash>, Vec<Vec<u8>>) {
+    sim.with_node(|n| {
+        let hashes: Vec<BlockHash> = (0..=n.tip_height())
+            .map(|h| n.hash_at(h).expect("hash"))
+            .collect();
+        let raws = hashes
+            .iter()
+            .map(|h| n.block(h).expect("b").raw.clone())
+            .collect();
+        (hashes, raws)
+    })
+}
+
+#[test]
+fn blocks_come_through_rest_where_it_is_on() {
+    let sim = serve_rest(true);
+    let (hashes, raws) = all_blocks(&sim);
+    let d = daemon(vec![endpoint(&sim)]);
+    let logs = Logs::default();
+    let _guard = logs.install();
+    assert_eq!(run(d.raw_blocks(&hashes)).unwrap(), raws);
+    assert_eq!(run(d.raw_blocks(&hashes[10..20])).unwrap(), raws[10..20]);
+    let n = hashes.len() as u64;
+    assert_eq!(sim.control().rest_blocks(), n + 10);
+    assert_eq!(sim.control().rpc_blocks(), 0);
+    let stats = d.stats();
+    assert_eq!((stats.rest_blocks, stats.rpc_blocks), (n + 10, 0));
+    let infos = logs.at(Level::INFO);
+    assert_eq!(
+        infos.iter().filter(|l| l.contains("serves REST")).count(),
+        1,
+        "{infos:?}"
+    );
+    // A block the daemon does not have: the JSON-RPC answer (-5), as without REST.
+    let unknown = BlockHash::from_byte_array([7; 32]);
+    let err = run(d.raw_blocks(&[hashes[3], unknown])).unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+}
+
+#[test]
+fn blocks_come_by_rpc_where_rest_is_off() {
+    let sim = serve_rest(false);
+    let (hashes, raws) = all_blocks(&sim);
+    let d = daemon(vec![endpoint(&sim)]);
+    let logs = Logs::default();
+    let _guard = logs.install();
+    assert_eq!(run(d.raw_blocks(&hashes)).unwrap(), raws);
+    let n = hashes.len() as u64;
+    assert_eq!(sim.control().rest_blocks(), 0);
+    assert_eq!(sim.control().rpc_blocks(), n);
+    // Found out once: later batches go straight to JSON-RPC, one request each.
+    let served = sim.control().requests_served();
+    assert_eq!(run(d.raw_blocks(&hashes[5..9])).unwrap(), raws[5..9]);
+    assert_eq!(sim.control().requests_served(), served + 1);
+    assert_eq!(d.stats().rpc_blocks, n + 4);
+    let infos = logs.at(Level::INFO);
+    assert!(
+        infos.iter().any(|l| l.contains("no REST interface")),
+        "{infos:?}"
+    );
+    assert!(
+        logs.at(Level::WARN).is_empty(),
+        "{:?}",
+        logs.at(Level::WARN)
+    );
+}
+
+#[test]
+fn bad_rest_answers_fall_back_to_rpc_with_a_warning() {
+    use ferrumx_simnode::http::RestFault;
+    let cases = [
+        (RestFault::WrongBlock, "asked for block"),
+        (RestFault::Truncated, "reply ended after"),
+        (RestFault::Oversized, "over 4000000 bytes"),
+        (
+            RestFault::Status(500),
+            "HTTP status 500: simnode: REST fault",
+        ),
+        (RestFault::Status(403), "HTTP status 403"),
+    ];
+    for (fault, reason) in cases {
+        let sim = serve_rest(true);
+        let (hashes, raws) = all_blocks(&sim);
+        sim.control().set_rest_fault(Some(fault));
+        let d = daemon(vec![endpoint(&sim)]);
+        let logs = Logs::default();
+        let _guard = logs.install();
+        // The right blocks, by JSON-RPC.
+        assert_eq!(
+            run(d.raw_blocks(&hashes[1..30])).unwrap(),
+            raws[1..30],
+            "{fault:?}"
+        );
+        assert_eq!(sim.control().rest_blocks(), 1, "{fault:?}: one REST try");
+        assert_eq!(sim.control().rpc_blocks(), 29, "{fault:?}");
+        let warns = logs.at(Level::WARN);
+        assert_eq!(warns.len(), 1, "{fault:?}: {warns:?}");
+        assert!(warns[0].contains("REST block fetch failed"), "{warns:?}");
+        assert!(warns[0].contains(reason), "{fault:?}: {warns:?}");
+        // REST is left alone for a while: the next batch goes straight to JSON-RPC.
+        sim.control().set_rest_fault(None);
+        assert_eq!(run(d.raw_blocks(&hashes[30..40])).unwrap(), raws[30..40]);
+        assert_eq!(sim.control().rest_blocks(), 1, "{fault:?}");
+        assert_eq!(d.stats().rpc_blocks, 39, "{fault:?}");
+        assert_eq!(d.stats().retries, 0, "{fault:?}: no outage");
+    }
+}
+
+#[test]
+fn rest_is_found_out_again_after_a_failover() {
+    let (a, b) = (serve_rest(true), serve_rest(false));
+    let (hashes, raws) = all_blocks(&a);
+    let d = daemon(vec![endpoint(&a), endpoint(&b)]);
+    assert_eq!(run(d.raw_blocks(&hashes[..50])).unwrap(), raws[..50]);
+    assert_eq!(a.control().rest_blocks(), 50);
+    // a goes away: b has no REST, blocks come by JSON-RPC.
+    a.go_down();
+    assert_eq!(run(d.raw_blocks(&hashes[50..100])).unwrap(), raws[50..100]);
+    assert_eq!(d.current_url(), Some(format!("http://{}/", b.addr())));
+    assert_eq!(
+        (b.control().rest_blocks(), b.control().rpc_blocks()),
+        (0, 50)
+    );
+    // Back to a, then to b again after b was restarted with -rest: found out afresh.
+    b.control().set_rest(true);
+    a.come_up().expect("a up");
+    b.go_down();
+    assert_eq!(
+        run(d.raw_blocks(&hashes[100..120])).unwrap(),
+        raws[100..120]
+    );
+    assert_eq!(d.current_url(), Some(format!("http://{}/", a.addr())));
+    assert_eq!(a.control().rest_blocks(), 70);
+    b.come_up().expect("b up");
+    a.go_down();
+    assert_eq!(run(d.raw_blocks(&hashes[120..])).unwrap(), raws[120..]);
+    assert_eq!(d.current_url(), Some(format!("http://{}/", b.addr())));
+    assert_eq!(b.control().rest_blocks(), (hashes.len() - 120) as u64);
+    assert_eq!(b.control().rpc_blocks(), 50);
+}
+
+#[test]
+fn oversized_rpc_answers_are_an_error() {
+    let sim = serve();
+    let (hashes, _) = all_blocks(&sim);
+    let options = DaemonOptions {
+        max_reply_bytes: 10_000,
+        ..fast()
+    };
+    let d = Daemon::with_options(vec![endpoint(&sim)], Network::Regtest, options);
+    assert_eq!(run(d.block_count()).unwrap(), 150);
+    let err = run(d.raw_blocks(&hashes)).unwrap_err();
+    assert!(
+        matches!(&err, Error::BadResponse(m) if m.contains("over 10000 bytes")),
+        "{err}"
+    );
+}
+
+#[test]
+fn stalled_answers_time_out() {
+    let sim = serve();
+    sim.control().set_delay(Duration::from_secs(3));
+    let options = DaemonOptions {
+        timeout: Duration::from_millis(300),
+        ..fast()
+    };
+    let d = Daemon::with_options(vec![endpoint(&sim)], Network::Regtest, options)
+        .give_up_after(Duration::from_secs(1));
+    let err = run(d.block_count()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Unreachable { reason, .. } if reason.contains("no data for")),
+        "{err}"
+    );
 }

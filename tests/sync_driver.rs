@@ -150,11 +150,16 @@ struct Harness {
 }
 
 fn start(seed: u64, reorg_limit: u32) -> Harness {
-    let sim = SimNode::spawn(
-        Node::generate(GenParams::fixture(seed)),
-        SimNodeOptions::default(),
-    )
-    .expect("stand-in");
+    start_with(seed, reorg_limit, false)
+}
+
+/// As [`start`], the stand-in serving REST (`bitcoind -rest`) when `rest`.
+fn start_with(seed: u64, reorg_limit: u32, rest: bool) -> Harness {
+    let options = SimNodeOptions {
+        rest,
+        ..SimNodeOptions::default()
+    };
+    let sim = SimNode::spawn(Node::generate(GenParams::fixture(seed)), options).expect("stand-in");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let daemon = daemon_for(&sim);
     let shutdown = CancellationToken::new();
@@ -197,6 +202,10 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
     wait_for(&h.events, |e| {
         matches!(e, SyncEvent::CaughtUp { height: 150 })
     });
+    // Each block of the first sync (0..=150) fetched once, by getblock (REST is off), with
+    // several batches in flight.
+    assert_eq!(h.sim.control().rpc_blocks(), 151);
+    assert_eq!(h.sim.control().rest_blocks(), 0);
     // New blocks are followed.
     h.sim
         .with_node(|n| {
@@ -252,6 +261,31 @@ fn catches_up_follows_and_reorgs_then_stops_cleanly() {
         chain.flushes >= 4,
         "flushed after each block once caught up"
     );
+}
+
+#[test]
+fn catches_up_and_reorgs_with_blocks_through_rest() {
+    let h = start_with(13, 10, true);
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::CaughtUp { height: 150 })
+    });
+    h.sim.with_node(|n| n.reorg(3, 4)).expect("reorg");
+    wait_for(&h.events, |e| {
+        matches!(e, SyncEvent::NewTip { height: 151, .. })
+    });
+    h.shutdown.cancel();
+    let (result, chain) = h.worker.join().expect("worker");
+    result.expect("clean stop");
+    assert_eq!(chain.hashes, node_hashes(&h.sim));
+    assert_eq!(chain.backups, vec![147], "rolled back to the fork point");
+    // Every block came through REST (the 151 of the first sync and the 4 of the new branch),
+    // none by getblock.
+    assert!(
+        h.sim.control().rest_blocks() >= 155,
+        "{}",
+        h.sim.control().rest_blocks()
+    );
+    assert_eq!(h.sim.control().rpc_blocks(), 0);
 }
 
 #[test]

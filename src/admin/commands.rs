@@ -306,8 +306,10 @@ async fn daemon_url(admin: &Admin, url: Option<Value>) -> Result<Value, RpcError
             retry_base: Duration::from_millis(200),
             retry_cap: Duration::from_secs(2),
             timeout: DAEMON_CHECK,
+            reply_timeout: DAEMON_CHECK,
             max_connections: 1,
             shutdown: admin.shutdown.child_token(),
+            ..DaemonOptions::default()
         },
     )
     .give_up_after(DAEMON_CHECK);

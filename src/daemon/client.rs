@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use bitcoin::block::Header;
 use bitcoin::{BlockHash, Network, Txid};
-use bitcoincore_rpc::Client;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
@@ -15,7 +14,7 @@ use super::decode::{self, ChainTip, MempoolInfo, NetworkInfo, SmartFee};
 use super::error::Error;
 use super::options::{DaemonOptions, DaemonStats};
 use super::retry::Pool;
-use super::rpc::{self, Failure};
+use super::rpc::{self, Failure, Link};
 use crate::config::DaemonEndpoint;
 
 /// The bitcoind client. Clones share connections, counters and the current endpoint.
@@ -124,7 +123,7 @@ impl Daemon {
     async fn run<T, F>(&self, job: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+        F: Fn(&mut Link<'_>) -> Result<T, Failure> + Send + Sync + 'static,
     {
         self.pool.run(self.give_up_after, job).await
     }
@@ -201,11 +200,14 @@ impl Daemon {
         .await
     }
 
-    /// The serialized blocks (`getblock <hash> 0`, hex-decoded), in ONE batch request, in the
-    /// order asked. Each block's header is checked to hash to what was asked; the rest is
-    /// parsed by the indexer. A block the daemon does not have (e.g. after a reorg) makes the
-    /// whole call `Rpc { code: -5, .. }`. The caller bounds the batch (the HTTP layer reads
-    /// at most 1 GiB of JSON per answer).
+    /// The serialized blocks, in the order asked: through REST (`/rest/block/<hash>.bin`, one
+    /// request per block on one connection) where the endpoint serves it, else by JSON-RPC
+    /// (`getblock <hash> 0`, hex-decoded) in ONE batch request. Each block's header is checked
+    /// to hash to what was asked; the rest is parsed by the indexer. Any REST failure falls
+    /// back to JSON-RPC for the same blocks (logged once as a warning). A block the daemon
+    /// does not have (e.g. after a reorg) makes the whole call `Rpc { code: -5, .. }`. The
+    /// caller bounds the batch (a JSON-RPC answer is at most
+    /// [`DaemonOptions::max_reply_bytes`]).
     pub async fn raw_blocks(&self, hashes: &[BlockHash]) -> Result<Vec<Vec<u8>>, Error> {
         if hashes.is_empty() {
             return Ok(Vec::new());
@@ -215,16 +217,39 @@ impl Daemon {
             .iter()
             .map(|h| vec![json!(h.to_string()), json!(0)])
             .collect();
-        self.run(move |c| {
-            let items = rpc::batch(c, "getblock", &params)?;
-            let blocks = items
-                .into_iter()
-                .zip(&hashes)
-                .map(|(item, hash)| decode::raw_block(item?.as_deref(), hash))
-                .collect::<Result<Vec<_>, Error>>()?;
-            Ok(blocks)
-        })
-        .await
+        let pool = Arc::clone(&self.pool);
+        let (blocks, note) = self
+            .run(move |link| {
+                let mut note = None;
+                if link.endpoint.rest.wanted() {
+                    let fetched = rpc::rest_blocks(link, &hashes);
+                    let change = link.endpoint.rest.record(fetched.as_ref().map(|_| ()));
+                    note = change.map(|n| (link.endpoint.url.clone(), n));
+                    if let Ok(blocks) = fetched {
+                        pool.count_blocks(true, blocks.len());
+                        return Ok((blocks, note));
+                    }
+                }
+                let items = rpc::batch(link, "getblock", &params);
+                if items.is_err() {
+                    // No answer to carry the note back: log it here.
+                    if let Some((url, n)) = note.take() {
+                        n.log(&url);
+                    }
+                }
+                let blocks = items?
+                    .into_iter()
+                    .zip(&hashes)
+                    .map(|(item, hash)| decode::raw_block(item?.as_deref(), hash))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                pool.count_blocks(false, blocks.len());
+                Ok((blocks, note))
+            })
+            .await?;
+        if let Some((url, note)) = note {
+            note.log(&url);
+        }
+        Ok(blocks)
     }
 
     /// One serialized block (see [`Daemon::raw_blocks`]).

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use bitcoin::block::Header;
 use bitcoin::consensus::encode::deserialize;
-use bitcoin::hex::FromHex;
 use bitcoin::{Amount, BlockHash, Transaction, Txid};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -121,8 +120,19 @@ fn hash<H: FromStr>(s: &str, what: &str) -> Result<H, Error> {
     H::from_str(s).map_err(|_| Error::bad(format!("{what}: not hex")))
 }
 
+/// Hex decoded with `faster-hex` (SIMD, chosen at run time): blocks come as hex from
+/// `getblock`, and a scalar decoder was 3.5% of sync CPU.
 fn hex_bytes(s: &str, what: &str) -> Result<Vec<u8>, Error> {
-    Vec::<u8>::from_hex(s).map_err(|e| Error::bad(format!("{what}: bad hex: {e}")))
+    if s.len() % 2 != 0 {
+        return Err(Error::bad(format!(
+            "{what}: bad hex: odd length {}",
+            s.len()
+        )));
+    }
+    let mut out = vec![0u8; s.len() / 2];
+    faster_hex::hex_decode(s.as_bytes(), &mut out)
+        .map_err(|e| Error::bad(format!("{what}: bad hex: {e}")))?;
+    Ok(out)
 }
 
 /// A block hash (`getblockhash`, `getbestblockhash`).
@@ -144,7 +154,12 @@ pub(crate) fn height(raw: Option<&RawValue>) -> Result<u32, Error> {
 /// parsed by the indexer.
 pub(crate) fn raw_block(raw: Option<&RawValue>, expected: &BlockHash) -> Result<Vec<u8>, Error> {
     let what = "raw block";
-    let bytes = hex_bytes(string(raw, what)?, what)?;
+    checked_block(hex_bytes(string(raw, what)?, what)?, expected)
+}
+
+/// A serialized block (from `getblock` or REST), whose header must hash to `expected`.
+pub(crate) fn checked_block(bytes: Vec<u8>, expected: &BlockHash) -> Result<Vec<u8>, Error> {
+    let what = "raw block";
     let header = bytes
         .get(..HEADER_LEN)
         .filter(|_| bytes.len() > HEADER_LEN)

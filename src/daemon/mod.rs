@@ -20,7 +20,9 @@
 //! - [`zmq`]: the ZMQ notification listener (uses [`Daemon`] to find the publisher's host);
 //! - `client`: [`Daemon`], the typed calls (one method per bitcoind RPC FerrumX uses);
 //! - `retry`: the endpoint pool and its retry loop (backoff, failover, outage logs);
-//! - `rpc`: one endpoint's connections, cookie, one exchange;
+//! - `rpc`: one endpoint's connections, cookie, one JSON-RPC exchange, REST block requests;
+//! - `rest`: whether an endpoint serves bitcoind's REST interface, what its answers mean;
+//! - `http`: one HTTP/1.1 connection, replies read whole into buffers, bounded;
 //! - `decode`: answer validation and typed results;
 //! - `options`: [`DaemonOptions`] and [`DaemonStats`];
 //! - `error`.
@@ -30,7 +32,9 @@
 mod client;
 mod decode;
 mod error;
+mod http;
 mod options;
+mod rest;
 mod retry;
 mod rpc;
 pub mod zmq;

@@ -12,8 +12,14 @@ pub struct DaemonOptions {
     pub retry_base: Duration,
     /// Longest pause between rounds (10 s).
     pub retry_cap: Duration,
-    /// Socket timeout of each connect, read and write (60 s).
+    /// Longest wait for each connect, read and write (60 s): a daemon that sends nothing for
+    /// this long has stalled.
     pub timeout: Duration,
+    /// Longest time to read one whole reply (10 min): a reply trickling in slower fails.
+    pub reply_timeout: Duration,
+    /// Largest JSON-RPC reply read (1 GiB); a larger one is a bad answer. REST blocks are
+    /// bounded by the largest valid block (4,000,000 bytes).
+    pub max_reply_bytes: usize,
     /// Requests in flight at once, across endpoints (8); also the idle connections kept
     /// per endpoint.
     pub max_connections: usize,
@@ -27,6 +33,8 @@ impl Default for DaemonOptions {
             retry_base: Duration::from_millis(500),
             retry_cap: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            reply_timeout: Duration::from_secs(600),
+            max_reply_bytes: 1 << 30,
             max_connections: 8,
             shutdown: CancellationToken::new(),
         }
@@ -44,4 +52,8 @@ pub struct DaemonStats {
     pub outages: u64,
     /// Moves to the next endpoint.
     pub failovers: u64,
+    /// Blocks fetched through REST (`/rest/block/<hash>.bin`).
+    pub rest_blocks: u64,
+    /// Blocks fetched by JSON-RPC (`getblock <hash> 0`).
+    pub rpc_blocks: u64,
 }

@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use bitcoincore_rpc::Client;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::error::Error;
 use super::options::{DaemonOptions, DaemonStats};
-use super::rpc::{Endpoint, Failure};
+use super::rpc::{Endpoint, Failure, Link};
 use crate::config::DaemonEndpoint;
 
 /// The endpoints (in failover order, one current) and what every call through them shares:
@@ -38,6 +37,8 @@ struct Health {
     retries: AtomicU64,
     failovers: AtomicU64,
     requests: AtomicU64,
+    rest_blocks: AtomicU64,
+    rpc_blocks: AtomicU64,
 }
 
 struct Outage {
@@ -151,7 +152,19 @@ impl Pool {
             retries: h.retries.load(Ordering::Relaxed),
             outages: h.outages.load(Ordering::Relaxed),
             failovers: h.failovers.load(Ordering::Relaxed),
+            rest_blocks: h.rest_blocks.load(Ordering::Relaxed),
+            rpc_blocks: h.rpc_blocks.load(Ordering::Relaxed),
         }
+    }
+
+    /// Counts `n` blocks fetched through REST (`rest`) or JSON-RPC.
+    pub(super) fn count_blocks(&self, rest: bool, n: usize) {
+        let counter = if rest {
+            &self.health.rest_blocks
+        } else {
+            &self.health.rpc_blocks
+        };
+        counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Runs `job` until it gets an answer: retrying transport failures and warm-up with
@@ -164,7 +177,7 @@ impl Pool {
     ) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+        F: Fn(&mut Link<'_>) -> Result<T, Failure> + Send + Sync + 'static,
     {
         if self.endpoints().is_empty() {
             return Err(Error::Unreachable {
@@ -243,6 +256,10 @@ impl Pool {
             .is_ok();
         moved.then(|| {
             self.health.failovers.fetch_add(1, Ordering::Relaxed);
+            // The next endpoint may have been restarted with or without -rest meanwhile.
+            if let Some(e) = self.endpoints().get(next) {
+                e.rest.reset();
+            }
             next
         })
     }
@@ -252,7 +269,7 @@ impl Pool {
     async fn attempt<T, F>(&self, endpoint: Arc<Endpoint>, job: Arc<F>) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: Fn(&Client) -> Result<T, Failure> + Send + Sync + 'static,
+        F: Fn(&mut Link<'_>) -> Result<T, Failure> + Send + Sync + 'static,
     {
         let permits = Arc::clone(&self.permits);
         let permit = tokio::select! {
@@ -263,7 +280,7 @@ impl Pool {
         self.health.requests.fetch_add(1, Ordering::Relaxed);
         let task = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            endpoint.run(|client| job(client))
+            endpoint.run(|link| job(link))
         });
         tokio::select! {
             biased;
@@ -280,6 +297,6 @@ fn open(endpoints: Vec<DaemonEndpoint>, options: &DaemonOptions) -> Vec<Arc<Endp
     let max = options.max_connections.max(1);
     endpoints
         .into_iter()
-        .map(|e| Arc::new(Endpoint::new(e, options.timeout, max)))
+        .map(|e| Arc::new(Endpoint::new(e, options, max)))
         .collect()
 }

@@ -21,6 +21,7 @@
 //! [`Handler`]. There is no work queue, so never a 503.
 
 mod jsonrpc;
+mod rest;
 mod wire;
 
 use std::fmt;
@@ -38,6 +39,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::json::Json;
+pub use rest::RestFault;
 use wire::{Incoming, Method};
 
 /// A JSON-RPC error object, as Core's `JSONRPCError(code, message)`.
@@ -72,6 +74,16 @@ pub trait Handler: Send + Sync + 'static {
     /// Named-only parameters of `method` (Core's `OBJ_NAMED_PARAMS`): given by name, they are
     /// gathered into an options object at the returned position.
     fn named_only(&self, _method: &str) -> Option<(usize, &'static [&'static str])> {
+        None
+    }
+
+    /// A block's serialization, for REST; `None` when unknown.
+    fn raw_block(&self, _hash: &bitcoin::BlockHash) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The active chain's block hash at `height`, for REST; `None` above the tip.
+    fn active_hash(&self, _height: u32) -> Option<bitcoin::BlockHash> {
         None
     }
 }
@@ -116,6 +128,8 @@ struct Shared {
     settings: Mutex<Settings>,
     served: AtomicU64,
     calls: AtomicU64,
+    rest_blocks: AtomicU64,
+    rpc_blocks: AtomicU64,
     /// What the driver asks for (`up`), with a sequence number to acknowledge.
     want: watch::Sender<Want>,
     /// What the server did.
@@ -128,6 +142,8 @@ impl Default for Shared {
             settings: Mutex::default(),
             served: AtomicU64::new(0),
             calls: AtomicU64::new(0),
+            rest_blocks: AtomicU64::new(0),
+            rpc_blocks: AtomicU64::new(0),
             want: watch::channel(Want { up: true, seq: 0 }).0,
             status: watch::channel(Status::default()).0,
         }
@@ -139,6 +155,9 @@ struct Settings {
     warmup: Option<String>,
     delay: Duration,
     garbage: bool,
+    /// bitcoind's `-rest`.
+    rest: bool,
+    rest_fault: Option<RestFault>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -482,6 +501,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
                 match answer(request, peer, &ctx).await {
                     Answer::Page(status) => (wire::encode_error_page(meta, status), true),
                     Answer::Reply(reply) => wire::encode_reply(meta, reply),
+                    Answer::Raw(bytes) => (bytes, true),
                 }
             }
         };
@@ -504,6 +524,8 @@ enum Answer {
     /// libevent's HTML error page.
     Page(u16),
     Reply(wire::Reply),
+    /// These bytes as they are, then close (a broken reply, for tests).
+    Raw(Vec<u8>),
 }
 
 fn plain(status: u16, body: &str) -> Answer {
@@ -539,6 +561,14 @@ async fn answer(request: wire::Request, peer: SocketAddr, ctx: &Arc<Ctx>) -> Ans
         return plain(405, "");
     }
     tracing::debug!(%peer, method = ?request.method, uri = %request.uri, "HTTP request");
+    if request.uri.starts_with("/rest/") {
+        let ctx = Arc::clone(ctx);
+        let work = move || rest::answer(&request.uri, ctx.handler.as_ref(), &ctx.control);
+        return match tokio::task::spawn_blocking(work).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) | Err(_) => plain(500, "Unhandled request"),
+        };
+    }
     if request.uri != "/" && !request.uri.starts_with("/wallet/") {
         return plain(404, "");
     }

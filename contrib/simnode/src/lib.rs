@@ -78,6 +78,9 @@ pub struct SimNodeOptions {
     /// Core 31's `-txospenderindex` (on by default; `getindexinfo` lists it and
     /// `gettxspendingprevout` answers confirmed spends only with it). Ignored as Core 29.
     pub txospenderindex: bool,
+    /// bitcoind's `-rest`: serve the REST endpoints (`http::rest`) on the RPC port. Off by
+    /// default, as in Core; [`http::Control::set_rest`] switches it at run time.
+    pub rest: bool,
 }
 
 impl Default for SimNodeOptions {
@@ -91,6 +94,7 @@ impl Default for SimNodeOptions {
             zmq_all_topics: false,
             core_version: CoreVersion::default(),
             txospenderindex: true,
+            rest: false,
         }
     }
 }
@@ -121,6 +125,7 @@ impl SimNode {
             .enable_all()
             .build()?;
         let control = http::Control::new();
+        control.set_rest(options.rest);
         let node = Arc::new(Mutex::new(node));
         let mut rpc = rpc::NodeRpc::new(node.clone(), control.clone());
         rpc.zmq = options.zmq.clone();

@@ -117,6 +117,10 @@ struct ServeArgs {
     /// gettxspendingprevout sees only the mempool unless told otherwise, then fails).
     #[arg(long)]
     no_txospenderindex: bool,
+    /// Serve bitcoind's REST interface (`-rest`) on the RPC port: /rest/block/<hash>.bin and
+    /// friends, without credentials.
+    #[arg(long)]
+    rest: bool,
     /// Publish ZMQ `hashblock`/`hashtx` notifications (on a free port of 127.0.0.1,
     /// reported by `getzmqnotifications`), as bitcoind's -zmqpub* options do.
     #[arg(long)]
@@ -250,6 +254,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         zmq_all_topics: false,
         core_version: args.core,
         txospenderindex: !args.no_txospenderindex,
+        rest: args.rest,
     };
     let sim = SimNode::spawn(node, options)
         .map_err(|e| format!("cannot serve on {}:{}: {e}", args.bind, args.port))?;

@@ -111,6 +111,9 @@ fn execute(handler: &dyn Handler, control: &Control, call: &Call) -> Result<Json
         _ => Cow::Borrowed(&[]),
     };
     control.count_call();
+    if call.method == "getblock" {
+        control.count_rpc_block();
+    }
     handler.call(call.method, &positional)
 }
 

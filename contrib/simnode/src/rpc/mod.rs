@@ -15,6 +15,7 @@ mod submit;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use bitcoin::BlockHash;
 use serde_json::Value;
 
 use crate::http::{Control, Handler, RpcError};
@@ -233,6 +234,14 @@ impl Handler for NodeRpc {
             .iter()
             .find(|(m, _, _)| *m == method)
             .map(|(_, at, names)| (*at, *names))
+    }
+
+    fn raw_block(&self, hash: &BlockHash) -> Option<Vec<u8>> {
+        self.lock().block(hash).map(|b| b.raw.clone())
+    }
+
+    fn active_hash(&self, height: u32) -> Option<BlockHash> {
+        self.lock().hash_at(height)
     }
 
     fn call(&self, method: &str, values: &[Value]) -> Result<Json, RpcError> {
