@@ -1,22 +1,21 @@
 //! What the blocks applied since the last flush changed, held in memory and bounded by
 //! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
-//! tx counts, spender rows and undo data. [`Cache::write_to`] turns it into the rows of one flush.
+//! tx counts, spender rows and undo data. [`Cache::write_to`] turns it into the rows of one
+//! flush.
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
-use bitcoin::block::Header;
-use bitcoin::consensus::serialize;
-use bitcoin::hashes::Hash;
-use bitcoin::{OutPoint, Txid};
-use rocksdb::WriteBatch;
-
 use super::error::IndexError;
+use super::rows::Rows;
 use super::schema::{
     height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow,
     HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
 };
-use super::store::Store;
+use bitcoin::block::Header;
+use bitcoin::consensus::serialize;
+use bitcoin::hashes::Hash;
+use bitcoin::{OutPoint, Txid};
 
 /// An unflushed unspent output (the outpoint is the map key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,58 +103,50 @@ impl Cache {
         *self = Cache::default();
     }
 
-    /// Adds the cache's rows to `batch`: blocks `first_height..` with tx numbers from
-    /// `first_tx_num`; undo data of blocks below `keep_undo_from` is left out.
+    /// Adds the cache's rows to `rows`: blocks `first_height..` with tx numbers from
+    /// `first_tx_num`; undo data of blocks below `keep_undo_from` is left out; `spenders`
+    /// rows only if `spenders` (not a previous-layout writer).
     pub(crate) fn write_to(
         &self,
-        store: &Store,
-        batch: &mut WriteBatch,
+        rows: &mut Rows,
+        spenders: bool,
         first_height: u32,
         first_tx_num: TxNum,
         keep_undo_from: u32,
     ) -> Result<(), IndexError> {
-        let headers = store.cf(Cf::Headers)?;
-        let counts = store.cf(Cf::TxCounts)?;
         for (i, (h, c)) in self.headers.iter().zip(&self.counts).enumerate() {
             let key = height_key(first_height + i as u32);
-            batch.put_cf(headers, key, serialize(h));
-            batch.put_cf(counts, key, tx_num_bytes(*c));
+            rows.put(Cf::Headers, &key, &serialize(h))?;
+            rows.put(Cf::TxCounts, &key, &tx_num_bytes(*c))?;
         }
-        let txids = store.cf(Cf::TxIds)?;
-        let txprefix = store.cf(Cf::TxPrefix)?;
         for (i, txid) in self.txids.iter().enumerate() {
             let n = first_tx_num + i as u64;
-            batch.put_cf(txids, tx_num_bytes(n), txid.as_byte_array());
-            batch.put_cf(txprefix, txprefix_key(txid, n), []);
+            rows.put(Cf::TxIds, &tx_num_bytes(n), txid.as_byte_array())?;
+            rows.put(Cf::TxPrefix, &txprefix_key(txid, n), &[])?;
         }
-        let history = store.cf(Cf::History)?;
         for k in &self.history {
-            batch.put_cf(history, k, []);
+            rows.put(Cf::History, k, &[])?;
         }
-        let utxos = store.cf(Cf::Utxos)?;
-        let outpoints = store.cf(Cf::Outpoints)?;
         for (op, u) in &self.adds {
             let row = u.row(op);
-            batch.put_cf(utxos, row.utxo_key(), row.utxo_value());
-            batch.put_cf(outpoints, row.outpoint_key(), row.outpoint_value());
+            rows.put(Cf::Utxos, &row.utxo_key(), &row.utxo_value())?;
+            rows.put(Cf::Outpoints, &row.outpoint_key(), &row.outpoint_value())?;
         }
         for row in &self.db_spends {
-            batch.delete_cf(utxos, row.utxo_key());
-            batch.delete_cf(outpoints, row.outpoint_key());
+            rows.delete(Cf::Utxos, &row.utxo_key())?;
+            rows.delete(Cf::Outpoints, &row.outpoint_key())?;
         }
-        if store.has_spenders() {
-            let spenders = store.cf(Cf::Spenders)?;
+        if spenders {
             for (k, v) in &self.spends {
-                batch.put_cf(spenders, k, v);
+                rows.put(Cf::Spenders, k, v)?;
             }
             for k in &self.unspendable {
-                batch.put_cf(spenders, k, []);
+                rows.put(Cf::Spenders, k, &[])?;
             }
         }
-        let undo = store.cf(Cf::Undo)?;
         for (h, u) in &self.undo {
             if *h >= keep_undo_from {
-                batch.put_cf(undo, height_key(*h), u);
+                rows.put(Cf::Undo, &height_key(*h), u)?;
             }
         }
         Ok(())

@@ -28,9 +28,11 @@
 
 mod apply;
 mod backup;
+mod bulk;
 mod cache;
 mod error;
 mod query;
+mod rows;
 mod schema;
 mod snap;
 mod status;
@@ -50,6 +52,8 @@ use bitcoin::{BlockHash, Network};
 use rocksdb::WriteBatch;
 
 pub use backup::RolledBack;
+#[doc(hidden)]
+pub use bulk::BulkStop;
 pub use error::IndexError;
 pub use query::{IndexReader, TxPosition, Utxo};
 pub use schema::{
@@ -62,10 +66,16 @@ pub use summary::{BlockSummary, CacheStats, FlushStats};
 pub use upgrade::UpgradeProgress;
 
 use cache::Cache;
+use rows::Rows;
 use schema::{height_key, Cf, StateRecord, STATE_KEY};
 use store::Store;
 use upgrade::Upgrade;
 use view::{Shared, View};
+
+/// A flush of several blocks whose cache holds at least this many bytes is a bulk flush
+/// (sorted table files, ingested): every flush of the initial sync with CACHE_MB ≥ 1, never
+/// a flush at the tip (one block).
+pub const BULK_MIN_BYTES: usize = 512 << 10;
 
 /// The index writer. One per database, used by one task; see the module docs.
 pub struct Index {
@@ -74,6 +84,8 @@ pub struct Index {
     genesis: BlockHash,
     reorg_limit: u32,
     cache_budget: usize,
+    /// A flush of more than one block holding at least this many bytes is a bulk flush.
+    bulk_min_bytes: usize,
     /// Tip including unflushed blocks.
     tip: Option<(u32, BlockHash)>,
     /// Transactions including unflushed blocks.
@@ -144,6 +156,9 @@ impl Index {
         cfs: &'static [Cf],
     ) -> Result<Index, IndexError> {
         let store = Store::open(dir, cfs)?;
+        if let Some(height) = bulk::recover(&store)? {
+            tracing::info!(height, "finished a bulk flush interrupted by a crash");
+        }
         let genesis = genesis_block(network);
         let genesis_hash = genesis.block_hash();
         let expected = match store.has_spenders() {
@@ -183,6 +198,7 @@ impl Index {
             genesis: genesis_hash,
             reorg_limit,
             cache_budget: cache_bytes,
+            bulk_min_bytes: BULK_MIN_BYTES,
             tip: view.tip,
             tx_count: view.tx_count,
             flushed: view,
@@ -309,40 +325,75 @@ impl Index {
         }
     }
 
-    /// Writes every unflushed block, with the new state record, in one synced atomic batch;
+    /// Writes every unflushed block, with the new state record, atomically and synced;
     /// readers see the new state from then on. A no-op when nothing is unflushed.
+    ///
+    /// The rows are sorted per column family. A flush of one block, or of less than
+    /// [`BULK_MIN_BYTES`] of cache (the tip), is one write batch through the write-ahead
+    /// log; a larger one (the initial sync) is a bulk flush: sorted table files ingested,
+    /// committed by a journal record (see `docs/storage.md`).
     ///
     /// # Errors
     /// The write failed; the cache is kept, so the flush can be retried.
     pub fn flush(&mut self) -> Result<FlushStats, IndexError> {
+        let bulk = self.cache.blocks() > 1 && self.cache.bytes() >= self.bulk_min_bytes;
+        Ok(self.flush_as(bulk, None)?.unwrap_or_default())
+    }
+
+    /// A bulk flush stopped on purpose at `stop`, as a crash would stop it, leaving the
+    /// writer's memory as if it had failed (drop the index and reopen it next). Only for
+    /// tests of the crash windows; the server never calls it. Whether there was anything to
+    /// flush.
+    ///
+    /// # Errors
+    /// As [`Index::flush`].
+    #[doc(hidden)]
+    pub fn flush_stopped_at(&mut self, stop: BulkStop) -> Result<bool, IndexError> {
+        Ok(self.flush_as(true, Some(stop))?.is_none())
+    }
+
+    /// Sets the cache size from which a flush of several blocks is a bulk flush (default
+    /// [`BULK_MIN_BYTES`]; 0 makes every flush of several blocks one). For tests and
+    /// benches.
+    #[doc(hidden)]
+    pub fn set_bulk_min_bytes(&mut self, bytes: usize) {
+        self.bulk_min_bytes = bytes;
+    }
+
+    /// The flush, as a bulk flush or a write batch; `None` if `stop` stopped it.
+    fn flush_as(
+        &mut self,
+        bulk: bool,
+        stop: Option<BulkStop>,
+    ) -> Result<Option<FlushStats>, IndexError> {
         let start = Instant::now();
         let Some((height, tip)) = self.tip else {
-            return Ok(FlushStats::default());
+            return Ok(Some(FlushStats::default()));
         };
         if self.tip == self.flushed.tip {
-            return Ok(FlushStats {
+            return Ok(Some(FlushStats {
                 height,
                 ..FlushStats::default()
-            });
+            }));
         }
         let store = &self.shared.store;
         let first_height = self.flushed.tip.map_or(0, |(h, _)| h + 1);
         let keep_from = self.undo_floor(height);
-        let mut batch = WriteBatch::default();
+        let mut rows = Rows::new();
         self.cache.write_to(
-            store,
-            &mut batch,
+            &mut rows,
+            store.has_spenders(),
             first_height,
             self.flushed.tx_count,
             keep_from,
         )?;
         if let Some((old, _)) = self.flushed.tip {
             // Undo rows that fell out of the window (at most REORG_LIMIT of them).
-            let undo = store.cf(Cf::Undo)?;
             for h in self.undo_floor(old)..keep_from.min(old + 1) {
-                batch.delete_cf(undo, height_key(h));
+                rows.delete(Cf::Undo, &height_key(h))?;
             }
         }
+        rows.sort();
         let mut counts = Vec::with_capacity(self.flushed.counts.len() + self.cache.counts.len());
         counts.extend_from_slice(&self.flushed.counts);
         counts.extend_from_slice(&self.cache.counts);
@@ -360,35 +411,51 @@ impl Index {
             utxo_spends: self.cache.db_spends.len(),
             history: self.cache.history.len(),
             batch_bytes: 0,
+            bulk,
             elapsed: Duration::ZERO,
         };
-        let batch_bytes = self.commit(batch, view)?;
+        let batch_bytes = match bulk {
+            true => match self.commit_bulk(&rows, view, stop)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+            false => {
+                let batch = rows.to_batch(store)?;
+                drop(rows);
+                self.commit(batch, view)?
+            }
+        };
         self.cache.clear();
-        Ok(FlushStats {
+        Ok(Some(FlushStats {
             batch_bytes,
             elapsed: start.elapsed(),
             ..stats
+        }))
+    }
+
+    /// The state record of `view`, written with it.
+    fn state_record(&self, view: &View) -> Result<StateRecord, IndexError> {
+        let Some((height, tip)) = view.tip else {
+            return Err(IndexError::Corrupt("commit without a tip".to_string()));
+        };
+        let version = match self.shared.store.has_spenders() && view.upgrading.is_none() {
+            true => DB_VERSION,
+            false => DB_VERSION_PRE_SPENDERS,
+        };
+        Ok(StateRecord {
+            version,
+            genesis: self.genesis,
+            height,
+            tip,
+            tx_count: view.tx_count,
         })
     }
 
     /// Writes `batch` plus the state record of `view`, and publishes `view` to readers
     /// under the view lock (so a reader's snapshot and view always agree).
     fn commit(&mut self, mut batch: WriteBatch, view: View) -> Result<usize, IndexError> {
+        let state = self.state_record(&view)?;
         let store = &self.shared.store;
-        let Some((height, tip)) = view.tip else {
-            return Err(IndexError::Corrupt("commit without a tip".to_string()));
-        };
-        let version = match store.has_spenders() && view.upgrading.is_none() {
-            true => DB_VERSION,
-            false => DB_VERSION_PRE_SPENDERS,
-        };
-        let state = StateRecord {
-            version,
-            genesis: self.genesis,
-            height,
-            tip,
-            tx_count: view.tx_count,
-        };
         batch.put_cf(store.cf(Cf::Meta)?, STATE_KEY, state.encode());
         let bytes = batch.size_in_bytes();
         {
@@ -398,6 +465,31 @@ impl Index {
         }
         self.flushed = view;
         Ok(bytes)
+    }
+
+    /// [`Index::commit`] as a bulk flush of the sorted `rows` (module `bulk`): the table
+    /// files are written and the journal committed outside the view lock, ingested and
+    /// sealed under it. `None` if `stop` stopped it.
+    fn commit_bulk(
+        &mut self,
+        rows: &Rows,
+        view: View,
+        stop: Option<BulkStop>,
+    ) -> Result<Option<usize>, IndexError> {
+        let state = self.state_record(&view)?.encode();
+        let store = &self.shared.store;
+        let Some(cfs) = bulk::prepare(store, rows, &state, stop)? else {
+            return Ok(None);
+        };
+        {
+            let mut shared = self.shared.view_mut();
+            if !bulk::finish(store, &cfs, &state, stop)? {
+                return Ok(None);
+            }
+            *shared = view.clone();
+        }
+        self.flushed = view;
+        Ok(Some(rows.data_bytes()))
     }
 
     /// Rolls the index back so that `to_height` is the tip, flushing first; then blocks of

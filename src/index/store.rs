@@ -19,8 +19,8 @@ use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::{OutPoint, Txid};
 use rocksdb::{
     BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
-    DBRawIteratorWithThreadMode, DBRecoveryMode, IteratorMode, Options, ReadOptions,
-    SliceTransform, WriteBatch, WriteOptions, DB,
+    DBRawIteratorWithThreadMode, DBRecoveryMode, IngestExternalFileOptions, IteratorMode, Options,
+    ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
 
 use super::error::IndexError;
@@ -43,6 +43,9 @@ pub(crate) struct Store {
     /// The column families opened: [`Cf::ALL`], or [`Cf::PRE_SPENDERS`] for a database
     /// written in the previous layout on purpose (tests of the upgrade).
     cfs: &'static [Cf],
+    /// The block cache (to build a column family's options again, for table files written
+    /// outside the database: `bulk`).
+    cache: rocksdb::Cache,
 }
 
 fn db_options() -> Options {
@@ -96,6 +99,7 @@ impl Store {
             db,
             path: dir.to_path_buf(),
             cfs,
+            cache,
         })
     }
 
@@ -116,6 +120,23 @@ impl Store {
         self.db
             .cf_handle(c.name())
             .ok_or_else(|| IndexError::Corrupt(format!("column family {} missing", c.name())))
+    }
+
+    /// The options of column family `c`: a table file written with them (`bulk`) has the
+    /// same compression, filters and prefix extractor as one RocksDB writes itself.
+    pub(crate) fn cf_options(&self, c: Cf) -> Options {
+        cf_options(c, &self.cache)
+    }
+
+    /// Ingests the table file at `file` into `c`, moving it (a hard link, then the name
+    /// outside is removed): one atomic change of the database's manifest. The file's rows
+    /// are newer than every row before and visible to snapshots taken after.
+    pub(crate) fn ingest(&self, c: Cf, file: &Path) -> Result<(), IndexError> {
+        let mut opts = IngestExternalFileOptions::default();
+        opts.set_move_files(true);
+        Ok(self
+            .db
+            .ingest_external_file_cf_opts(self.cf(c)?, &opts, vec![file])?)
     }
 
     /// Writes `batch` atomically, with the WAL synced before returning.
