@@ -4,8 +4,8 @@
 //! A write batch of a whole flush costs RocksDB three passes over the rows: the write-ahead
 //! log (written and fsynced), the memtables (one skip-list insert per row, which dominated
 //! the sync's profile), and later the memtable flush that turns them into table files. A
-//! bulk flush does the last pass only, on sorted runs ([`Rows`]), one table file per column
-//! family, written in parallel; RocksDB then adds each file to its manifest.
+//! bulk flush does the last pass only, on sorted runs ([`CfRows`]), one table file per
+//! column family, two at a time; RocksDB then adds each file to its manifest.
 //!
 //! RocksDB's C API ingests into one column family at a time, so atomicity across column
 //! families is ours, by a journal (redo) record:
@@ -29,11 +29,12 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rocksdb::{SstFileWriter, WriteBatch};
 
 use super::error::IndexError;
-use super::rows::{CfRows, Row, Rows};
+use super::rows::{CfRows, Row};
 use super::schema::{Cf, StateRecord, BULK_KEY, STATE_KEY};
 use super::store::Store;
 
@@ -96,31 +97,60 @@ fn write_table(store: &Store, rows: &CfRows, path: &Path) -> Result<(), IndexErr
     Ok(())
 }
 
-/// Step 1: the sorted `rows` as table files in the staging directory, synced, written in
-/// parallel (one thread per column family). Returns the column families staged.
-fn stage(store: &Store, rows: &Rows) -> Result<Vec<Cf>, IndexError> {
+/// Threads writing table files. Each holds one column family's sorted rows at a time, so
+/// this also bounds the memory a bulk flush adds to the cache's.
+const WRITERS: usize = 2;
+
+/// Step 1: the rows of `cfs` (made by `make`, sorted) as table files in the staging
+/// directory, synced; [`WRITERS`] column families at a time, the largest first. Returns the
+/// column families staged (those with rows) and the bytes of their keys and values.
+fn stage(
+    store: &Store,
+    cfs: &[Cf],
+    make: &(dyn Fn(Cf) -> Result<CfRows, IndexError> + Sync),
+) -> Result<(Vec<Cf>, usize), IndexError> {
     let dir = staging(store);
     clear(&dir)?;
     fs::create_dir_all(&dir).map_err(file_err(&dir))?;
-    let cfs: Vec<&CfRows> = rows.non_empty().collect();
-    std::thread::scope(|s| {
-        let jobs: Vec<_> = cfs
-            .iter()
-            .map(|c| {
-                let path = staged_file(&dir, c.cf);
-                s.spawn(move || write_table(store, c, &path))
+    let next = AtomicUsize::new(0);
+    let work = |staged: &mut Vec<Cf>, bytes: &mut usize| -> Result<(), IndexError> {
+        while let Some(&cf) = cfs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let rows = make(cf)?;
+            if !rows.is_empty() {
+                write_table(store, &rows, &staged_file(&dir, cf))?;
+                staged.push(cf);
+                *bytes += rows.data_bytes();
+            }
+        }
+        Ok(())
+    };
+    let results: Vec<Result<(Vec<Cf>, usize), IndexError>> = std::thread::scope(|s| {
+        let jobs: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut staged, mut bytes) = (Vec::new(), 0);
+                    work(&mut staged, &mut bytes).map(|()| (staged, bytes))
+                })
             })
             .collect();
-        jobs.into_iter().try_for_each(|j| {
-            j.join().unwrap_or_else(|_| {
-                Err(IndexError::Corrupt(
-                    "writing a table file panicked".to_string(),
-                ))
+        jobs.into_iter()
+            .map(|j| {
+                j.join().unwrap_or_else(|_| {
+                    Err(IndexError::Corrupt(
+                        "writing a table file panicked".to_string(),
+                    ))
+                })
             })
-        })
-    })?;
+            .collect()
+    });
+    let (mut staged, mut bytes) = (Vec::new(), 0);
+    for r in results {
+        let (s, b) = r?;
+        staged.extend(s);
+        bytes += b;
+    }
     sync_dir(&dir)?;
-    Ok(cfs.iter().map(|c| c.cf).collect())
+    Ok((staged, bytes))
 }
 
 /// Steps 3 and 4 for the staged files of `cfs` that are still there (all of them, or in
@@ -154,17 +184,18 @@ fn ingest_and_seal(
     Ok(true)
 }
 
-/// Steps 1 and 2 of a bulk flush of the sorted `rows` committing to the encoded state
-/// record `state`: returns the column families staged, or `None` if `stop` stopped it
-/// (before the commit point, or right after it). The caller then takes the
-/// readers' view lock and calls [`finish`].
+/// Steps 1 and 2 of a bulk flush of the rows of `cfs` (made by `make`) committing to the
+/// encoded state record `state`: returns the column families staged and the bytes of their
+/// keys and values, or `None` if `stop` stopped it (before the commit point, or right after
+/// it). The caller then takes the readers' view lock and calls [`finish`].
 pub(crate) fn prepare(
     store: &Store,
-    rows: &Rows,
+    cfs: &[Cf],
+    make: &(dyn Fn(Cf) -> Result<CfRows, IndexError> + Sync),
     state: &[u8],
     stop: Option<BulkStop>,
-) -> Result<Option<Vec<Cf>>, IndexError> {
-    let cfs = stage(store, rows)?;
+) -> Result<Option<(Vec<Cf>, usize)>, IndexError> {
+    let (cfs, bytes) = stage(store, cfs, make)?;
     if stop == Some(BulkStop::Staged) {
         return Ok(None);
     }
@@ -174,7 +205,7 @@ pub(crate) fn prepare(
     if stop == Some(BulkStop::Journaled) {
         return Ok(None);
     }
-    Ok(Some(cfs))
+    Ok(Some((cfs, bytes)))
 }
 
 /// Steps 3 and 4 of a bulk flush [`prepare`]d (call it under the readers' view lock):

@@ -1,13 +1,13 @@
 //! What the blocks applied since the last flush changed, held in memory and bounded by
 //! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
-//! tx counts, spender rows and undo data. [`Cache::write_to`] turns it into the rows of one
-//! flush.
+//! tx counts, spender rows and undo data. [`Cache::cf_rows`] turns it into the sorted rows
+//! of one flush, a column family at a time.
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
 use super::error::IndexError;
-use super::rows::Rows;
+use super::rows::CfRows;
 use super::schema::{
     height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow,
     HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
@@ -103,54 +103,97 @@ impl Cache {
         *self = Cache::default();
     }
 
-    /// Adds the cache's rows to `rows`: blocks `first_height..` with tx numbers from
-    /// `first_tx_num`; undo data of blocks below `keep_undo_from` is left out; `spenders`
-    /// rows only if `spenders` (not a previous-layout writer).
-    pub(crate) fn write_to(
-        &self,
-        rows: &mut Rows,
-        spenders: bool,
-        first_height: u32,
-        first_tx_num: TxNum,
-        keep_undo_from: u32,
-    ) -> Result<(), IndexError> {
-        for (i, (h, c)) in self.headers.iter().zip(&self.counts).enumerate() {
-            let key = height_key(first_height + i as u32);
-            rows.put(Cf::Headers, &key, &serialize(h))?;
-            rows.put(Cf::TxCounts, &key, &tx_num_bytes(*c))?;
-        }
-        for (i, txid) in self.txids.iter().enumerate() {
-            let n = first_tx_num + i as u64;
-            rows.put(Cf::TxIds, &tx_num_bytes(n), txid.as_byte_array())?;
-            rows.put(Cf::TxPrefix, &txprefix_key(txid, n), &[])?;
-        }
-        for k in &self.history {
-            rows.put(Cf::History, k, &[])?;
-        }
-        for (op, u) in &self.adds {
-            let row = u.row(op);
-            rows.put(Cf::Utxos, &row.utxo_key(), &row.utxo_value())?;
-            rows.put(Cf::Outpoints, &row.outpoint_key(), &row.outpoint_value())?;
-        }
-        for row in &self.db_spends {
-            rows.delete(Cf::Utxos, &row.utxo_key())?;
-            rows.delete(Cf::Outpoints, &row.outpoint_key())?;
-        }
-        if spenders {
-            for (k, v) in &self.spends {
-                rows.put(Cf::Spenders, k, v)?;
+    /// The rows of column family `cf` that a flush of the cache writes (see [`Span`]),
+    /// sorted by key.
+    pub(crate) fn cf_rows(&self, span: &Span, cf: Cf) -> Result<CfRows, IndexError> {
+        let mut rows = CfRows::new(cf);
+        let put = |rows: &mut CfRows, k: &[u8], v: &[u8]| rows.push(k, v, false);
+        match cf {
+            Cf::Meta => {}
+            Cf::Headers => {
+                for (i, h) in self.headers.iter().enumerate() {
+                    put(
+                        &mut rows,
+                        &height_key(span.first_height + i as u32),
+                        &serialize(h),
+                    )?;
+                }
             }
-            for k in &self.unspendable {
-                rows.put(Cf::Spenders, k, &[])?;
+            Cf::TxCounts => {
+                for (i, c) in self.counts.iter().enumerate() {
+                    let key = height_key(span.first_height + i as u32);
+                    put(&mut rows, &key, &tx_num_bytes(*c))?;
+                }
+            }
+            Cf::TxIds => {
+                for (i, txid) in self.txids.iter().enumerate() {
+                    let n = span.first_tx_num + i as u64;
+                    put(&mut rows, &tx_num_bytes(n), txid.as_byte_array())?;
+                }
+            }
+            Cf::TxPrefix => {
+                for (i, txid) in self.txids.iter().enumerate() {
+                    let n = span.first_tx_num + i as u64;
+                    put(&mut rows, &txprefix_key(txid, n), &[])?;
+                }
+            }
+            Cf::History => {
+                for k in &self.history {
+                    put(&mut rows, k, &[])?;
+                }
+            }
+            Cf::Utxos | Cf::Outpoints => {
+                let utxos = cf == Cf::Utxos;
+                for (op, u) in &self.adds {
+                    let row = u.row(op);
+                    match utxos {
+                        true => put(&mut rows, &row.utxo_key(), &row.utxo_value())?,
+                        false => put(&mut rows, &row.outpoint_key(), &row.outpoint_value())?,
+                    }
+                }
+                for row in &self.db_spends {
+                    match utxos {
+                        true => rows.push(&row.utxo_key(), &[], true)?,
+                        false => rows.push(&row.outpoint_key(), &[], true)?,
+                    }
+                }
+            }
+            Cf::Spenders if span.spenders => {
+                for (k, v) in &self.spends {
+                    put(&mut rows, k, v)?;
+                }
+                for k in &self.unspendable {
+                    put(&mut rows, k, &[])?;
+                }
+            }
+            Cf::Spenders => {}
+            Cf::Undo => {
+                for h in span.drop_undo.clone() {
+                    rows.push(&height_key(h), &[], true)?;
+                }
+                for (h, u) in &self.undo {
+                    if *h >= span.keep_undo_from {
+                        put(&mut rows, &height_key(*h), u)?;
+                    }
+                }
             }
         }
-        for (h, u) in &self.undo {
-            if *h >= keep_undo_from {
-                rows.put(Cf::Undo, &height_key(*h), u)?;
-            }
-        }
-        Ok(())
+        rows.sort();
+        Ok(rows)
     }
+}
+
+/// What a flush of the cache covers: blocks from `first_height`, tx numbers from
+/// `first_tx_num`; undo data of blocks below `keep_undo_from` left out, the undo rows of
+/// `drop_undo` (fallen out of the window) deleted; `spenders` rows only if `spenders` (not
+/// a previous-layout writer).
+#[derive(Clone, Debug)]
+pub(crate) struct Span {
+    pub first_height: u32,
+    pub first_tx_num: TxNum,
+    pub keep_undo_from: u32,
+    pub drop_undo: std::ops::Range<u32>,
+    pub spenders: bool,
 }
 
 #[cfg(test)]

@@ -65,9 +65,8 @@ pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
 pub use summary::{BlockSummary, CacheStats, FlushStats};
 pub use upgrade::UpgradeProgress;
 
-use cache::Cache;
-use rows::Rows;
-use schema::{height_key, Cf, StateRecord, STATE_KEY};
+use cache::{Cache, Span};
+use schema::{Cf, StateRecord, STATE_KEY};
 use store::Store;
 use upgrade::Upgrade;
 use view::{Shared, View};
@@ -76,6 +75,20 @@ use view::{Shared, View};
 /// (sorted table files, ingested): every flush of the initial sync with CACHE_MB ≥ 1, never
 /// a flush at the tip (one block).
 pub const BULK_MIN_BYTES: usize = 512 << 10;
+
+/// The column families a flush writes (all but `meta`), the largest first: the order in
+/// which a bulk flush's writers take them.
+const BULK_ORDER: [Cf; 9] = [
+    Cf::History,
+    Cf::Spenders,
+    Cf::TxIds,
+    Cf::Undo,
+    Cf::TxPrefix,
+    Cf::Outpoints,
+    Cf::Utxos,
+    Cf::Headers,
+    Cf::TxCounts,
+];
 
 /// The index writer. One per database, used by one task; see the module docs.
 pub struct Index {
@@ -377,23 +390,18 @@ impl Index {
             }));
         }
         let store = &self.shared.store;
-        let first_height = self.flushed.tip.map_or(0, |(h, _)| h + 1);
-        let keep_from = self.undo_floor(height);
-        let mut rows = Rows::new();
-        self.cache.write_to(
-            &mut rows,
-            store.has_spenders(),
-            first_height,
-            self.flushed.tx_count,
-            keep_from,
-        )?;
-        if let Some((old, _)) = self.flushed.tip {
+        let keep_undo_from = self.undo_floor(height);
+        let span = Span {
+            first_height: self.flushed.tip.map_or(0, |(h, _)| h + 1),
+            first_tx_num: self.flushed.tx_count,
+            keep_undo_from,
             // Undo rows that fell out of the window (at most REORG_LIMIT of them).
-            for h in self.undo_floor(old)..keep_from.min(old + 1) {
-                rows.delete(Cf::Undo, &height_key(h))?;
-            }
-        }
-        rows.sort();
+            drop_undo: match self.flushed.tip {
+                Some((old, _)) => self.undo_floor(old)..keep_undo_from.min(old + 1),
+                None => 0..0,
+            },
+            spenders: store.has_spenders(),
+        };
         let mut counts = Vec::with_capacity(self.flushed.counts.len() + self.cache.counts.len());
         counts.extend_from_slice(&self.flushed.counts);
         counts.extend_from_slice(&self.cache.counts);
@@ -415,12 +423,16 @@ impl Index {
             elapsed: Duration::ZERO,
         };
         let batch_bytes = match bulk {
-            true => match self.commit_bulk(&rows, view, stop)? {
+            true => match self.commit_bulk(&span, view, stop)? {
                 Some(bytes) => bytes,
                 None => return Ok(None),
             },
             false => {
-                let batch = rows.to_batch(store)?;
+                let rows = BULK_ORDER
+                    .iter()
+                    .map(|&cf| self.cache.cf_rows(&span, cf))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let batch = rows::to_batch(store, &rows)?;
                 drop(rows);
                 self.commit(batch, view)?
             }
@@ -467,18 +479,20 @@ impl Index {
         Ok(bytes)
     }
 
-    /// [`Index::commit`] as a bulk flush of the sorted `rows` (module `bulk`): the table
-    /// files are written and the journal committed outside the view lock, ingested and
-    /// sealed under it. `None` if `stop` stopped it.
+    /// [`Index::commit`] as a bulk flush of the cache's rows of `span` (module `bulk`):
+    /// the table files are written and the journal committed outside the view lock,
+    /// ingested and sealed under it. `None` if `stop` stopped it.
     fn commit_bulk(
         &mut self,
-        rows: &Rows,
+        span: &Span,
         view: View,
         stop: Option<BulkStop>,
     ) -> Result<Option<usize>, IndexError> {
         let state = self.state_record(&view)?.encode();
         let store = &self.shared.store;
-        let Some(cfs) = bulk::prepare(store, rows, &state, stop)? else {
+        let cache = &self.cache;
+        let make = |cf| cache.cf_rows(span, cf);
+        let Some((cfs, bytes)) = bulk::prepare(store, &BULK_ORDER, &make, &state, stop)? else {
             return Ok(None);
         };
         {
@@ -489,7 +503,7 @@ impl Index {
             *shared = view.clone();
         }
         self.flushed = view;
-        Ok(Some(rows.data_bytes()))
+        Ok(Some(bytes))
     }
 
     /// Rolls the index back so that `to_height` is the tip, flushing first; then blocks of

@@ -51,7 +51,7 @@ pub(crate) enum Row<'a> {
 }
 
 impl CfRows {
-    fn new(cf: Cf) -> CfRows {
+    pub(crate) fn new(cf: Cf) -> CfRows {
         CfRows {
             cf,
             ops: Vec::new(),
@@ -60,7 +60,13 @@ impl CfRows {
         }
     }
 
-    fn push(&mut self, key: &[u8], value: &[u8], delete: bool) -> Result<(), IndexError> {
+    /// Adds a put of `key` (with `value`), or a delete of it if `delete`.
+    pub(crate) fn push(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        delete: bool,
+    ) -> Result<(), IndexError> {
         let mut k = [0u8; MAX_KEY];
         k.get_mut(..key.len())
             .ok_or_else(|| {
@@ -88,7 +94,7 @@ impl CfRows {
 
     /// Sorts by key; of several operations on one key, the last one pushed is kept (as a
     /// write batch would leave it).
-    fn sort(&mut self) {
+    pub(crate) fn sort(&mut self) {
         if !self.sorted {
             // Stable: equal keys stay in the order they were pushed.
             self.ops.sort_by(|a, b| a.key().cmp(b.key()));
@@ -108,7 +114,7 @@ impl CfRows {
         self.ops.is_empty()
     }
 
-    /// The rows in key order (after [`Rows::sort`]).
+    /// The rows in key order (after [`CfRows::sort`]).
     pub(crate) fn iter(&self) -> impl Iterator<Item = Row<'_>> {
         self.ops.iter().map(|op| match op.delete {
             true => Row::Delete(op.key()),
@@ -125,61 +131,17 @@ impl CfRows {
     }
 }
 
-/// The rows of one flush, by column family.
-#[derive(Debug)]
-pub(crate) struct Rows {
-    cfs: Vec<CfRows>,
-}
-
-impl Rows {
-    pub(crate) fn new() -> Rows {
-        Rows {
-            cfs: Cf::ALL.iter().map(|&c| CfRows::new(c)).collect(),
-        }
-    }
-
-    fn of(&mut self, cf: Cf) -> &mut CfRows {
-        // `Cf::ALL` lists every variant in declaration order.
-        &mut self.cfs[cf as usize]
-    }
-
-    pub(crate) fn put(&mut self, cf: Cf, key: &[u8], value: &[u8]) -> Result<(), IndexError> {
-        self.of(cf).push(key, value, false)
-    }
-
-    pub(crate) fn delete(&mut self, cf: Cf, key: &[u8]) -> Result<(), IndexError> {
-        self.of(cf).push(key, &[], true)
-    }
-
-    /// Sorts every column family's rows by key (see [`CfRows::sort`]).
-    pub(crate) fn sort(&mut self) {
-        for c in &mut self.cfs {
-            c.sort();
-        }
-    }
-
-    /// The column families with rows.
-    pub(crate) fn non_empty(&self) -> impl Iterator<Item = &CfRows> {
-        self.cfs.iter().filter(|c| !c.is_empty())
-    }
-
-    /// Bytes of keys and values.
-    pub(crate) fn data_bytes(&self) -> usize {
-        self.cfs.iter().map(CfRows::data_bytes).sum()
-    }
-
-    /// A write batch of the rows, column family by column family, each in key order.
-    pub(crate) fn to_batch(&self, store: &Store) -> Result<WriteBatch, IndexError> {
-        let mut batch = WriteBatch::default();
-        for c in self.non_empty() {
-            let handle = store.cf(c.cf)?;
-            for row in c.iter() {
-                match row {
-                    Row::Put(k, v) => batch.put_cf(handle, k, v),
-                    Row::Delete(k) => batch.delete_cf(handle, k),
-                }
+/// A write batch of `rows` (each sorted), column family by column family.
+pub(crate) fn to_batch(store: &Store, rows: &[CfRows]) -> Result<WriteBatch, IndexError> {
+    let mut batch = WriteBatch::default();
+    for c in rows.iter().filter(|c| !c.is_empty()) {
+        let handle = store.cf(c.cf)?;
+        for row in c.iter() {
+            match row {
+                Row::Put(k, v) => batch.put_cf(handle, k, v),
+                Row::Delete(k) => batch.delete_cf(handle, k),
             }
         }
-        Ok(batch)
     }
+    Ok(batch)
 }
