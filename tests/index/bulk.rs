@@ -272,3 +272,110 @@ fn readers_never_see_half_a_bulk_flush() {
     });
     check_against_truth(&index.reader(), &node);
 }
+
+/// Set in the child process of [`kill9_inside_bulk_flushes_ends_identical`]: the database
+/// directory and the chain file it syncs.
+const KILL_CHILD: &str = "FERRUMX_BULK_KILL_CHILD";
+
+/// The child: syncs the chain in `chain` into the index at `dir`, every flush a bulk flush
+/// (a 256 KB cache), then exits.
+fn kill_child(spec: &str) {
+    let (dir, chain) = spec.split_once('\n').expect("dir and chain");
+    let node = ferrumx_simnode::chainfile::load(Path::new(chain)).expect("chain");
+    let mut index = Index::open(
+        Path::new(dir),
+        bitcoin::Network::Regtest,
+        256 << 10,
+        super::REORG_LIMIT,
+    )
+    .expect("open");
+    index.set_bulk_min_bytes(0);
+    sync_to(&mut index, &node, node.tip_height());
+    index.flush().expect("flush");
+}
+
+/// kill -9 of a process syncing with bulk flushes, 0–3 ms after a flush's staging directory
+/// appears (inside the staging) or, every other round, after its journal is written (inside
+/// the ingestions or the seal), again and again until it finishes: each restart opens at a whole flush (the tip never goes down), and the
+/// end equals an uninterrupted sync and the truth.
+#[test]
+fn kill9_inside_bulk_flushes_ends_identical() {
+    if let Ok(spec) = std::env::var(KILL_CHILD) {
+        kill_child(&spec);
+        return;
+    }
+    let node = Node::generate(GenParams::sized(26, 5_000, 30));
+    let want = fresh_digest(&node);
+    let files = TempDir::new("bulk-kill-chain");
+    std::fs::create_dir_all(files.path()).unwrap();
+    let chain = files.path().join("chain");
+    ferrumx_simnode::chainfile::save(&node, &chain).unwrap();
+    let dir = TempDir::new("bulk-kill");
+    let mut rng = ferrumx_testkit::rng::Rng::new(26);
+    let (mut kills, mut journaled, mut last) = (0, 0, 0);
+    let mut digests = std::collections::HashMap::new();
+    for round in 0.. {
+        assert!(round < 200, "the child never finished");
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "bulk::kill9_inside_bulk_flushes_ends_identical",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(
+                KILL_CHILD,
+                format!("{}\n{}", dir.path().display(), chain.display()),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait for a flush's staging directory (or the end).
+        let finished = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "round {round}: the child failed: {status}"
+                );
+                break true;
+            }
+            if staging(&dir).exists() {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        };
+        if finished {
+            break;
+        }
+        // Every other round after the flush's first write to the write-ahead log: its
+        // journal, the commit point (inside the ingestions or the seal).
+        if round % 2 == 1 {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let done = || !staging(&dir).exists();
+            ferrumx_testkit::wait_for_wal_writes(dir.path(), 1, until, done);
+            journaled += 1;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(rng.below(3000) as u64));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+        let index = open(&dir, SMALL_CACHE);
+        let (h, hash) = index.tip().unwrap();
+        assert_eq!(node.hash_at(h), Some(hash), "round {round}");
+        assert!(h >= last, "round {round}: reopened at {h}, below {last}");
+        assert!(files_in(&staging(&dir)).is_empty(), "round {round}");
+        let at_h = *digests.entry(h).or_insert_with(|| digest_at(&node, h));
+        assert_eq!(index.content_digest().unwrap(), at_h, "round {round}");
+        last = h;
+    }
+    eprintln!(
+        "{kills} kills inside bulk flushes ({journaled} after the journal), the last one \
+         reopened at {last}"
+    );
+    assert!(kills >= 5, "only {kills} kills");
+    let index = open(&dir, SMALL_CACHE);
+    assert_eq!(index.tip(), Some((node.tip_height(), node.tip_hash())));
+    assert_eq!(index.content_digest().unwrap(), want);
+    check_against_truth(&index.reader(), &node);
+}
