@@ -33,14 +33,35 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rocksdb::{SstFileWriter, WriteBatch};
 
+use super::cache::{Cache, Span};
 use super::error::IndexError;
 use super::rows::{CfRows, Row};
 use super::schema::{Cf, StateRecord, BULK_KEY, STATE_KEY};
 use super::store::Store;
+use super::view::{Shared, View};
 
 /// The staging directory, inside the database directory (hard links need the same file
 /// system; RocksDB ignores directories it did not make).
 pub(crate) const BULK_DIR: &str = "bulk";
+
+/// A flush of several blocks whose cache holds at least this many bytes is a bulk flush
+/// (sorted table files, ingested): every flush of the initial sync with CACHE_MB ≥ 1, never
+/// a flush at the tip (one block).
+pub const BULK_MIN_BYTES: usize = 512 << 10;
+
+/// The column families a flush writes (all but `meta`), the largest first: the order in
+/// which a bulk flush's writers take them.
+pub(crate) const ORDER: [Cf; 9] = [
+    Cf::History,
+    Cf::Spenders,
+    Cf::TxIds,
+    Cf::Undo,
+    Cf::TxPrefix,
+    Cf::Outpoints,
+    Cf::Utxos,
+    Cf::Headers,
+    Cf::TxCounts,
+];
 
 /// Where a bulk flush may be stopped on purpose, as a crash would stop it (tests of the
 /// crash windows): after staging, after the commit point, or after ingesting that many
@@ -232,4 +253,30 @@ pub(crate) fn recover(store: &Store) -> Result<Option<u32>, IndexError> {
     let record = StateRecord::decode(&state)?;
     ingest_and_seal(store, &Cf::ALL, &state, None)?;
     Ok(Some(record.height))
+}
+
+/// A whole bulk flush of the rows of `cache` in `span`, committing to `state` and `view`:
+/// the table files are written and the journal committed outside the readers' view lock,
+/// ingested and sealed under it, and `view` published. The bytes of keys and values written,
+/// or `None` if `stop` stopped it.
+pub(crate) fn flush(
+    shared: &Shared,
+    cache: &Cache,
+    span: &Span,
+    state: &StateRecord,
+    view: &View,
+    stop: Option<BulkStop>,
+) -> Result<Option<usize>, IndexError> {
+    let state = state.encode();
+    let store = &shared.store;
+    let make = |cf| cache.cf_rows(span, cf);
+    let Some((cfs, bytes)) = prepare(store, &ORDER, &make, &state, stop)? else {
+        return Ok(None);
+    };
+    let mut published = shared.view_mut();
+    if !finish(store, &cfs, &state, stop)? {
+        return Ok(None);
+    }
+    *published = view.clone();
+    Ok(Some(bytes))
 }

@@ -7,15 +7,17 @@ use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
 use super::error::IndexError;
-use super::rows::CfRows;
+use super::rows::{to_batch, CfRows};
 use super::schema::{
-    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow,
+    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HASHX_LEN,
     HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
 };
+use super::store::Store;
 use bitcoin::block::Header;
 use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
+use rocksdb::WriteBatch;
 
 /// An unflushed unspent output (the outpoint is the map key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +109,25 @@ impl Cache {
     /// sorted by key.
     pub(crate) fn cf_rows(&self, span: &Span, cf: Cf) -> Result<CfRows, IndexError> {
         let mut rows = CfRows::new(cf);
+        let undo_bytes = self.undo.iter().map(|(_, u)| u.len()).sum();
+        let (ops, value_bytes) = match cf {
+            Cf::Meta => (0, 0),
+            Cf::Headers => (self.headers.len(), self.headers.len() * 80),
+            Cf::TxCounts => (self.counts.len(), self.counts.len() * TX_NUM_LEN),
+            Cf::TxIds => (self.txids.len(), self.txids.len() * 32),
+            Cf::TxPrefix => (self.txids.len(), 0),
+            Cf::History => (self.history.len(), 0),
+            Cf::Utxos | Cf::Outpoints => (
+                self.adds.len() + self.db_spends.len(),
+                self.adds.len() * (HASHX_LEN + 8),
+            ),
+            Cf::Spenders => (
+                self.spends.len() + self.unspendable.len(),
+                self.spends.len() * TX_NUM_LEN,
+            ),
+            Cf::Undo => (self.undo.len() + span.drop_undo.len(), undo_bytes),
+        };
+        rows.reserve(ops, value_bytes);
         let put = |rows: &mut CfRows, k: &[u8], v: &[u8]| rows.push(k, v, false);
         match cf {
             Cf::Meta => {}
@@ -180,6 +201,18 @@ impl Cache {
         }
         rows.sort();
         Ok(rows)
+    }
+}
+
+impl Cache {
+    /// The rows of a flush of `span` as one write batch, column family by column family,
+    /// each sorted.
+    pub(crate) fn to_batch(&self, store: &Store, span: &Span) -> Result<WriteBatch, IndexError> {
+        let rows = Cf::ALL
+            .iter()
+            .map(|&cf| self.cf_rows(span, cf))
+            .collect::<Result<Vec<_>, _>>()?;
+        to_batch(store, &rows)
     }
 }
 

@@ -54,6 +54,7 @@ use rocksdb::WriteBatch;
 pub use backup::RolledBack;
 #[doc(hidden)]
 pub use bulk::BulkStop;
+pub use bulk::BULK_MIN_BYTES;
 pub use error::IndexError;
 pub use query::{IndexReader, TxPosition, Utxo};
 pub use schema::{
@@ -66,29 +67,10 @@ pub use summary::{BlockSummary, CacheStats, FlushStats};
 pub use upgrade::UpgradeProgress;
 
 use cache::{Cache, Span};
-use schema::{Cf, StateRecord, STATE_KEY};
+use schema::{Cf, STATE_KEY};
 use store::Store;
 use upgrade::Upgrade;
 use view::{Shared, View};
-
-/// A flush of several blocks whose cache holds at least this many bytes is a bulk flush
-/// (sorted table files, ingested): every flush of the initial sync with CACHE_MB ≥ 1, never
-/// a flush at the tip (one block).
-pub const BULK_MIN_BYTES: usize = 512 << 10;
-
-/// The column families a flush writes (all but `meta`), the largest first: the order in
-/// which a bulk flush's writers take them.
-const BULK_ORDER: [Cf; 9] = [
-    Cf::History,
-    Cf::Spenders,
-    Cf::TxIds,
-    Cf::Undo,
-    Cf::TxPrefix,
-    Cf::Outpoints,
-    Cf::Utxos,
-    Cf::Headers,
-    Cf::TxCounts,
-];
 
 /// The index writer. One per database, used by one task; see the module docs.
 pub struct Index {
@@ -402,15 +384,9 @@ impl Index {
             },
             spenders: store.has_spenders(),
         };
-        let mut counts = Vec::with_capacity(self.flushed.counts.len() + self.cache.counts.len());
-        counts.extend_from_slice(&self.flushed.counts);
-        counts.extend_from_slice(&self.cache.counts);
-        let view = View {
-            tip: Some((height, tip)),
-            tx_count: self.tx_count,
-            counts: Arc::new(counts),
-            upgrading: None,
-        };
+        let view = self
+            .flushed
+            .extended((height, tip), self.tx_count, &self.cache.counts);
         let stats = FlushStats {
             height,
             blocks: self.cache.blocks(),
@@ -428,12 +404,7 @@ impl Index {
                 None => return Ok(None),
             },
             false => {
-                let rows = BULK_ORDER
-                    .iter()
-                    .map(|&cf| self.cache.cf_rows(&span, cf))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let batch = rows::to_batch(store, &rows)?;
-                drop(rows);
+                let batch = self.cache.to_batch(store, &span)?;
                 self.commit(batch, view)?
             }
         };
@@ -445,29 +416,11 @@ impl Index {
         }))
     }
 
-    /// The state record of `view`, written with it.
-    fn state_record(&self, view: &View) -> Result<StateRecord, IndexError> {
-        let Some((height, tip)) = view.tip else {
-            return Err(IndexError::Corrupt("commit without a tip".to_string()));
-        };
-        let version = match self.shared.store.has_spenders() && view.upgrading.is_none() {
-            true => DB_VERSION,
-            false => DB_VERSION_PRE_SPENDERS,
-        };
-        Ok(StateRecord {
-            version,
-            genesis: self.genesis,
-            height,
-            tip,
-            tx_count: view.tx_count,
-        })
-    }
-
     /// Writes `batch` plus the state record of `view`, and publishes `view` to readers
     /// under the view lock (so a reader's snapshot and view always agree).
     fn commit(&mut self, mut batch: WriteBatch, view: View) -> Result<usize, IndexError> {
-        let state = self.state_record(&view)?;
         let store = &self.shared.store;
+        let state = view.state_record(self.genesis, store.has_spenders())?;
         batch.put_cf(store.cf(Cf::Meta)?, STATE_KEY, state.encode());
         let bytes = batch.size_in_bytes();
         {
@@ -479,31 +432,19 @@ impl Index {
         Ok(bytes)
     }
 
-    /// [`Index::commit`] as a bulk flush of the cache's rows of `span` (module `bulk`):
-    /// the table files are written and the journal committed outside the view lock,
-    /// ingested and sealed under it. `None` if `stop` stopped it.
+    /// [`Index::commit`] as a bulk flush of the cache's rows of `span` (`bulk::flush`).
     fn commit_bulk(
         &mut self,
         span: &Span,
         view: View,
         stop: Option<BulkStop>,
     ) -> Result<Option<usize>, IndexError> {
-        let state = self.state_record(&view)?.encode();
-        let store = &self.shared.store;
-        let cache = &self.cache;
-        let make = |cf| cache.cf_rows(span, cf);
-        let Some((cfs, bytes)) = bulk::prepare(store, &BULK_ORDER, &make, &state, stop)? else {
-            return Ok(None);
-        };
-        {
-            let mut shared = self.shared.view_mut();
-            if !bulk::finish(store, &cfs, &state, stop)? {
-                return Ok(None);
-            }
-            *shared = view.clone();
+        let state = view.state_record(self.genesis, self.shared.store.has_spenders())?;
+        let bytes = bulk::flush(&self.shared, &self.cache, span, &state, &view, stop)?;
+        if bytes.is_some() {
+            self.flushed = view;
         }
-        self.flushed = view;
-        Ok(Some(bytes))
+        Ok(bytes)
     }
 
     /// Rolls the index back so that `to_height` is the tip, flushing first; then blocks of

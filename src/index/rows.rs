@@ -60,6 +60,12 @@ impl CfRows {
         }
     }
 
+    /// Makes room for `ops` more rows with `value_bytes` more bytes of values.
+    pub(crate) fn reserve(&mut self, ops: usize, value_bytes: usize) {
+        self.ops.reserve_exact(ops);
+        self.values.reserve_exact(value_bytes);
+    }
+
     /// Adds a put of `key` (with `value`), or a delete of it if `delete`.
     pub(crate) fn push(
         &mut self,
