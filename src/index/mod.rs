@@ -2,7 +2,8 @@
 //!
 //! [`Index`] is the writer, owned by the one block-processor task: it parses raw blocks
 //! ([`Index::advance`]), keeps what they change in a cache bounded by bytes, writes the cache
-//! in one atomic, synced batch together with the state record ([`Index::flush`]) and rolls
+//! atomically and synced together with the state record ([`Index::flush`]: one sorted write
+//! batch at the tip, sorted table files ingested during the initial sync) and rolls
 //! blocks back with their undo data ([`Index::backup`]). [`IndexReader`] (cheap to clone,
 //! `Send + Sync`) answers queries from other threads, from flushed and consistent state
 //! only.
@@ -15,7 +16,9 @@
 //!   outpoint's funder and spender);
 //! - `upgrade` (building the spender index of a previous-layout database);
 //! - `apply` (block → cache) and `backup` (undo);
-//! - `cache`: unflushed changes, bounded by bytes;
+//! - `bulk` (bulk flushes: sorted table files, a journal, ingestion, recovery at open);
+//! - `cache`: unflushed changes, bounded by bytes, and the sorted rows of a flush;
+//! - `rows`: one column family's rows of a flush, sorted;
 //! - `summary`: what the writer reports ([`BlockSummary`], [`FlushStats`], [`CacheStats`]);
 //! - `view`: what the writer shares with its readers (the store and the flushed view, checked
 //!   at open);
@@ -323,10 +326,9 @@ impl Index {
     /// Writes every unflushed block, with the new state record, atomically and synced;
     /// readers see the new state from then on. A no-op when nothing is unflushed.
     ///
-    /// The rows are sorted per column family. A flush of one block, or of less than
-    /// [`BULK_MIN_BYTES`] of cache (the tip), is one write batch through the write-ahead
-    /// log; a larger one (the initial sync) is a bulk flush: sorted table files ingested,
-    /// committed by a journal record (see `docs/storage.md`).
+    /// A flush of one block, or of less than [`BULK_MIN_BYTES`] of cache (the tip), is one
+    /// write batch, sorted; a larger one (the initial sync) is a bulk flush: sorted table
+    /// files ingested, committed by a journal record (see `docs/storage.md`).
     ///
     /// # Errors
     /// The write failed; the cache is kept, so the flush can be retried.
@@ -335,10 +337,8 @@ impl Index {
         Ok(self.flush_as(bulk, None)?.unwrap_or_default())
     }
 
-    /// A bulk flush stopped on purpose at `stop`, as a crash would stop it, leaving the
-    /// writer's memory as if it had failed (drop the index and reopen it next). Only for
-    /// tests of the crash windows; the server never calls it. Whether there was anything to
-    /// flush.
+    /// A bulk flush stopped at `stop` as a crash would stop it (drop the index and reopen it
+    /// next); whether there was anything to flush. Only for tests of the crash windows.
     ///
     /// # Errors
     /// As [`Index::flush`].
@@ -348,8 +348,7 @@ impl Index {
     }
 
     /// Sets the cache size from which a flush of several blocks is a bulk flush (default
-    /// [`BULK_MIN_BYTES`]; 0 makes every flush of several blocks one). For tests and
-    /// benches.
+    /// [`BULK_MIN_BYTES`]). For tests and benches.
     #[doc(hidden)]
     pub fn set_bulk_min_bytes(&mut self, bytes: usize) {
         self.bulk_min_bytes = bytes;

@@ -1,15 +1,16 @@
 //! RocksDB underneath the index: column families and their options, the state record,
-//! synced atomic writes, point and prefix reads, and the content digest.
+//! synced atomic writes, ingestion of table files, point and prefix reads, and the content
+//! digest.
 //!
-//! Durability rests on one RocksDB guarantee: a `WriteBatch` is one record in the
-//! write-ahead log, checksummed, and recovery (`WALRecoveryMode::PointInTime`) replays
-//! whole records only, stopping at the first torn or corrupt one. Every flush and every
-//! rollback is a single batch that also carries the new state record, written with
-//! `sync = true` (the WAL is fsynced before `write` returns), so after a crash the database
-//! holds exactly the batches that completed, state record included. The WAL is on
-//! (`disableWAL` is never used), so column families flushed to SST files at different
-//! moments still recover together: RocksDB keeps a WAL file until every column family's
-//! data in it is in an SST file.
+//! Durability of a write batch rests on one RocksDB guarantee: a `WriteBatch` is one record
+//! in the write-ahead log, checksummed, and recovery (`WALRecoveryMode::PointInTime`)
+//! replays whole records only, stopping at the first torn or corrupt one. Every flush at the
+//! tip and every rollback is a single batch that also carries the new state record, written
+//! with `sync = true` (the WAL is fsynced before `write` returns), so after a crash the
+//! database holds exactly the batches that completed, state record included. The WAL is on
+//! for every batch (`disableWAL` is never used), so column families flushed to SST files at
+//! different moments still recover together. Bulk flushes (the initial sync) ingest table
+//! files instead; their atomicity across column families is `bulk`'s journal.
 
 use std::path::{Path, PathBuf};
 
