@@ -1,22 +1,23 @@
 //! What the blocks applied since the last flush changed, held in memory and bounded by
 //! bytes (CACHE_MB): new UTXOs, spends of flushed UTXOs, history keys, tx hashes, headers,
-//! tx counts, spender rows and undo data. [`Cache::write_to`] turns it into the rows of one flush.
+//! tx counts, spender rows and undo data. [`Cache::cf_rows`] turns it into the sorted rows
+//! of one flush, a column family at a time.
 
 use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
+use super::error::IndexError;
+use super::rows::{to_batch, CfRows};
+use super::schema::{
+    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HASHX_LEN,
+    HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
+};
+use super::store::Store;
 use bitcoin::block::Header;
 use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use rocksdb::WriteBatch;
-
-use super::error::IndexError;
-use super::schema::{
-    height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow,
-    HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
-};
-use super::store::Store;
 
 /// An unflushed unspent output (the outpoint is the map key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,62 +105,128 @@ impl Cache {
         *self = Cache::default();
     }
 
-    /// Adds the cache's rows to `batch`: blocks `first_height..` with tx numbers from
-    /// `first_tx_num`; undo data of blocks below `keep_undo_from` is left out.
-    pub(crate) fn write_to(
-        &self,
-        store: &Store,
-        batch: &mut WriteBatch,
-        first_height: u32,
-        first_tx_num: TxNum,
-        keep_undo_from: u32,
-    ) -> Result<(), IndexError> {
-        let headers = store.cf(Cf::Headers)?;
-        let counts = store.cf(Cf::TxCounts)?;
-        for (i, (h, c)) in self.headers.iter().zip(&self.counts).enumerate() {
-            let key = height_key(first_height + i as u32);
-            batch.put_cf(headers, key, serialize(h));
-            batch.put_cf(counts, key, tx_num_bytes(*c));
-        }
-        let txids = store.cf(Cf::TxIds)?;
-        let txprefix = store.cf(Cf::TxPrefix)?;
-        for (i, txid) in self.txids.iter().enumerate() {
-            let n = first_tx_num + i as u64;
-            batch.put_cf(txids, tx_num_bytes(n), txid.as_byte_array());
-            batch.put_cf(txprefix, txprefix_key(txid, n), []);
-        }
-        let history = store.cf(Cf::History)?;
-        for k in &self.history {
-            batch.put_cf(history, k, []);
-        }
-        let utxos = store.cf(Cf::Utxos)?;
-        let outpoints = store.cf(Cf::Outpoints)?;
-        for (op, u) in &self.adds {
-            let row = u.row(op);
-            batch.put_cf(utxos, row.utxo_key(), row.utxo_value());
-            batch.put_cf(outpoints, row.outpoint_key(), row.outpoint_value());
-        }
-        for row in &self.db_spends {
-            batch.delete_cf(utxos, row.utxo_key());
-            batch.delete_cf(outpoints, row.outpoint_key());
-        }
-        if store.has_spenders() {
-            let spenders = store.cf(Cf::Spenders)?;
-            for (k, v) in &self.spends {
-                batch.put_cf(spenders, k, v);
+    /// The rows of column family `cf` that a flush of the cache writes (see [`Span`]),
+    /// sorted by key.
+    pub(crate) fn cf_rows(&self, span: &Span, cf: Cf) -> Result<CfRows, IndexError> {
+        let mut rows = CfRows::new(cf);
+        let undo_bytes = self.undo.iter().map(|(_, u)| u.len()).sum();
+        let (ops, value_bytes) = match cf {
+            Cf::Meta => (0, 0),
+            Cf::Headers => (self.headers.len(), self.headers.len() * 80),
+            Cf::TxCounts => (self.counts.len(), self.counts.len() * TX_NUM_LEN),
+            Cf::TxIds => (self.txids.len(), self.txids.len() * 32),
+            Cf::TxPrefix => (self.txids.len(), 0),
+            Cf::History => (self.history.len(), 0),
+            Cf::Utxos | Cf::Outpoints => (
+                self.adds.len() + self.db_spends.len(),
+                self.adds.len() * (HASHX_LEN + 8),
+            ),
+            Cf::Spenders => (
+                self.spends.len() + self.unspendable.len(),
+                self.spends.len() * TX_NUM_LEN,
+            ),
+            Cf::Undo => (self.undo.len() + span.drop_undo.len(), undo_bytes),
+        };
+        rows.reserve(ops, value_bytes);
+        let put = |rows: &mut CfRows, k: &[u8], v: &[u8]| rows.push(k, v, false);
+        match cf {
+            Cf::Meta => {}
+            Cf::Headers => {
+                for (i, h) in self.headers.iter().enumerate() {
+                    put(
+                        &mut rows,
+                        &height_key(span.first_height + i as u32),
+                        &serialize(h),
+                    )?;
+                }
             }
-            for k in &self.unspendable {
-                batch.put_cf(spenders, k, []);
+            Cf::TxCounts => {
+                for (i, c) in self.counts.iter().enumerate() {
+                    let key = height_key(span.first_height + i as u32);
+                    put(&mut rows, &key, &tx_num_bytes(*c))?;
+                }
+            }
+            Cf::TxIds => {
+                for (i, txid) in self.txids.iter().enumerate() {
+                    let n = span.first_tx_num + i as u64;
+                    put(&mut rows, &tx_num_bytes(n), txid.as_byte_array())?;
+                }
+            }
+            Cf::TxPrefix => {
+                for (i, txid) in self.txids.iter().enumerate() {
+                    let n = span.first_tx_num + i as u64;
+                    put(&mut rows, &txprefix_key(txid, n), &[])?;
+                }
+            }
+            Cf::History => {
+                for k in &self.history {
+                    put(&mut rows, k, &[])?;
+                }
+            }
+            Cf::Utxos | Cf::Outpoints => {
+                let utxos = cf == Cf::Utxos;
+                for (op, u) in &self.adds {
+                    let row = u.row(op);
+                    match utxos {
+                        true => put(&mut rows, &row.utxo_key(), &row.utxo_value())?,
+                        false => put(&mut rows, &row.outpoint_key(), &row.outpoint_value())?,
+                    }
+                }
+                for row in &self.db_spends {
+                    match utxos {
+                        true => rows.push(&row.utxo_key(), &[], true)?,
+                        false => rows.push(&row.outpoint_key(), &[], true)?,
+                    }
+                }
+            }
+            Cf::Spenders if span.spenders => {
+                for (k, v) in &self.spends {
+                    put(&mut rows, k, v)?;
+                }
+                for k in &self.unspendable {
+                    put(&mut rows, k, &[])?;
+                }
+            }
+            Cf::Spenders => {}
+            Cf::Undo => {
+                for h in span.drop_undo.clone() {
+                    rows.push(&height_key(h), &[], true)?;
+                }
+                for (h, u) in &self.undo {
+                    if *h >= span.keep_undo_from {
+                        put(&mut rows, &height_key(*h), u)?;
+                    }
+                }
             }
         }
-        let undo = store.cf(Cf::Undo)?;
-        for (h, u) in &self.undo {
-            if *h >= keep_undo_from {
-                batch.put_cf(undo, height_key(*h), u);
-            }
-        }
-        Ok(())
+        rows.sort();
+        Ok(rows)
     }
+}
+
+impl Cache {
+    /// The rows of a flush of `span` as one write batch, column family by column family,
+    /// each sorted.
+    pub(crate) fn to_batch(&self, store: &Store, span: &Span) -> Result<WriteBatch, IndexError> {
+        let rows = Cf::ALL
+            .iter()
+            .map(|&cf| self.cf_rows(span, cf))
+            .collect::<Result<Vec<_>, _>>()?;
+        to_batch(store, &rows)
+    }
+}
+
+/// What a flush of the cache covers: blocks from `first_height`, tx numbers from
+/// `first_tx_num`; undo data of blocks below `keep_undo_from` left out, the undo rows of
+/// `drop_undo` (fallen out of the window) deleted; `spenders` rows only if `spenders` (not
+/// a previous-layout writer).
+#[derive(Clone, Debug)]
+pub(crate) struct Span {
+    pub first_height: u32,
+    pub first_tx_num: TxNum,
+    pub keep_undo_from: u32,
+    pub drop_undo: std::ops::Range<u32>,
+    pub spenders: bool,
 }
 
 #[cfg(test)]

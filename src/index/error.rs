@@ -17,6 +17,13 @@ pub enum IndexError {
         path: PathBuf,
         source: rocksdb::Error,
     },
+    /// A file of the index outside RocksDB (a bulk flush's staged table files) could not be
+    /// written, read or removed.
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The database holds data that cannot be right (bad lengths, checksums, gaps).
     #[error("corrupt index: {0}")]
     Corrupt(String),

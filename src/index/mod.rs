@@ -2,7 +2,8 @@
 //!
 //! [`Index`] is the writer, owned by the one block-processor task: it parses raw blocks
 //! ([`Index::advance`]), keeps what they change in a cache bounded by bytes, writes the cache
-//! in one atomic, synced batch together with the state record ([`Index::flush`]) and rolls
+//! atomically and synced together with the state record ([`Index::flush`]: one sorted write
+//! batch at the tip, sorted table files ingested during the initial sync) and rolls
 //! blocks back with their undo data ([`Index::backup`]). [`IndexReader`] (cheap to clone,
 //! `Send + Sync`) answers queries from other threads, from flushed and consistent state
 //! only.
@@ -15,7 +16,9 @@
 //!   outpoint's funder and spender);
 //! - `upgrade` (building the spender index of a previous-layout database);
 //! - `apply` (block → cache) and `backup` (undo);
-//! - `cache`: unflushed changes, bounded by bytes;
+//! - `bulk` (bulk flushes: sorted table files, a journal, ingestion, recovery at open);
+//! - `cache`: unflushed changes, bounded by bytes, and the sorted rows of a flush;
+//! - `rows`: one column family's rows of a flush, sorted;
 //! - `summary`: what the writer reports ([`BlockSummary`], [`FlushStats`], [`CacheStats`]);
 //! - `view`: what the writer shares with its readers (the store and the flushed view, checked
 //!   at open);
@@ -28,9 +31,11 @@
 
 mod apply;
 mod backup;
+mod bulk;
 mod cache;
 mod error;
 mod query;
+mod rows;
 mod schema;
 mod snap;
 mod status;
@@ -50,6 +55,9 @@ use bitcoin::{BlockHash, Network};
 use rocksdb::WriteBatch;
 
 pub use backup::RolledBack;
+#[doc(hidden)]
+pub use bulk::BulkStop;
+pub use bulk::BULK_MIN_BYTES;
 pub use error::IndexError;
 pub use query::{IndexReader, TxPosition, Utxo};
 pub use schema::{
@@ -61,8 +69,8 @@ pub use store::{BLOCK_CACHE_BYTES, MAX_OPEN_FILES, MEMTABLE_BYTES};
 pub use summary::{BlockSummary, CacheStats, FlushStats};
 pub use upgrade::UpgradeProgress;
 
-use cache::Cache;
-use schema::{height_key, Cf, StateRecord, STATE_KEY};
+use cache::{Cache, Span};
+use schema::{Cf, STATE_KEY};
 use store::Store;
 use upgrade::Upgrade;
 use view::{Shared, View};
@@ -74,6 +82,8 @@ pub struct Index {
     genesis: BlockHash,
     reorg_limit: u32,
     cache_budget: usize,
+    /// A flush of more than one block holding at least this many bytes is a bulk flush.
+    bulk_min_bytes: usize,
     /// Tip including unflushed blocks.
     tip: Option<(u32, BlockHash)>,
     /// Transactions including unflushed blocks.
@@ -144,6 +154,9 @@ impl Index {
         cfs: &'static [Cf],
     ) -> Result<Index, IndexError> {
         let store = Store::open(dir, cfs)?;
+        if let Some(height) = bulk::recover(&store)? {
+            tracing::info!(height, "finished a bulk flush interrupted by a crash");
+        }
         let genesis = genesis_block(network);
         let genesis_hash = genesis.block_hash();
         let expected = match store.has_spenders() {
@@ -183,6 +196,7 @@ impl Index {
             genesis: genesis_hash,
             reorg_limit,
             cache_budget: cache_bytes,
+            bulk_min_bytes: BULK_MIN_BYTES,
             tip: view.tip,
             tx_count: view.tx_count,
             flushed: view,
@@ -309,49 +323,69 @@ impl Index {
         }
     }
 
-    /// Writes every unflushed block, with the new state record, in one synced atomic batch;
+    /// Writes every unflushed block, with the new state record, atomically and synced;
     /// readers see the new state from then on. A no-op when nothing is unflushed.
+    ///
+    /// A flush of one block, or of less than [`BULK_MIN_BYTES`] of cache (the tip), is one
+    /// write batch, sorted; a larger one (the initial sync) is a bulk flush: sorted table
+    /// files ingested, committed by a journal record (see `docs/storage.md`).
     ///
     /// # Errors
     /// The write failed; the cache is kept, so the flush can be retried.
     pub fn flush(&mut self) -> Result<FlushStats, IndexError> {
+        let bulk = self.cache.blocks() > 1 && self.cache.bytes() >= self.bulk_min_bytes;
+        Ok(self.flush_as(bulk, None)?.unwrap_or_default())
+    }
+
+    /// A bulk flush stopped at `stop` as a crash would stop it (drop the index and reopen it
+    /// next); whether there was anything to flush. Only for tests of the crash windows.
+    ///
+    /// # Errors
+    /// As [`Index::flush`].
+    #[doc(hidden)]
+    pub fn flush_stopped_at(&mut self, stop: BulkStop) -> Result<bool, IndexError> {
+        Ok(self.flush_as(true, Some(stop))?.is_none())
+    }
+
+    /// Sets the cache size from which a flush of several blocks is a bulk flush (default
+    /// [`BULK_MIN_BYTES`]). For tests and benches.
+    #[doc(hidden)]
+    pub fn set_bulk_min_bytes(&mut self, bytes: usize) {
+        self.bulk_min_bytes = bytes;
+    }
+
+    /// The flush, as a bulk flush or a write batch; `None` if `stop` stopped it.
+    fn flush_as(
+        &mut self,
+        bulk: bool,
+        stop: Option<BulkStop>,
+    ) -> Result<Option<FlushStats>, IndexError> {
         let start = Instant::now();
         let Some((height, tip)) = self.tip else {
-            return Ok(FlushStats::default());
+            return Ok(Some(FlushStats::default()));
         };
         if self.tip == self.flushed.tip {
-            return Ok(FlushStats {
+            return Ok(Some(FlushStats {
                 height,
                 ..FlushStats::default()
-            });
+            }));
         }
         let store = &self.shared.store;
-        let first_height = self.flushed.tip.map_or(0, |(h, _)| h + 1);
-        let keep_from = self.undo_floor(height);
-        let mut batch = WriteBatch::default();
-        self.cache.write_to(
-            store,
-            &mut batch,
-            first_height,
-            self.flushed.tx_count,
-            keep_from,
-        )?;
-        if let Some((old, _)) = self.flushed.tip {
+        let keep_undo_from = self.undo_floor(height);
+        let span = Span {
+            first_height: self.flushed.tip.map_or(0, |(h, _)| h + 1),
+            first_tx_num: self.flushed.tx_count,
+            keep_undo_from,
             // Undo rows that fell out of the window (at most REORG_LIMIT of them).
-            let undo = store.cf(Cf::Undo)?;
-            for h in self.undo_floor(old)..keep_from.min(old + 1) {
-                batch.delete_cf(undo, height_key(h));
-            }
-        }
-        let mut counts = Vec::with_capacity(self.flushed.counts.len() + self.cache.counts.len());
-        counts.extend_from_slice(&self.flushed.counts);
-        counts.extend_from_slice(&self.cache.counts);
-        let view = View {
-            tip: Some((height, tip)),
-            tx_count: self.tx_count,
-            counts: Arc::new(counts),
-            upgrading: None,
+            drop_undo: match self.flushed.tip {
+                Some((old, _)) => self.undo_floor(old)..keep_undo_from.min(old + 1),
+                None => 0..0,
+            },
+            spenders: store.has_spenders(),
         };
+        let view = self
+            .flushed
+            .extended((height, tip), self.tx_count, &self.cache.counts);
         let stats = FlushStats {
             height,
             blocks: self.cache.blocks(),
@@ -360,35 +394,32 @@ impl Index {
             utxo_spends: self.cache.db_spends.len(),
             history: self.cache.history.len(),
             batch_bytes: 0,
+            bulk,
             elapsed: Duration::ZERO,
         };
-        let batch_bytes = self.commit(batch, view)?;
+        let batch_bytes = match bulk {
+            true => match self.commit_bulk(&span, view, stop)? {
+                Some(bytes) => bytes,
+                None => return Ok(None),
+            },
+            false => {
+                let batch = self.cache.to_batch(store, &span)?;
+                self.commit(batch, view)?
+            }
+        };
         self.cache.clear();
-        Ok(FlushStats {
+        Ok(Some(FlushStats {
             batch_bytes,
             elapsed: start.elapsed(),
             ..stats
-        })
+        }))
     }
 
     /// Writes `batch` plus the state record of `view`, and publishes `view` to readers
     /// under the view lock (so a reader's snapshot and view always agree).
     fn commit(&mut self, mut batch: WriteBatch, view: View) -> Result<usize, IndexError> {
         let store = &self.shared.store;
-        let Some((height, tip)) = view.tip else {
-            return Err(IndexError::Corrupt("commit without a tip".to_string()));
-        };
-        let version = match store.has_spenders() && view.upgrading.is_none() {
-            true => DB_VERSION,
-            false => DB_VERSION_PRE_SPENDERS,
-        };
-        let state = StateRecord {
-            version,
-            genesis: self.genesis,
-            height,
-            tip,
-            tx_count: view.tx_count,
-        };
+        let state = view.state_record(self.genesis, store.has_spenders())?;
         batch.put_cf(store.cf(Cf::Meta)?, STATE_KEY, state.encode());
         let bytes = batch.size_in_bytes();
         {
@@ -397,6 +428,21 @@ impl Index {
             *shared = view.clone();
         }
         self.flushed = view;
+        Ok(bytes)
+    }
+
+    /// [`Index::commit`] as a bulk flush of the cache's rows of `span` (`bulk::flush`).
+    fn commit_bulk(
+        &mut self,
+        span: &Span,
+        view: View,
+        stop: Option<BulkStop>,
+    ) -> Result<Option<usize>, IndexError> {
+        let state = view.state_record(self.genesis, self.shared.store.has_spenders())?;
+        let bytes = bulk::flush(&self.shared, &self.cache, span, &state, &view, stop)?;
+        if bytes.is_some() {
+            self.flushed = view;
+        }
         Ok(bytes)
     }
 

@@ -418,6 +418,12 @@ impl Undo {
     }
 }
 
+/// Key in `meta` of a bulk flush's journal: the state record the flush commits to (the
+/// [`StateRecord`] encoding). Present only between the moment a bulk flush's table files are
+/// staged and synced (its commit point) and the synced batch that writes that state record
+/// under [`STATE_KEY`] once they are all ingested; at open it means "finish the ingestion".
+pub(crate) const BULK_KEY: &[u8] = b"bulk";
+
 /// Key of the state record in `meta`.
 pub(crate) const STATE_KEY: &[u8] = b"state";
 const STATE_MAGIC: &[u8; 8] = b"FRMXIDX\x01";

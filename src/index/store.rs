@@ -1,15 +1,16 @@
 //! RocksDB underneath the index: column families and their options, the state record,
-//! synced atomic writes, point and prefix reads, and the content digest.
+//! synced atomic writes, ingestion of table files, point and prefix reads, and the content
+//! digest.
 //!
-//! Durability rests on one RocksDB guarantee: a `WriteBatch` is one record in the
-//! write-ahead log, checksummed, and recovery (`WALRecoveryMode::PointInTime`) replays
-//! whole records only, stopping at the first torn or corrupt one. Every flush and every
-//! rollback is a single batch that also carries the new state record, written with
-//! `sync = true` (the WAL is fsynced before `write` returns), so after a crash the database
-//! holds exactly the batches that completed, state record included. The WAL is on
-//! (`disableWAL` is never used), so column families flushed to SST files at different
-//! moments still recover together: RocksDB keeps a WAL file until every column family's
-//! data in it is in an SST file.
+//! Durability of a write batch rests on one RocksDB guarantee: a `WriteBatch` is one record
+//! in the write-ahead log, checksummed, and recovery (`WALRecoveryMode::PointInTime`)
+//! replays whole records only, stopping at the first torn or corrupt one. Every flush at the
+//! tip and every rollback is a single batch that also carries the new state record, written
+//! with `sync = true` (the WAL is fsynced before `write` returns), so after a crash the
+//! database holds exactly the batches that completed, state record included. The WAL is on
+//! for every batch (`disableWAL` is never used), so column families flushed to SST files at
+//! different moments still recover together. Bulk flushes (the initial sync) ingest table
+//! files instead; their atomicity across column families is `bulk`'s journal.
 
 use std::path::{Path, PathBuf};
 
@@ -19,8 +20,8 @@ use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::{OutPoint, Txid};
 use rocksdb::{
     BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType,
-    DBRawIteratorWithThreadMode, DBRecoveryMode, IteratorMode, Options, ReadOptions,
-    SliceTransform, WriteBatch, WriteOptions, DB,
+    DBRawIteratorWithThreadMode, DBRecoveryMode, IngestExternalFileOptions, IteratorMode, Options,
+    ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
 
 use super::error::IndexError;
@@ -43,6 +44,9 @@ pub(crate) struct Store {
     /// The column families opened: [`Cf::ALL`], or [`Cf::PRE_SPENDERS`] for a database
     /// written in the previous layout on purpose (tests of the upgrade).
     cfs: &'static [Cf],
+    /// The block cache (to build a column family's options again, for table files written
+    /// outside the database: `bulk`).
+    cache: rocksdb::Cache,
 }
 
 fn db_options() -> Options {
@@ -96,6 +100,7 @@ impl Store {
             db,
             path: dir.to_path_buf(),
             cfs,
+            cache,
         })
     }
 
@@ -116,6 +121,23 @@ impl Store {
         self.db
             .cf_handle(c.name())
             .ok_or_else(|| IndexError::Corrupt(format!("column family {} missing", c.name())))
+    }
+
+    /// The options of column family `c`: a table file written with them (`bulk`) has the
+    /// same compression, filters and prefix extractor as one RocksDB writes itself.
+    pub(crate) fn cf_options(&self, c: Cf) -> Options {
+        cf_options(c, &self.cache)
+    }
+
+    /// Ingests the table file at `file` into `c`, moving it (a hard link, then the name
+    /// outside is removed): one atomic change of the database's manifest. The file's rows
+    /// are newer than every row before and visible to snapshots taken after.
+    pub(crate) fn ingest(&self, c: Cf, file: &Path) -> Result<(), IndexError> {
+        let mut opts = IngestExternalFileOptions::default();
+        opts.set_move_files(true);
+        Ok(self
+            .db
+            .ingest_external_file_cf_opts(self.cf(c)?, &opts, vec![file])?)
     }
 
     /// Writes `batch` atomically, with the WAL synced before returning.

@@ -37,8 +37,10 @@ pub struct FlushStats {
     pub utxo_spends: usize,
     /// History entries added.
     pub history: usize,
-    /// Bytes of the write batch.
+    /// Bytes of the write batch (of keys and values, for a bulk flush).
     pub batch_bytes: usize,
+    /// Written as sorted table files and ingested (a bulk flush), not as a write batch.
+    pub bulk: bool,
     /// Time taken, write and fsync included.
     pub elapsed: Duration,
 }

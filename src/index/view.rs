@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use bitcoin::{BlockHash, Network};
 
 use super::error::IndexError;
-use super::schema::{StateRecord, TxNum};
+use super::schema::{StateRecord, TxNum, DB_VERSION, DB_VERSION_PRE_SPENDERS};
 use super::store::Store;
 
 /// The flushed state, as readers see it: every read takes a RocksDB snapshot and a copy of
@@ -55,6 +55,43 @@ impl View {
             tx_count: state.tx_count,
             counts: Arc::new(counts),
             upgrading: None,
+        })
+    }
+
+    /// This view with blocks of cumulative tx counts `counts` added: the tip `tip` and
+    /// `tx_count` transactions after them.
+    pub(crate) fn extended(&self, tip: (u32, BlockHash), tx_count: u64, counts: &[u64]) -> View {
+        let mut all = Vec::with_capacity(self.counts.len() + counts.len());
+        all.extend_from_slice(&self.counts);
+        all.extend_from_slice(counts);
+        View {
+            tip: Some(tip),
+            tx_count,
+            counts: Arc::new(all),
+            upgrading: None,
+        }
+    }
+
+    /// The state record written with this view: the current layout version unless `spenders`
+    /// is false (a previous-layout writer) or the upgrade is pending.
+    pub(crate) fn state_record(
+        &self,
+        genesis: BlockHash,
+        spenders: bool,
+    ) -> Result<StateRecord, IndexError> {
+        let Some((height, tip)) = self.tip else {
+            return Err(IndexError::Corrupt("commit without a tip".to_string()));
+        };
+        let version = match spenders && self.upgrading.is_none() {
+            true => DB_VERSION,
+            false => DB_VERSION_PRE_SPENDERS,
+        };
+        Ok(StateRecord {
+            version,
+            genesis,
+            height,
+            tip,
+            tx_count: self.tx_count,
         })
     }
 

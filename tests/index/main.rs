@@ -4,12 +4,14 @@
 //! concurrent readers and odd blocks.
 //!
 //! Layout: this file (helpers, sync and reorg tests), `crash` (interrupted flushes, torn
-//! logs, checks at open), `blocks` (bad blocks, repeated coinbases, readers while the writer
+//! logs, checks at open), `bulk` (bulk flushes: same content as write batches, every crash
+//! window), `blocks` (bad blocks, repeated coinbases, readers while the writer
 //! runs, touched script hashes, throughput), `upgrade` (a previous-layout database upgraded
 //! in place, interrupted and resumed), `spenders` (the spender index: what blocks and
 //! rollbacks report, its cost).
 
 mod blocks;
+mod bulk;
 mod crash;
 mod spenders;
 mod upgrade;
