@@ -14,7 +14,8 @@
 //!   [`accept`] (Core's mempool checks and reject reasons); [`ops`] (traffic, RBF,
 //!   eviction, reorgs).
 //! - [`truth`]: Electrum-level truth (history, UTXOs, balance per script hash and height).
-//! - [`chainfile`]: saved chains; [`recorded`]: the chain recorded from a real Core 29.0
+//! - [`chainfile`]: saved chains; [`archive`]: big chains generated into a chain file in
+//!   bounded memory and served from it; [`recorded`]: the chain recorded from a real Core 29.0
 //!   (and the Core 31.0 answers recorded on it).
 //! - [`version`]: which Core the stand-in answers as (29.0 or 31.0, [`CoreVersion`]);
 //!   [`spenders`]: the active chain's spends (Core 31's `-txospenderindex`).
@@ -24,6 +25,7 @@
 //!   down/slow/garbage modes); [`rpc`]: the methods.
 
 pub mod accept;
+pub mod archive;
 pub mod blockbuild;
 pub mod chainfile;
 pub mod cluster;
