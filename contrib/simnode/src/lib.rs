@@ -8,7 +8,7 @@
 //!
 //! Layout:
 //! - [`wallet`]: deterministic keys, output scripts of every kind, signing.
-//! - [`gen`]: the transaction generator (mainnet-like mix, address reuse, big transactions).
+//! - [`gen`]: the transaction generator ([`addrbook`]: its addresses, compactly) (mainnet-like mix, address reuse, big transactions).
 //! - [`blockbuild`]: coinbase, witness commitment, merkle root, proof of work.
 //! - [`node`]: block tree, UTXO set with undo data, txindex, mining; [`mempool`] and
 //!   [`accept`] (Core's mempool checks and reject reasons); [`ops`] (traffic, RBF,
@@ -25,6 +25,7 @@
 //!   down/slow/garbage modes); [`rpc`]: the methods.
 
 pub mod accept;
+pub mod addrbook;
 pub mod archive;
 pub mod blockbuild;
 pub mod chainfile;
