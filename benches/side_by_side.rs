@@ -398,15 +398,21 @@ struct Outcome {
     sync_cpu_secs: f64,
     sync_rss_mib: f64,
     db_mib: f64,
-    /// Transactions per second in each tenth of the chain (by transactions).
-    tenths: Vec<f64>,
+    /// Transactions per second in each tenth of the chain (by transactions); `None` for a
+    /// tenth that ends in the same block as the one before (a chain of a few big blocks).
+    tenths: Vec<Option<f64>>,
     load: LoadResult,
     peak_rss_mib: f64,
 }
 
 /// The sync rate per tenth of the chain: from the server's start to the first fetch of the
 /// block where each tenth ends, and to `done` for the last one.
-fn tenths(sim: &SimNode, cumulative: &[u64], started: Instant, done: Instant) -> Vec<f64> {
+fn tenths(
+    sim: &SimNode,
+    cumulative: &[u64],
+    started: Instant,
+    done: Instant,
+) -> Vec<Option<f64>> {
     let total = *cumulative.last().unwrap_or(&0);
     let mut out = Vec::with_capacity(10);
     let (mut t0, mut n0) = (started, 0u64);
@@ -421,7 +427,7 @@ fn tenths(sim: &SimNode, cumulative: &[u64], started: Instant, done: Instant) ->
         };
         let n1 = cumulative.get(h as usize).copied().unwrap_or(total);
         let secs = t1.saturating_duration_since(t0).as_secs_f64().max(1e-3);
-        out.push(n1.saturating_sub(n0) as f64 / secs);
+        out.push((n1 > n0).then(|| (n1 - n0) as f64 / secs));
         (t0, n0) = (t1, n1);
     }
     out
@@ -622,14 +628,13 @@ fn main() {
         let cells: Vec<String> = o
             .tenths
             .iter()
-            .map(|r| thousands(*r as u64))
+            .map(|r| r.map_or("-".to_string(), |r| thousands(r as u64)))
             .collect();
-        println!(
-            "| {} | {} | {:.2} |",
-            o.kind.name(),
-            cells.join(" | "),
-            o.tenths[9] / o.tenths[0].max(1e-9),
-        );
+        let ratio = match (o.tenths[0], o.tenths[9]) {
+            (Some(first), Some(last)) => format!("{:.2}", last / first.max(1e-9)),
+            _ => "-".to_string(),
+        };
+        println!("| {} | {} | {ratio} |", o.kind.name(), cells.join(" | "));
     }
     sim.shutdown();
 }
