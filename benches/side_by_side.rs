@@ -407,12 +407,7 @@ struct Outcome {
 
 /// The sync rate per tenth of the chain: from the server's start to the first fetch of the
 /// block where each tenth ends, and to `done` for the last one.
-fn tenths(
-    sim: &SimNode,
-    cumulative: &[u64],
-    started: Instant,
-    done: Instant,
-) -> Vec<Option<f64>> {
+fn tenths(sim: &SimNode, cumulative: &[u64], started: Instant, done: Instant) -> Vec<Option<f64>> {
     let total = *cumulative.last().unwrap_or(&0);
     let mut out = Vec::with_capacity(10);
     let (mut t0, mut n0) = (started, 0u64);
@@ -422,8 +417,7 @@ fn tenths(
         let t1 = if k == 10 {
             done
         } else {
-            sim.with_node(|n| n.served.first_served(h))
-                .unwrap_or(done)
+            sim.with_node(|n| n.served.first_served(h)).unwrap_or(done)
         };
         let n1 = cumulative.get(h as usize).copied().unwrap_or(total);
         let secs = t1.saturating_duration_since(t0).as_secs_f64().max(1e-3);
@@ -481,9 +475,11 @@ fn main() {
     let secs: u64 = env_or("FERRUMX_BENCH_SECS", 30);
     let conns: usize = env_or("FERRUMX_BENCH_CONNS", 8);
     let inflight: usize = env_or("FERRUMX_BENCH_INFLIGHT", 4);
-    let cache_mb: Option<u64> = std::env::var("FERRUMX_BENCH_CACHE_MB")
-        .ok()
-        .map(|v| v.trim().parse().expect("FERRUMX_BENCH_CACHE_MB is a number"));
+    let cache_mb: Option<u64> = std::env::var("FERRUMX_BENCH_CACHE_MB").ok().map(|v| {
+        v.trim()
+            .parse()
+            .expect("FERRUMX_BENCH_CACHE_MB is a number")
+    });
     let only = std::env::var("FERRUMX_BENCH_ONLY").unwrap_or_default();
     let kinds: Vec<Kind> = match only.as_str() {
         "" => vec![Kind::ElectrumX, Kind::FerrumX],

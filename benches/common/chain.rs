@@ -27,7 +27,11 @@ pub fn open(txs: u64) -> Node {
         archive::open_or_generate(&params, &path).expect("open or generate the chain");
     eprintln!(
         "chain {} in {:.1} s",
-        if reused { "opened" } else { "generated and opened" },
+        if reused {
+            "opened"
+        } else {
+            "generated and opened"
+        },
         t.elapsed().as_secs_f64()
     );
     node

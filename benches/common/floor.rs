@@ -127,7 +127,9 @@ impl Http {
 
     fn read_line(&mut self) -> io::Result<()> {
         self.line.clear();
-        let n = (&mut self.conn).take(64 << 10).read_until(b'\n', &mut self.line)?;
+        let n = (&mut self.conn)
+            .take(64 << 10)
+            .read_until(b'\n', &mut self.line)?;
         if n == 0 || !self.line.ends_with(b"\n") {
             return Err(bad("connection closed or header line too long"));
         }
@@ -191,7 +193,9 @@ fn batch_results<'a>(body: &'a [u8], n: usize) -> io::Result<Vec<&'a str>> {
         serde_json::from_slice(body).map_err(|e| bad(format!("batch reply: {e}")))?;
     let mut out = vec![""; n];
     for it in items {
-        let slot = out.get_mut(it.id).ok_or_else(|| bad("batch reply: unknown id"))?;
+        let slot = out
+            .get_mut(it.id)
+            .ok_or_else(|| bad("batch reply: unknown id"))?;
         *slot = it.result.ok_or_else(|| bad("batch reply: an error item"))?;
     }
     if out.iter().any(|s| s.is_empty()) {
@@ -352,17 +356,17 @@ pub fn run(url: &str, transport: Transport, from: u32, to: Option<u32>) -> io::R
     let mut batch = FIRST_BATCH;
     while next <= to {
         let n = batch.min((to - next + 1) as usize);
-        let req = batch_request("getblockhash", (next..next + n as u32).map(|h| h.to_string()));
+        let req = batch_request(
+            "getblockhash",
+            (next..next + n as u32).map(|h| h.to_string()),
+        );
         let hashes: Vec<String> = batch_results(http.request("POST", "/", &req)?, n)?
             .into_iter()
             .map(str::to_string)
             .collect();
         match transport {
             Transport::Rpc => {
-                let req = batch_request(
-                    "getblock",
-                    hashes.iter().map(|h| format!("\"{h}\",0")),
-                );
+                let req = batch_request("getblock", hashes.iter().map(|h| format!("\"{h}\",0")));
                 let body = http.request("POST", "/", &req)?;
                 let hexes = batch_results(body, n)?;
                 for (hex, hash) in hexes.iter().zip(&hashes) {

@@ -204,11 +204,7 @@ pub fn generate(params: &GenParams, path: &Path) -> io::Result<GenStats> {
             }
             let (pay_to, _) = gen.coinbase_payee();
             let tag = gen.next_tag();
-            let version = if h % 2 == 0 {
-                0x2000_0000
-            } else {
-                0x3000_0000
-            };
+            let version = if h % 2 == 0 { 0x2000_0000 } else { 0x3000_0000 };
             let block = assemble_block(prev, h, time, version, block_txs, fees, pay_to, tag);
             w.block(&serialize(&block), &tx_fees)?;
             gen.on_block(h, &block.txdata[0]);
@@ -249,7 +245,9 @@ pub fn open(path: &Path) -> Result<Node, ChainFileError> {
         let block: Block =
             deserialize(&rec.raw).map_err(|_| ChainFileError::Corrupt("bad block"))?;
         if rec.fees.len() != block.txdata.len() {
-            return Err(ChainFileError::Corrupt("fee count differs from the block's"));
+            return Err(ChainFileError::Corrupt(
+                "fee count differs from the block's",
+            ));
         }
         let disk = DiskRef {
             file: file.clone(),

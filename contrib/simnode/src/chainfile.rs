@@ -349,10 +349,12 @@ impl<R: Read> Reader<R> {
         }
         let expected = sha256::Hash::from_engine(self.engine);
         let mut sum = [0u8; 32];
-        self.input.read_exact(&mut sum).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => ChainFileError::Corrupt("unexpected end"),
-            _ => ChainFileError::Io(e),
-        })?;
+        self.input
+            .read_exact(&mut sum)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => ChainFileError::Corrupt("unexpected end"),
+                _ => ChainFileError::Io(e),
+            })?;
         if &sum != expected.as_byte_array() {
             return Err(ChainFileError::Checksum);
         }
@@ -380,8 +382,7 @@ pub fn is_current(path: &Path, params: &GenParams) -> bool {
     let mut head = [0u8; HEADER_LEN];
     let read = fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
     read.is_ok()
-        && read_header(&head)
-            .is_ok_and(|(p, g)| p == *params && g == crate::gen::GENERATOR_VERSION)
+        && read_header(&head).is_ok_and(|(p, g)| p == *params && g == crate::gen::GENERATOR_VERSION)
 }
 
 /// Rebuilds a node from a chain file's bytes: every block is connected (and so validated)
@@ -415,7 +416,8 @@ pub fn decode(data: &[u8]) -> Result<Node, ChainFileError> {
         }
     }
     let trailer = r.finish(height)?;
-    node.gen.restore_addresses(&trailer.kinds, u64::from(height));
+    node.gen
+        .restore_addresses(&trailer.kinds, u64::from(height));
     for tx in &trailer.mempool {
         let _ = node.accept_tx(tx, 0, false);
     }

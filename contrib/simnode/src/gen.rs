@@ -16,8 +16,8 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, W
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::blockbuild::COINBASE_MATURITY;
 use crate::addrbook::AddressBook;
+use crate::blockbuild::COINBASE_MATURITY;
 use crate::wallet::{sign_transaction, Address, Kind};
 
 /// Bumped whenever the generator's output for given parameters changes, so cached chain

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use ferrumx_simnode::{archive, chainfile, recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::{
+    archive, chainfile, recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions,
+};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -72,7 +72,10 @@ fn disk_backed_node_serves_the_same_blocks_and_transactions() {
     let mut opened = opened;
     let hashes = opened.mine(2).expect("mine on a disk-backed chain");
     assert_eq!(opened.tip_hash(), hashes[1]);
-    assert_eq!(opened.block_at(memory.tip_height() + 2).unwrap().hash, hashes[1]);
+    assert_eq!(
+        opened.block_at(memory.tip_height() + 2).unwrap().hash,
+        hashes[1]
+    );
     assert_eq!(opened.truth.tip_height(), Some(memory.tip_height() + 2));
     let _ = std::fs::remove_file(&path);
 }
