@@ -406,25 +406,31 @@ struct Outcome {
 }
 
 /// The sync rate per tenth of the chain: from the server's start to the first fetch of the
-/// block where each tenth ends, and to `done` for the last one.
+/// block where each tenth ends, and to `done` for the last one. A tenth whose boundary was
+/// never fetched with `getblock` (e.g. blocks fetched over REST) has no rate.
 fn tenths(sim: &SimNode, cumulative: &[u64], started: Instant, done: Instant) -> Vec<Option<f64>> {
     let total = *cumulative.last().unwrap_or(&0);
-    let mut out = Vec::with_capacity(10);
-    let (mut t0, mut n0) = (started, 0u64);
+    let mut bounds = vec![(Some(started), 0u64)];
     for k in 1..=10u64 {
         let target = total * k / 10;
         let h = cumulative.partition_point(|c| *c < target) as u32;
-        let t1 = if k == 10 {
-            done
+        let t = if k == 10 {
+            Some(done)
         } else {
-            sim.with_node(|n| n.served.first_served(h)).unwrap_or(done)
+            sim.with_node(|n| n.served.first_served(h))
         };
-        let n1 = cumulative.get(h as usize).copied().unwrap_or(total);
-        let secs = t1.saturating_duration_since(t0).as_secs_f64().max(1e-3);
-        out.push((n1 > n0).then(|| (n1 - n0) as f64 / secs));
-        (t0, n0) = (t1, n1);
+        bounds.push((t, cumulative.get(h as usize).copied().unwrap_or(total)));
     }
-    out
+    bounds
+        .windows(2)
+        .map(|w| match (w[0], w[1]) {
+            ((Some(t0), n0), (Some(t1), n1)) if n1 > n0 => {
+                let secs = t1.saturating_duration_since(t0).as_secs_f64().max(1e-3);
+                Some((n1 - n0) as f64 / secs)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 fn measure(kind: Kind, setup: &Setup<'_>) -> Outcome {
