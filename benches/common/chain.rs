@@ -25,14 +25,17 @@ pub fn open(txs: u64) -> Node {
     let t = Instant::now();
     let (node, reused) =
         archive::open_or_generate(&params, &path).expect("open or generate the chain");
+    let (rss, peak) = ferrumx_testkit::process::memory(std::process::id());
     eprintln!(
-        "chain {} in {:.1} s",
+        "chain {} in {:.1} s; this process: RSS {} MiB, peak {} MiB",
         if reused {
             "opened"
         } else {
             "generated and opened"
         },
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        rss >> 20,
+        peak >> 20,
     );
     node
 }
