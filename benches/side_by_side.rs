@@ -26,11 +26,11 @@
 //! - `FERRUMX_FLOOR_TRANSPORT`: `rest` (the default when the stand-in serves REST) or `rpc`
 //!   for the floor.
 //!
-//! The sync rate per tenth of the chain (by transactions) is timed from the stand-in's side:
-//! when each block was first fetched (`getblock`), from the server's start; the last tenth
-//! ends when the server listens (caught up, flushed). A server fetches ahead of what it has
-//! indexed (a bounded prefetch), so a boundary is crossed slightly before the server's index
-//! crosses it; the overall time is exact.
+//! The sync rate per tenth of the chain (by transactions) is read from the servers' progress
+//! log lines (FerrumX every 10 s, ElectrumX every 30 s and at each flush), interpolated
+//! between two lines; the last tenth ends when the server listens (caught up, flushed).
+//! Neither server answers clients while it syncs, and what it fetches is no guide (both
+//! prefetch far ahead).
 //!
 //! The stand-in serves the chain from disk, so it holds no wallet: the mempool is empty
 //! (`get_mempool` answers `[]`), and the request mix's script hashes are drawn from the
@@ -55,7 +55,7 @@ use ferrumx_simnode::truth::is_unspendable;
 use ferrumx_simnode::{Node, ScriptHash, SimNode, SimNodeOptions};
 use ferrumx_testkit::electrumx::side_by_side_env;
 use ferrumx_testkit::oracle::grouped as thousands;
-use ferrumx_testkit::process::{cpu_secs, memory};
+use ferrumx_testkit::process::{cpu_secs, memory, Line};
 use ferrumx_testkit::server::server_exe;
 use ferrumx_testkit::{electrumx, free_port, Process, Rng};
 use futures_util::{SinkExt, StreamExt};
@@ -405,30 +405,75 @@ struct Outcome {
     peak_rss_mib: f64,
 }
 
-/// The sync rate per tenth of the chain: from the server's start to the first fetch of the
-/// block where each tenth ends, and to `done` for the last one. A tenth whose boundary was
-/// never fetched with `getblock` (e.g. blocks fetched over REST) has no rate.
-fn tenths(sim: &SimNode, cumulative: &[u64], started: Instant, done: Instant) -> Vec<Option<f64>> {
+/// The server's progress as its log shows it: (when the bench saw the line, the height its
+/// index had reached). FerrumX: `height=` in its `syncing`, `flushed caches` and `caught up`
+/// lines; ElectrumX: `our height: N` and `flush #… Height N`.
+fn progress(lines: &[Line]) -> Vec<(Instant, u32)> {
+    let number_after = |text: &str, key: &str| -> Option<u32> {
+        let rest = &text[text.find(key)? + key.len()..];
+        let digits: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits.parse().ok()
+    };
+    lines
+        .iter()
+        .filter_map(|l| {
+            let t = &l.text;
+            let h = if t.contains("syncing") || t.contains("flushed caches") {
+                l.field("height").map(|h| h as u32)
+            } else if t.contains("our height: ") {
+                number_after(t, "our height: ")
+            } else if t.contains("flush #") {
+                number_after(t, "Height ")
+            } else {
+                None
+            };
+            Some((l.at, h?))
+        })
+        .collect()
+}
+
+/// The sync rate per tenth of the chain (by transactions): when the index crossed each
+/// tenth's last block, interpolated between the progress lines around it; the last tenth
+/// ends at `done`. `None` for a tenth that ends in the same block as the one before.
+fn tenths(
+    samples: &[(Instant, u32)],
+    cumulative: &[u64],
+    started: Instant,
+    done: Instant,
+) -> Vec<Option<f64>> {
     let total = *cumulative.last().unwrap_or(&0);
-    let mut bounds = vec![(Some(started), 0u64)];
+    let tip = cumulative.len().saturating_sub(1) as u32;
+    let mut points = vec![(started, 0u32)];
+    points.extend(samples.iter().filter(|(_, h)| *h < tip));
+    points.push((done, tip));
+    let crossed = |height: u32| -> Instant {
+        for w in points.windows(2) {
+            let ((t0, h0), (t1, h1)) = (w[0], w[1]);
+            if h0 < height && height <= h1 {
+                let f = f64::from(height - h0) / f64::from(h1 - h0);
+                return t0 + t1.saturating_duration_since(t0).mul_f64(f);
+            }
+        }
+        done
+    };
+    let mut bounds = vec![(started, 0u64)];
     for k in 1..=10u64 {
         let target = total * k / 10;
         let h = cumulative.partition_point(|c| *c < target) as u32;
-        let t = if k == 10 {
-            Some(done)
-        } else {
-            sim.with_node(|n| n.served.first_served(h))
-        };
+        let t = if k == 10 { done } else { crossed(h) };
         bounds.push((t, cumulative.get(h as usize).copied().unwrap_or(total)));
     }
     bounds
         .windows(2)
-        .map(|w| match (w[0], w[1]) {
-            ((Some(t0), n0), (Some(t1), n1)) if n1 > n0 => {
-                let secs = t1.saturating_duration_since(t0).as_secs_f64().max(1e-3);
-                Some((n1 - n0) as f64 / secs)
-            }
-            _ => None,
+        .map(|w| {
+            let ((t0, n0), (t1, n1)) = (w[0], w[1]);
+            (n1 > n0).then(|| {
+                (n1 - n0) as f64 / t1.saturating_duration_since(t0).as_secs_f64().max(1e-3)
+            })
         })
         .collect()
 }
@@ -442,7 +487,6 @@ fn measure(kind: Kind, setup: &Setup<'_>) -> Outcome {
     let _ = std::fs::remove_dir_all(&db);
     std::fs::create_dir_all(&db).expect("db dir");
     eprintln!("[{}] syncing ...", kind.name());
-    setup.sim.with_node(|n| n.served.reset());
     let started = Instant::now();
     let mut server = Running::start(kind, &db, &setup.sim.daemon_url(), setup.cache_mb);
     server.wait_serving(Duration::from_secs(4 * 3600));
@@ -451,7 +495,8 @@ fn measure(kind: Kind, setup: &Setup<'_>) -> Outcome {
     let sync_cpu_secs = server.cpu_secs();
     let sync_rss_mib = server.peak_rss_mib();
     let db_mib = dir_size(&db) as f64 / (1 << 20) as f64;
-    let tenths = tenths(setup.sim, setup.cumulative, started, done);
+    let samples = progress(&server.process.output());
+    let tenths = tenths(&samples, setup.cumulative, started, done);
     eprintln!(
         "[{}] synced in {sync_secs:.1} s ({sync_cpu_secs:.1} s CPU), peak RSS {sync_rss_mib:.0} MiB; load for {secs} s ...",
         kind.name()
@@ -622,7 +667,7 @@ fn main() {
     }
 
     println!();
-    println!("sync rate per tenth of the chain (tx/s; timed by the stand-in's first getblock of each tenth's last block, the last tenth to listening):");
+    println!("sync rate per tenth of the chain (tx/s; from the servers' progress lines, interpolated; the last tenth until listening):");
     println!();
     println!("| | 1st | 2nd | 3rd | 4th | 5th | 6th | 7th | 8th | 9th | 10th | last / first |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");

@@ -18,8 +18,7 @@
 //!   bounded memory and served from it; [`recorded`]: the chain recorded from a real Core 29.0
 //!   (and the Core 31.0 answers recorded on it).
 //! - [`version`]: which Core the stand-in answers as (29.0 or 31.0, [`CoreVersion`]);
-//!   [`spenders`]: the active chain's spends (Core 31's `-txospenderindex`); [`served`]: when
-//!   each block was first served (for benches).
+//!   [`spenders`]: the active chain's spends (Core 31's `-txospenderindex`).
 //! - [`json`]: an ordered JSON value printed the way Core's `UniValue` prints numbers;
 //!   [`corejson`]: Core's verbose shapes (`getblock`, `getblockheader`, `getrawtransaction`).
 //! - [`http`]: the HTTP/1.1 JSON-RPC front end (auth, batches, status codes, warm-up,
@@ -42,7 +41,6 @@ pub mod ops;
 pub mod rbf;
 pub mod recorded;
 pub mod rpc;
-pub mod served;
 pub mod spenders;
 pub mod truth;
 pub mod version;

@@ -153,8 +153,6 @@ pub struct Node {
     pub fee_overrides: HashMap<(u16, String), Option<(u64, u16)>>,
     /// Clock for mempool entry times (seconds); `None` = system time.
     pub fixed_time: Option<u64>,
-    /// When each active block was first served (`getblock`).
-    pub served: crate::served::ServedLog,
 }
 
 /// Work of a regtest-style header.
@@ -182,7 +180,6 @@ impl Node {
             gen: Generator::new(params),
             fee_overrides: HashMap::new(),
             fixed_time: None,
-            served: crate::served::ServedLog::default(),
         };
         let hash = genesis.block_hash();
         let stored = node.store(

@@ -168,12 +168,7 @@ pub fn getblockheader(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
 pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     let hash = p.blockhash(0)?.ok_or_else(|| err(-1, p.help.to_string()))?;
     let verbosity = p.verbosity(1, 1)?;
-    let mut node = rpc.lock();
-    if let Some(h) = node.block(&hash).map(|b| b.height) {
-        if node.is_active(&hash) {
-            node.served.note(h);
-        }
-    }
+    let node = rpc.lock();
     let b = find_block(&node, &hash)?;
     if verbosity <= 0 {
         if let Some(disk) = b.disk.clone() {
