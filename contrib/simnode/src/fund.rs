@@ -85,7 +85,7 @@ pub fn pay_to_scripts(
     let spent: Vec<TxOut> = coins.iter().map(|c| c.txout.clone()).collect();
     let owners: Vec<Address> = coins
         .iter()
-        .filter_map(|c| node.gen.address(c.addr).cloned())
+        .filter_map(|c| node.gen.address(c.addr))
         .collect();
     let owner_refs: Vec<&Address> = owners.iter().collect();
     let secp = Secp256k1::new();

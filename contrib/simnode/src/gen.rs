@@ -16,6 +16,7 @@ use bitcoin::{Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, W
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::addrbook::AddressBook;
 use crate::blockbuild::COINBASE_MATURITY;
 use crate::wallet::{sign_transaction, Address, Kind};
 
@@ -93,8 +94,7 @@ pub struct Generator {
     pub params: GenParams,
     secp: Secp256k1<All>,
     rng: ChaCha8Rng,
-    addrs: Vec<Address>,
-    by_script: HashMap<ScriptBuf, u32>,
+    addrs: AddressBook,
     /// Address of every payment output ever made: picking from it reuses addresses in
     /// proportion to their past use (preferential attachment → heavy tail).
     used: Vec<u32>,
@@ -130,13 +130,13 @@ const HOT_KINDS: [Kind; 5] = [
 impl Generator {
     /// A fresh generator (no coins yet).
     pub fn new(params: GenParams) -> Generator {
+        let (seed, hot) = (params.seed, params.hot_addresses);
         let rng = ChaCha8Rng::seed_from_u64(params.seed);
         let mut g = Generator {
             params,
             secp: Secp256k1::new(),
             rng,
-            addrs: Vec::new(),
-            by_script: HashMap::new(),
+            addrs: AddressBook::new(seed, hot),
             used: Vec::new(),
             pool: Vec::new(),
             pool_index: HashMap::new(),
@@ -173,20 +173,22 @@ impl Generator {
     /// Kinds of all addresses, in order (what a chain file stores).
     pub fn address_kinds(&self) -> Vec<Kind> {
         self.addrs
+            .kinds()
             .iter()
-            .map(|a| a.kind)
-            .chain(self.pending.iter().copied())
+            .chain(self.pending.iter())
+            .copied()
             .collect()
     }
 
     /// The address owning an output script, if it is ours.
     pub fn owner_of(&self, script: &ScriptBuf) -> Option<u32> {
-        self.by_script.get(script).copied()
+        self.addrs.owner_of(script)
     }
 
-    /// Address number `i`.
-    pub fn address(&self, i: u32) -> Option<&Address> {
-        self.addrs.get(i as usize)
+    /// Address number `i`, keys and all (derived again from the seed: the generator keeps
+    /// only each address's kind and script, see [`AddressBook`]).
+    pub fn address(&self, i: u32) -> Option<Address> {
+        self.addrs.address(&self.secp, i)
     }
 
     /// Number of derived addresses.
@@ -200,11 +202,15 @@ impl Generator {
     }
 
     fn new_address(&mut self, kind: Kind) -> u32 {
-        let index = self.addrs.len() as u32;
-        let a = Address::derive(&self.secp, self.params.seed, index, kind);
-        self.by_script.insert(a.script_pubkey.clone(), index);
-        self.addrs.push(a);
-        index
+        self.addrs.push(&self.secp, kind)
+    }
+
+    /// Output script of our address `i` (empty if there is no such address).
+    fn script_of(&self, i: u32) -> ScriptBuf {
+        self.addrs
+            .script(i)
+            .map(|s| s.to_owned())
+            .unwrap_or_default()
     }
 
     fn pick_kind(&mut self) -> Kind {
@@ -243,9 +249,10 @@ impl Generator {
         };
         let i = if self.addrs.len() > 20 && self.rng.gen_bool(0.3) {
             let i = self.rng.gen_range(0..self.addrs.len()) as u32;
-            if self.addrs[i as usize].kind == Kind::P2wsh
-                || self.addrs[i as usize].kind == Kind::P2shMultisig
-            {
+            if matches!(
+                self.addrs.kind(i),
+                Some(Kind::P2wsh) | Some(Kind::P2shMultisig)
+            ) {
                 self.new_address(kind)
             } else {
                 i
@@ -253,7 +260,7 @@ impl Generator {
         } else {
             self.new_address(kind)
         };
-        (self.addrs[i as usize].script_pubkey.clone(), i)
+        (self.script_of(i), i)
     }
 
     /// Next block timestamp after `prev_time`.
@@ -434,8 +441,8 @@ impl Generator {
         let feerate = feerate.unwrap_or_else(|| self.pick_feerate());
         let in_vb: u64 = coins
             .iter()
-            .filter_map(|c| self.addrs.get(c.addr as usize))
-            .map(|a| a.kind.input_vbytes())
+            .filter_map(|c| self.addrs.kind(c.addr))
+            .map(|k| k.input_vbytes())
             .sum();
         let mut fee;
         loop {
@@ -496,10 +503,7 @@ impl Generator {
         for (k, v) in values.iter().enumerate() {
             let addr = if k + 1 == n_out && n_out > 1 && self.rng.gen_bool(0.7) {
                 // Change: usually a fresh address of the first input's kind.
-                let kind = self
-                    .addrs
-                    .get(coins[0].addr as usize)
-                    .map_or(Kind::P2wpkh, |a| a.kind);
+                let kind = self.addrs.kind(coins[0].addr).unwrap_or(Kind::P2wpkh);
                 self.new_address(kind)
             } else {
                 let a = self.pick_payee();
@@ -508,7 +512,7 @@ impl Generator {
             };
             outputs.push(TxOut {
                 value: Amount::from_sat(*v),
-                script_pubkey: self.addrs[addr as usize].script_pubkey.clone(),
+                script_pubkey: self.script_of(addr),
             });
             owners_out.push(addr);
         }
@@ -558,10 +562,11 @@ impl Generator {
             output: outputs,
         };
         let spent: Vec<TxOut> = coins.iter().map(|c| c.txout.clone()).collect();
-        let owners: Vec<&Address> = coins
+        let owners: Vec<Address> = coins
             .iter()
-            .filter_map(|c| self.addrs.get(c.addr as usize))
+            .filter_map(|c| self.addrs.address(&self.secp, c.addr))
             .collect();
+        let owners: Vec<&Address> = owners.iter().collect();
         if owners.len() != coins.len() {
             return None;
         }

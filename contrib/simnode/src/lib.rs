@@ -8,13 +8,14 @@
 //!
 //! Layout:
 //! - [`wallet`]: deterministic keys, output scripts of every kind, signing.
-//! - [`gen`]: the transaction generator (mainnet-like mix, address reuse, big transactions).
+//! - [`gen`]: the transaction generator ([`addrbook`]: its addresses, compactly) (mainnet-like mix, address reuse, big transactions).
 //! - [`blockbuild`]: coinbase, witness commitment, merkle root, proof of work.
 //! - [`node`]: block tree, UTXO set with undo data, txindex, mining; [`mempool`] and
 //!   [`accept`] (Core's mempool checks and reject reasons); [`ops`] (traffic, RBF,
 //!   eviction, reorgs).
 //! - [`truth`]: Electrum-level truth (history, UTXOs, balance per script hash and height).
-//! - [`chainfile`]: saved chains; [`recorded`]: the chain recorded from a real Core 29.0
+//! - [`chainfile`]: saved chains; [`archive`]: big chains generated into a chain file in
+//!   bounded memory and served from it; [`recorded`]: the chain recorded from a real Core 29.0
 //!   (and the Core 31.0 answers recorded on it).
 //! - [`version`]: which Core the stand-in answers as (29.0 or 31.0, [`CoreVersion`]);
 //!   [`spenders`]: the active chain's spends (Core 31's `-txospenderindex`).
@@ -24,6 +25,8 @@
 //!   down/slow/garbage modes); [`rpc`]: the methods.
 
 pub mod accept;
+pub mod addrbook;
+pub mod archive;
 pub mod blockbuild;
 pub mod chainfile;
 pub mod cluster;

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use ferrumx_simnode::{chainfile, recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::{
+    archive, chainfile, recorded, CoreVersion, GenParams, Node, SimNode, SimNodeOptions,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -92,6 +94,10 @@ struct ServeArgs {
     /// Serve this saved chain file (written by `generate` or a previous `--cache`).
     #[arg(long, conflicts_with = "recorded")]
     chain_file: Option<PathBuf>,
+    /// With --chain-file: serve the file from disk (bounded memory, for big chains) instead
+    /// of loading it; such a node has no truth, UTXO set or wallet for the file's blocks.
+    #[arg(long, requires = "chain_file")]
+    from_disk: bool,
     /// Serve the chain recorded from Bitcoin Core 29.0 in this directory
     /// (e.g. contrib/simnode/data/bitcoind-core-v29).
     #[arg(long)]
@@ -138,7 +144,15 @@ fn load_node(args: &ServeArgs) -> Result<Node, String> {
             .map_err(|e| e.to_string());
     }
     if let Some(path) = &args.chain_file {
-        return chainfile::load(path).map_err(|e| format!("{}: {e}", path.display()));
+        let started = Instant::now();
+        let node = if args.from_disk {
+            archive::open(path)
+        } else {
+            chainfile::load(path)
+        }
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        report(&node, started.elapsed());
+        return Ok(node);
     }
     let params = args.chain.params();
     let started = Instant::now();
@@ -332,12 +346,22 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Generate { chain, out }) => {
-            let params = chain.params();
-            let started = Instant::now();
-            let node = Node::generate(params);
-            let took = started.elapsed();
-            report(&node, took);
-            chainfile::save(&node, &out).map_err(|e| format!("{}: {e}", out.display()))
+            // Straight into the file, block by block: bounded memory for any chain size.
+            match archive::generate(&chain.params(), &out) {
+                Ok(s) => {
+                    tracing::info!(
+                        height = s.blocks,
+                        transactions = s.txs,
+                        addresses = s.addresses,
+                        bytes = s.bytes,
+                        seconds = format!("{:.1}", s.secs),
+                        tx_per_sec = format!("{:.0}", s.txs as f64 / s.secs.max(1e-9)),
+                        "chain written"
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(format!("{}: {e}", out.display())),
+            }
         }
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Stats { chain_file }) => chainfile::load(&chain_file)

@@ -4,6 +4,7 @@
 //! Everything the JSON-RPC methods and the control API need goes through [`Node`]; it is
 //! plain data behind one lock (see [`crate::SimNode`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use bitcoin::block::Header;
@@ -12,6 +13,7 @@ use bitcoin::hashes::Hash;
 use bitcoin::pow::Work;
 use bitcoin::{Block, BlockHash, Network, OutPoint, Transaction, TxOut, Txid};
 
+use crate::archive::{ArchiveIndex, DiskRef};
 use crate::blockbuild::{assemble_block, subsidy, COINBASE_MATURITY};
 use crate::gen::{GenParams, Generator};
 use crate::mempool::{Mempool, MempoolEntry};
@@ -33,8 +35,12 @@ pub struct StoredBlock {
     pub hash: BlockHash,
     pub header: Header,
     pub height: u32,
-    /// Consensus serialization.
+    /// Consensus serialization; empty for a block of a disk-backed chain (see `disk` and
+    /// [`StoredBlock::bytes`], which serves both).
     pub raw: Vec<u8>,
+    /// Where the block's bytes are in the chain file, for a block of a disk-backed chain
+    /// ([`crate::archive`]); `None` when `raw` holds them.
+    pub disk: Option<DiskRef>,
     /// Byte range of each transaction in `raw`.
     pub tx_ranges: Vec<(u32, u32)>,
     pub txids: Vec<Txid>,
@@ -51,15 +57,35 @@ pub struct StoredBlock {
 }
 
 impl StoredBlock {
+    /// The block's consensus bytes: `raw`, or read from the chain file for a block of a
+    /// disk-backed chain.
+    ///
+    /// # Errors
+    /// The chain file could not be read.
+    pub fn bytes(&self) -> std::io::Result<Cow<'_, [u8]>> {
+        match &self.disk {
+            Some(d) => d.read().map(Cow::Owned),
+            None => Ok(Cow::Borrowed(&self.raw)),
+        }
+    }
+
+    /// Serialized size of the block.
+    pub fn size(&self) -> usize {
+        self.disk.as_ref().map_or(self.raw.len(), |d| d.len())
+    }
+
     /// Parses the block.
     pub fn block(&self) -> Option<Block> {
-        deserialize(&self.raw).ok()
+        deserialize(&self.bytes().ok()?).ok()
     }
 
     /// Parses transaction `i`.
     pub fn tx(&self, i: usize) -> Option<Transaction> {
         let (start, len) = *self.tx_ranges.get(i)?;
-        deserialize(self.raw.get(start as usize..(start + len) as usize)?).ok()
+        match &self.disk {
+            Some(d) => deserialize(&d.read_range(start, len).ok()?).ok(),
+            None => deserialize(self.raw.get(start as usize..(start + len) as usize)?).ok(),
+        }
     }
 
     /// Serialized size of transaction `i`.
@@ -116,6 +142,8 @@ pub struct Node {
     blocks: HashMap<BlockHash, StoredBlock>,
     active: Vec<BlockHash>,
     txindex_map: HashMap<Txid, (BlockHash, u32)>,
+    /// The transaction index of a disk-backed chain's blocks (compact; empty otherwise).
+    archive: ArchiveIndex,
     coins: HashMap<OutPoint, CoinEntry>,
     pub mempool: Mempool,
     pub truth: Truth,
@@ -145,6 +173,7 @@ impl Node {
             blocks: HashMap::new(),
             active: Vec::new(),
             txindex_map: HashMap::new(),
+            archive: ArchiveIndex::default(),
             coins: HashMap::new(),
             mempool: Mempool::default(),
             truth: Truth::new(),
@@ -159,6 +188,7 @@ impl Node {
             Work::from_be_bytes([0; 32]),
             Vec::new(),
             vec![0],
+            None,
         );
         node.blocks.insert(hash, stored);
         node.active.push(hash);
@@ -213,8 +243,13 @@ impl Node {
         prev_work: Work,
         undo: Vec<CoinEntry>,
         fees: Vec<u64>,
+        disk: Option<DiskRef>,
     ) -> StoredBlock {
-        let raw = serialize(block);
+        let raw = if disk.is_some() {
+            Vec::new()
+        } else {
+            serialize(block)
+        };
         let mut tx_ranges = Vec::with_capacity(block.txdata.len());
         let mut off = 80 + bitcoin::VarInt(block.txdata.len() as u64).size();
         for tx in &block.txdata {
@@ -229,6 +264,7 @@ impl Node {
             header: block.header,
             height,
             raw,
+            disk,
             tx_ranges,
             txids: block.txdata.iter().map(|t| t.compute_txid()).collect(),
             vsizes: block.txdata.iter().map(|t| t.vsize() as u32).collect(),
@@ -342,20 +378,69 @@ impl Node {
         if let Some(e) = self.mempool.get(txid) {
             return Some((e.tx.clone(), TxLocation::Mempool));
         }
-        let (hash, index) = self.txindex_map.get(txid)?;
-        let b = self.blocks.get(hash)?;
-        Some((
-            b.tx(*index as usize)?,
-            TxLocation::Block {
-                hash: *hash,
-                index: *index,
-            },
-        ))
+        let (hash, index) = self.tx_location(txid)?;
+        let b = self.blocks.get(&hash)?;
+        Some((b.tx(index as usize)?, TxLocation::Block { hash, index }))
     }
 
     /// Whether the txindex knows `txid` (confirmed or in a stale block).
     pub fn txindex_lookup(&self, txid: &Txid) -> Option<(BlockHash, u32)> {
-        self.txindex_map.get(txid).copied()
+        self.tx_location(txid)
+    }
+
+    /// The transaction index: blocks connected in memory first, then a disk-backed chain's
+    /// compact index (a txid prefix, checked against the block's txids).
+    fn tx_location(&self, txid: &Txid) -> Option<(BlockHash, u32)> {
+        if let Some(l) = self.txindex_map.get(txid) {
+            return Some(*l);
+        }
+        self.archive.find(txid, |hash, pos| {
+            self.blocks
+                .get(hash)
+                .and_then(|b| b.txids.get(pos as usize))
+                == Some(txid)
+        })
+    }
+
+    /// Appends a block of a disk-backed chain (its bytes stay in the chain file at `disk`):
+    /// it must extend the active tip. Nothing is validated (the file's checksum was), the
+    /// UTXO set, the spender index and the truth do not learn it (see [`crate::archive`]).
+    pub(crate) fn push_archived(
+        &mut self,
+        block: &Block,
+        disk: DiskRef,
+        fees: Vec<u64>,
+    ) -> Result<BlockHash, BlockError> {
+        if block.header.prev_blockhash != self.tip_hash() {
+            return Err(BlockError::NotOnTip);
+        }
+        let height = self.tip_height() + 1;
+        let prev_work = self
+            .tip()
+            .map_or(Work::from_be_bytes([0; 32]), |b| b.chainwork);
+        let stored = self.store(block, height, prev_work, Vec::new(), fees, Some(disk));
+        let hash = stored.hash;
+        self.archive.add(height, hash, &stored.txids);
+        self.blocks.insert(hash, stored);
+        self.active.push(hash);
+        self.truth.connect_untracked(height);
+        Ok(hash)
+    }
+
+    /// Seals a disk-backed chain's transaction index once every block is pushed.
+    pub(crate) fn seal_archive(&mut self) {
+        self.archive.seal();
+    }
+
+    /// Whether the node serves a disk-backed chain ([`crate::archive`]): its blocks up to
+    /// [`Node::archived_height`] have no UTXO set, spender index, truth or undo data here.
+    pub fn is_archived(&self) -> bool {
+        self.archived_height() > 0
+    }
+
+    /// Height of the last block of a disk-backed chain (0 for a chain held in memory).
+    pub fn archived_height(&self) -> u32 {
+        self.archive.height()
     }
 
     /// The output a transaction input spends, for verbose output: from the block's undo data
@@ -373,9 +458,9 @@ impl Node {
             });
         }
         // Spent: find the creating transaction.
-        let (hash, index) = self.txindex_map.get(&outpoint.txid)?;
-        let b = self.blocks.get(hash)?;
-        let tx = b.tx(*index as usize)?;
+        let (hash, index) = self.tx_location(&outpoint.txid)?;
+        let b = self.blocks.get(&hash)?;
+        let tx = b.tx(index as usize)?;
         Some(CoinEntry {
             txout: tx.output.get(outpoint.vout as usize)?.clone(),
             height: b.height,
@@ -426,7 +511,7 @@ impl Node {
         let prev_work = self
             .tip()
             .map_or(Work::from_be_bytes([0; 32]), |b| b.chainwork);
-        let stored = self.store(&block, height, prev_work, undo, fees);
+        let stored = self.store(&block, height, prev_work, undo, fees, None);
         let hash = stored.hash;
         for (i, txid) in stored.txids.iter().enumerate() {
             self.txindex_map.insert(*txid, (hash, i as u32));
@@ -570,11 +655,13 @@ impl Node {
             Ok(s) => (s.undo, s.fees),
             Err(_) => (Vec::new(), vec![0; block.txdata.len()]),
         };
-        let mut stored = self.store(block, height, prev_work, undo, fees);
+        let mut stored = self.store(block, height, prev_work, undo, fees, None);
         stored.stale_status = status;
         let hash = stored.hash;
         for (i, txid) in stored.txids.iter().enumerate() {
-            self.txindex_map.entry(*txid).or_insert((hash, i as u32));
+            if self.tx_location(txid).is_none() {
+                self.txindex_map.insert(*txid, (hash, i as u32));
+            }
         }
         self.blocks.insert(hash, stored);
         Some(hash)

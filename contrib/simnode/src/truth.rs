@@ -164,6 +164,13 @@ impl Truth {
         self.undo.push(undo);
     }
 
+    /// Records that the block at `height` (the next height) is connected without its truth:
+    /// a block of a disk-backed chain ([`crate::archive`]), which the truth does not cover.
+    pub fn connect_untracked(&mut self, height: u32) {
+        debug_assert_eq!(self.undo.len() as u32, height);
+        self.undo.push(BlockUndo::default());
+    }
+
     /// Disconnects the last connected block.
     pub fn disconnect_tip(&mut self) {
         let Some(undo) = self.undo.pop() else { return };

@@ -150,7 +150,11 @@ async fn publish(
                     out.push(message(b"hashblock", display(hash), block_seq));
                     block_seq = block_seq.wrapping_add(1);
                     if all {
-                        let raw = n.tip().map(|b| b.raw.clone()).unwrap_or_default();
+                        let raw = n
+                            .tip()
+                            .and_then(|b| b.bytes().ok())
+                            .map(|r| r.into_owned())
+                            .unwrap_or_default();
                         out.push(message(b"rawblock", raw, raw_block_seq));
                         raw_block_seq = raw_block_seq.wrapping_add(1);
                         let body = sequence_body(hash, b'C', None);

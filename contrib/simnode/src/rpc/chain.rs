@@ -56,7 +56,7 @@ pub fn getblockchaininfo(rpc: &NodeRpc) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let tip = node.tip().ok_or_else(|| err(-1, "no tip"))?;
     let bits = tip.header.bits.to_consensus();
-    let size_on_disk: u64 = node.all_blocks().map(|b| b.raw.len() as u64 + 8).sum();
+    let size_on_disk: u64 = node.all_blocks().map(|b| b.size() as u64 + 8).sum();
     Ok(Json::obj()
         .with("chain", "regtest")
         .with("blocks", tip.height)
@@ -171,6 +171,14 @@ pub fn getblock(rpc: &NodeRpc, p: &Params) -> Result<Json, RpcError> {
     let node = rpc.lock();
     let b = find_block(&node, &hash)?;
     if verbosity <= 0 {
+        if let Some(disk) = b.disk.clone() {
+            // A disk-backed chain's block: read it without holding the node.
+            drop(node);
+            let raw = disk
+                .read()
+                .map_err(|e| err(-1, format!("Block not available ({e})")))?;
+            return Ok(Json::Str(raw.to_lower_hex_string()));
+        }
         return Ok(Json::Str(b.raw.to_lower_hex_string()));
     }
     let block = b

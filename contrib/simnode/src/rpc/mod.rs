@@ -237,7 +237,16 @@ impl Handler for NodeRpc {
     }
 
     fn raw_block(&self, hash: &BlockHash) -> Option<Vec<u8>> {
-        self.lock().block(hash).map(|b| b.raw.clone())
+        // A block of a disk-backed chain is read from the file without holding the node.
+        let disk = {
+            let node = self.lock();
+            let b = node.block(hash)?;
+            match &b.disk {
+                Some(d) => d.clone(),
+                None => return Some(b.raw.clone()),
+            }
+        };
+        disk.read().ok()
     }
 
     fn active_hash(&self, height: u32) -> Option<BlockHash> {
