@@ -17,16 +17,7 @@ mod chain;
 mod floor;
 
 use ferrumx_simnode::{SimNode, SimNodeOptions};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not valid")),
-        Err(_) => default,
-    }
-}
+use ferrumx_testkit::env_or;
 
 fn main() {
     let txs: u64 = env_or("FERRUMX_BENCH_TXS", 1_000_000);

@@ -41,6 +41,10 @@
 //! ElectrumX gets about one small answer a second whatever the server's capacity: the TCP
 //! figures measure that policy, the websocket ones (not padded) the servers' work.
 
+#[path = "common/kind.rs"]
+mod kind;
+use ferrumx_testkit::env_or;
+use kind::Kind;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,26 +72,6 @@ const SCRIPT_HASHES: usize = 4_000;
 const TXS: usize = 4_000;
 /// Seconds of warm-up before the measured window.
 const WARMUP_SECS: u64 = 5;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not valid")),
-        Err(_) => default,
-    }
-}
-
-fn electrumx_path() -> PathBuf {
-    let p = electrumx::electrumx_server_location().unwrap_or_default();
-    assert!(
-        p.is_file(),
-        "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",
-        p.display()
-    );
-    p
-}
 
 /// Raises this process's open-file soft limit to the hard limit (children inherit it).
 fn raise_fd_limit() -> u64 {
@@ -521,21 +505,6 @@ fn measure_memory(
 // ----------------------------------------------------------------------------------------
 // The servers.
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    ElectrumX,
-    FerrumX,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::ElectrumX => "ElectrumX 1.20.0",
-            Kind::FerrumX => "FerrumX",
-        }
-    }
-}
-
 struct Running {
     kind: Kind,
     exe: PathBuf,
@@ -552,7 +521,7 @@ impl Running {
         std::fs::create_dir_all(db).expect("db dir");
         let (tcp, ws) = (free_port(), free_port());
         let exe = match kind {
-            Kind::ElectrumX => electrumx_path(),
+            Kind::ElectrumX => electrumx::electrumx_server_for_bench(),
             Kind::FerrumX => server_exe(),
         };
         let services = format!("tcp://127.0.0.1:{tcp},ws://127.0.0.1:{ws}");
@@ -641,7 +610,7 @@ fn main() {
         other => panic!("FERRUMX_LOAD_ONLY={other:?}: ferrumx or electrumx"),
     };
     if kinds.contains(&Kind::ElectrumX) {
-        electrumx_path();
+        electrumx::electrumx_server_for_bench();
     }
     let fds = raise_fd_limit();
     let cache = electrumx::cache_dir().unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"));

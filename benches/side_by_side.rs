@@ -47,6 +47,10 @@ mod chain;
 #[path = "common/floor.rs"]
 mod floor;
 
+#[path = "common/kind.rs"]
+mod kind;
+use ferrumx_testkit::env_or;
+use kind::Kind;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,26 +70,6 @@ use tokio_tungstenite::tungstenite::Message;
 const SCRIPT_HASHES: usize = 4_000;
 /// Confirmed transactions in the request mix.
 const TXS: usize = 4_000;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not valid")),
-        Err(_) => default,
-    }
-}
-
-fn electrumx_path() -> std::path::PathBuf {
-    let p = electrumx::electrumx_server_location().unwrap_or_default();
-    assert!(
-        p.is_file(),
-        "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",
-        p.display()
-    );
-    p
-}
 
 // ----------------------------------------------------------------------------------------
 // The request mix.
@@ -158,21 +142,6 @@ impl Workload {
 // ----------------------------------------------------------------------------------------
 // A server under test.
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    ElectrumX,
-    FerrumX,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::ElectrumX => "ElectrumX 1.20.0",
-            Kind::FerrumX => "FerrumX",
-        }
-    }
-}
-
 struct Running {
     process: Process,
     port: u16,
@@ -182,7 +151,7 @@ impl Running {
     fn start(kind: Kind, db: &Path, daemon_url: &str, cache_mb: Option<u64>) -> Running {
         let port = free_port();
         let exe = match kind {
-            Kind::ElectrumX => electrumx_path(),
+            Kind::ElectrumX => electrumx::electrumx_server_for_bench(),
             Kind::FerrumX => server_exe(),
         };
         let services = format!("ws://127.0.0.1:{port}");
@@ -539,7 +508,7 @@ fn main() {
         other => panic!("FERRUMX_BENCH_ONLY={other:?}: ferrumx or electrumx"),
     };
     if kinds.contains(&Kind::ElectrumX) {
-        electrumx_path();
+        electrumx::electrumx_server_for_bench();
     }
     let cache = chain::cache_dir();
     let node = chain::open(txs);

@@ -25,6 +25,7 @@
 //! cost; through the daemon the difference is diluted by the stand-in's and the prefetcher's
 //! work.
 
+use ferrumx_testkit::env_or;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -41,16 +42,6 @@ use serde_json::{json, Value};
 const REORG_LIMIT: u32 = 200;
 /// Set in a child: which run it is (`with`, `without`, `upgrade`).
 const CHILD: &str = "FERRUMX_SPENDER_CHILD";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not valid")),
-        Err(_) => default,
-    }
-}
 
 fn chain_path(txs: u64) -> PathBuf {
     std::env::var_os("FERRUMX_BENCH_CHAIN")

@@ -176,16 +176,25 @@ impl Connection {
         }
     }
 
+    /// Waits (until `deadline`) for the reader's buffer to hold bytes, or for the end of the
+    /// stream (an empty buffer); retries reads interrupted by a signal.
+    fn fill(&mut self, deadline: Instant) -> Result<(), HttpError> {
+        loop {
+            self.arm(deadline)?;
+            match self.reader.fill_buf() {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.timed_out(e, deadline)),
+            }
+        }
+    }
+
     /// One CRLF- (or LF-) terminated line, without its terminator, at most [`MAX_LINE`].
     fn line(&mut self, deadline: Instant) -> Result<String, HttpError> {
         let mut line = Vec::new();
         loop {
-            self.arm(deadline)?;
-            let available = match self.reader.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.timed_out(e, deadline)),
-            };
+            self.fill(deadline)?;
+            let available = self.reader.buffer();
             if available.is_empty() {
                 return Err(HttpError::Malformed(if line.is_empty() {
                     "connection closed before a reply".to_string()
@@ -300,12 +309,8 @@ impl Connection {
         let expected = n;
         let start = out.len();
         while out.len() < target {
-            self.arm(deadline)?;
-            let available = match self.reader.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.timed_out(e, deadline)),
-            };
+            self.fill(deadline)?;
+            let available = self.reader.buffer();
             if available.is_empty() {
                 return Err(HttpError::Truncated {
                     got: out.len() - start,
@@ -358,12 +363,8 @@ impl Connection {
     fn until_close(&mut self, max_body: usize, deadline: Instant) -> Result<Vec<u8>, HttpError> {
         let mut out = Vec::new();
         loop {
-            self.arm(deadline)?;
-            let available = match self.reader.fill_buf() {
-                Ok(b) => b,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.timed_out(e, deadline)),
-            };
+            self.fill(deadline)?;
+            let available = self.reader.buffer();
             if available.is_empty() {
                 return Ok(out);
             }

@@ -27,6 +27,18 @@ pub fn electrumx_server() -> Option<PathBuf> {
     electrumx_server_location().filter(|p| p.is_file())
 }
 
+/// `electrumx_server` for a bench, which cannot run without it: stops with what to do when it
+/// is not installed.
+pub fn electrumx_server_for_bench() -> PathBuf {
+    let p = electrumx_server_location().unwrap_or_default();
+    assert!(
+        p.is_file(),
+        "ElectrumX not found at {} (run contrib/electrumx/install.sh or set FERRUMX_ELECTRUMX)",
+        p.display()
+    );
+    p
+}
+
 /// Where ElectrumX 2.0's `electrumx_server` is expected (it may not exist).
 pub fn electrumx2_server_location() -> Option<PathBuf> {
     match std::env::var_os("FERRUMX_ELECTRUMX2") {
