@@ -268,11 +268,7 @@ impl LoadResult {
     }
 
     fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
+        ferrumx_testkit::quantile_ms(&self.latencies_us, p)
     }
 }
 
@@ -307,6 +303,26 @@ async fn wallet(
     (done, errors, lat)
 }
 
+/// `n` sessions that have negotiated a version, opened one after the other.
+fn open_sessions(
+    rt: &tokio::runtime::Runtime,
+    transport: Transport,
+    port: u16,
+    n: usize,
+) -> Vec<Conn> {
+    rt.block_on(async {
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(
+                Conn::session(transport, port)
+                    .await
+                    .expect("open a session"),
+            );
+        }
+        out
+    })
+}
+
 fn run_load(
     rt: &tokio::runtime::Runtime,
     pid: u32,
@@ -316,17 +332,7 @@ fn run_load(
     sessions: usize,
     secs: u64,
 ) -> LoadResult {
-    let conns: Vec<Conn> = rt.block_on(async {
-        let mut out = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
-            out.push(
-                Conn::session(transport, port)
-                    .await
-                    .expect("open a session"),
-            );
-        }
-        out
-    });
+    let conns: Vec<Conn> = open_sessions(rt, transport, port, sessions);
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(WARMUP_SECS);
     let until = measure_from + Duration::from_secs(secs);
@@ -457,17 +463,7 @@ fn measure_memory(
         }
     });
     let rss_before = settled_rss(pid);
-    let mut conns = rt.block_on(async {
-        let mut out = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
-            out.push(
-                Conn::session(transport, port)
-                    .await
-                    .expect("open a session"),
-            );
-        }
-        out
-    });
+    let mut conns = open_sessions(rt, transport, port, sessions);
     let rss_idle = settled_rss(pid);
     // Subscriptions spread over the sessions, 5 in flight per session.
     let t = Instant::now();

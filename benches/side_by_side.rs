@@ -219,11 +219,7 @@ struct LoadResult {
 
 impl LoadResult {
     fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let i = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
-        f64::from(self.latencies_us[i]) / 1000.0
+        ferrumx_testkit::quantile_ms(&self.latencies_us, p)
     }
 }
 

@@ -63,4 +63,4 @@ pub use server::{start_on_free_ports, Server, ServerEnv, STEP};
 pub use settings::env_or;
 pub use shared::{Fixture, Guard, Shared};
 pub use tmp::TempDir;
-pub use wait::{p50, poll_until};
+pub use wait::{p50, poll_until, quantile_ms};

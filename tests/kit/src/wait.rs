@@ -21,3 +21,13 @@ pub fn p50(samples: &[Duration]) -> Duration {
     s.sort();
     s[s.len() / 2]
 }
+
+/// The `p`-th quantile (0.0–1.0, nearest rank) of latencies in microseconds, sorted
+/// ascending, in milliseconds; 0 when there are none.
+pub fn quantile_ms(sorted_us: &[u32], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted_us.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted_us[i]) / 1000.0
+}
