@@ -31,9 +31,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bitcoin::blockdata::constants::genesis_block;
-use bitcoin::consensus::{deserialize, serialize};
+use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
-use bitcoin::{Block, BlockHash, Network, Txid};
+use bitcoin::{BlockHash, Network, Txid};
 
 use crate::blockbuild::{assemble_block, COINBASE_MATURITY};
 use crate::chainfile::{self, ChainFileError, Reader, Writer};
@@ -242,8 +242,7 @@ pub fn open(path: &Path) -> Result<Node, ChainFileError> {
     let mut height = 0u32;
     while let Some(rec) = r.next_block()? {
         height += 1;
-        let block: Block =
-            deserialize(&rec.raw).map_err(|_| ChainFileError::Corrupt("bad block"))?;
+        let block = rec.block()?;
         if rec.fees.len() != block.txdata.len() {
             return Err(ChainFileError::Corrupt(
                 "fee count differs from the block's",

@@ -218,6 +218,16 @@ pub struct BlockRecord {
     pub fees: Vec<u64>,
 }
 
+impl BlockRecord {
+    /// The block its bytes hold.
+    ///
+    /// # Errors
+    /// [`ChainFileError::Corrupt`] when they are not a block.
+    pub fn block(&self) -> Result<Block, ChainFileError> {
+        deserialize(&self.raw).map_err(|_| ChainFileError::Corrupt("bad block"))
+    }
+}
+
 /// What follows the blocks.
 pub struct Trailer {
     pub kinds: Vec<Kind>,
@@ -400,8 +410,7 @@ pub fn decode(data: &[u8]) -> Result<Node, ChainFileError> {
     let mut height = 0u32;
     while let Some(rec) = r.next_block()? {
         height += 1;
-        let block: Block =
-            deserialize(&rec.raw).map_err(|_| ChainFileError::Corrupt("bad block"))?;
+        let block = rec.block()?;
         node.connect_block(block)
             .map_err(|e| ChainFileError::Block {
                 height,
