@@ -5,12 +5,10 @@
 //! layout (`schema`) into the index's own cache; the block processor (`crate::indexer`)
 //! reaches it only through [`Index::advance`](super::Index::advance).
 
-use std::collections::HashMap;
-
 use bitcoin::consensus::deserialize;
 use bitcoin::{merkle_tree, Block, OutPoint, Txid};
 
-use super::cache::{Cache, CachedUtxo};
+use super::cache::{Cache, CachedUtxo, OutPointMap};
 use super::error::IndexError;
 use super::schema::{
     history_key, is_unspendable, read_history_key, spender_key, tx_num_bytes, HashX, TxNum, Undo,
@@ -72,7 +70,7 @@ pub(crate) fn apply_block(
         return Err(IndexError::TxNumOverflow);
     }
     // Outputs created in this block and not (yet) spent in it.
-    let mut local: HashMap<OutPoint, CachedUtxo> = HashMap::new();
+    let mut local: OutPointMap<CachedUtxo> = OutPointMap::default();
     let mut cache_spent: Vec<OutPoint> = Vec::new();
     let mut db_spent = Vec::new();
     let mut undo = Undo::default();
@@ -162,7 +160,7 @@ pub(crate) fn apply_block(
     }
     cache.adds.extend(local);
     cache.db_spends.extend(db_spent);
-    cache.history.extend_from_slice(&undo.history);
+    cache.extend_history(&undo.history);
     cache.txids.extend_from_slice(&parsed.txids);
     cache.headers.push(parsed.block.header);
     cache.counts.push(end_tx_num);

@@ -104,7 +104,7 @@ fn sync_dir(dir: &Path) -> Result<(), IndexError> {
 
 /// Writes one column family's sorted rows to a table file with its options (compression,
 /// filters, prefix extractor); RocksDB syncs the file when it is finished.
-fn write_table(store: &Store, rows: &CfRows, path: &Path) -> Result<(), IndexError> {
+fn write_table(store: &Store, rows: &CfRows<'_>, path: &Path) -> Result<(), IndexError> {
     let opts = store.cf_options(rows.cf);
     let mut w = SstFileWriter::create(&opts);
     w.open(path)?;
@@ -125,10 +125,10 @@ const WRITERS: usize = 2;
 /// Step 1: the rows of `cfs` (made by `make`, sorted) as table files in the staging
 /// directory, synced; [`WRITERS`] column families at a time, the largest first. Returns the
 /// column families staged (those with rows) and the bytes of their keys and values.
-fn stage(
+fn stage<'a>(
     store: &Store,
     cfs: &[Cf],
-    make: &(dyn Fn(Cf) -> Result<CfRows, IndexError> + Sync),
+    make: &(dyn Fn(Cf) -> Result<CfRows<'a>, IndexError> + Sync),
 ) -> Result<(Vec<Cf>, usize), IndexError> {
     let dir = staging(store);
     clear(&dir)?;
@@ -209,10 +209,10 @@ fn ingest_and_seal(
 /// encoded state record `state`: returns the column families staged and the bytes of their
 /// keys and values, or `None` if `stop` stopped it (before the commit point, or right after
 /// it). The caller then takes the readers' view lock and calls [`finish`].
-pub(crate) fn prepare(
+pub(crate) fn prepare<'a>(
     store: &Store,
     cfs: &[Cf],
-    make: &(dyn Fn(Cf) -> Result<CfRows, IndexError> + Sync),
+    make: &(dyn Fn(Cf) -> Result<CfRows<'a>, IndexError> + Sync),
     state: &[u8],
     stop: Option<BulkStop>,
 ) -> Result<Option<(Vec<Cf>, usize)>, IndexError> {

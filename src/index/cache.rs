@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::mem::size_of;
 
 use super::error::IndexError;
-use super::rows::{to_batch, CfRows};
+use super::rows::{sort_keys, to_batch, CfRows};
 use super::schema::{
     height_key, tx_num_bytes, txid_prefix, txprefix_key, Cf, HashX, TxNum, UtxoRow, HASHX_LEN,
     HISTORY_KEY_LEN, SPENDER_KEY_LEN, TX_NUM_LEN,
@@ -18,6 +18,12 @@ use bitcoin::consensus::serialize;
 use bitcoin::hashes::Hash;
 use bitcoin::{OutPoint, Txid};
 use rocksdb::WriteBatch;
+
+/// A map keyed by outpoint. Its keys are txids: hashed already, but chosen by whoever makes
+/// transactions, so the hasher is still seeded per process (`foldhash`'s fast hasher: a few
+/// multiplications, where the standard library's SipHash took a tenth of the block
+/// processor's time in the sync's profile).
+pub(crate) type OutPointMap<V> = HashMap<OutPoint, V, foldhash::fast::RandomState>;
 
 /// An unflushed unspent output (the outpoint is the map key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +50,14 @@ impl CachedUtxo {
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     /// Outputs created since the flush and still unspent.
-    pub adds: HashMap<OutPoint, CachedUtxo>,
+    pub adds: OutPointMap<CachedUtxo>,
     /// Flushed outputs spent since the flush (their rows are deleted at the flush).
     pub db_spends: Vec<UtxoRow>,
-    /// New `history` keys.
+    /// New `history` keys (appended by blocks: sorted only by [`Cache::sort_history`], for a
+    /// bulk flush).
     pub history: Vec<[u8; HISTORY_KEY_LEN]>,
+    /// Whether `history` is sorted and without repeats.
+    history_sorted: bool,
     /// Txids of the new tx numbers, in order.
     pub txids: Vec<Txid>,
     /// Headers of the new blocks, in order.
@@ -100,6 +109,21 @@ impl Cache {
         }
     }
 
+    /// Adds history keys (a block's).
+    pub(crate) fn extend_history(&mut self, keys: &[[u8; HISTORY_KEY_LEN]]) {
+        self.history.extend_from_slice(keys);
+        self.history_sorted = keys.is_empty() && self.history_sorted;
+    }
+
+    /// Sorts the history keys in place, so that a flush writes them without a sorted copy
+    /// (they are the most numerous rows: about 40 % of a sync's).
+    pub(crate) fn sort_history(&mut self) {
+        if !self.history_sorted {
+            sort_keys(&mut self.history);
+            self.history_sorted = true;
+        }
+    }
+
     /// Forgets everything (after a successful flush), releasing the memory.
     pub(crate) fn clear(&mut self) {
         *self = Cache::default();
@@ -107,7 +131,10 @@ impl Cache {
 
     /// The rows of column family `cf` that a flush of the cache writes (see [`Span`]),
     /// sorted by key.
-    pub(crate) fn cf_rows(&self, span: &Span, cf: Cf) -> Result<CfRows, IndexError> {
+    pub(crate) fn cf_rows(&self, span: &Span, cf: Cf) -> Result<CfRows<'_>, IndexError> {
+        if cf == Cf::History && self.history_sorted {
+            return Ok(CfRows::sorted_keys(cf, &self.history));
+        }
         let mut rows = CfRows::new(cf);
         let undo_bytes = self.undo.iter().map(|(_, u)| u.len()).sum();
         let (ops, value_bytes) = match cf {

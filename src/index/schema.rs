@@ -98,6 +98,15 @@ impl Cf {
         }
     }
 
+    /// Whether LZ4 shrinks this column family's table files enough to be worth its CPU:
+    /// not those made of hashes, txids and amounts (see `store::cf_options`).
+    pub(crate) fn compressible(self) -> bool {
+        matches!(
+            self,
+            Cf::History | Cf::Spenders | Cf::Undo | Cf::TxPrefix | Cf::Meta | Cf::TxCounts
+        )
+    }
+
     /// Length of the prefix that prefix seeks use (and bloom filters cover), if any.
     pub(crate) fn prefix_len(self) -> Option<usize> {
         match self {

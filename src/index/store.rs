@@ -63,7 +63,14 @@ fn db_options() -> Options {
 
 fn cf_options(cf: Cf, cache: &rocksdb::Cache) -> Options {
     let mut o = Options::default();
-    o.set_compression_type(DBCompressionType::Lz4);
+    // LZ4 where it pays: measured on the 1M-transaction bench chain, it saves 10 % of
+    // `history`, 8 % of `spenders`, 13 % of `undo` and 2 % of `txprefix`, and nothing at all
+    // of `txids`, `utxos`, `outpoints` and `headers` (random txids, script hashes and
+    // amounts), where it only cost CPU: ~5 % of the sync's (docs/storage.md).
+    o.set_compression_type(match cf.compressible() {
+        true => DBCompressionType::Lz4,
+        false => DBCompressionType::None,
+    });
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_bloom_filter(10.0, false);
