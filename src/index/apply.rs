@@ -5,11 +5,11 @@
 //! layout (`schema`) into the index's own cache; the block processor (`crate::indexer`)
 //! reaches it only through [`Index::advance`](super::Index::advance).
 
-use bitcoin::consensus::deserialize;
-use bitcoin::{merkle_tree, Block, OutPoint, Txid};
+use bitcoin::{merkle_tree, OutPoint, Txid};
 
 use super::cache::{Cache, CachedUtxo, OutPointMap};
 use super::error::IndexError;
+use super::rawblock::{self, RawBlock};
 use super::schema::{
     history_key, is_unspendable, read_history_key, spender_key, tx_num_bytes, HashX, TxNum, Undo,
     SPENDER_KEY_LEN, TX_NUM_LEN, TX_NUM_LIMIT,
@@ -17,16 +17,16 @@ use super::schema::{
 use super::store::Store;
 
 /// A block parsed and checked against its header's merkle root.
-pub(crate) struct ParsedBlock {
-    pub block: Block,
+pub(crate) struct ParsedBlock<'a> {
+    pub block: RawBlock<'a>,
     pub txids: Vec<Txid>,
 }
 
-/// Parses `raw` (the whole of it) and checks the merkle root.
-pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock, IndexError> {
+/// Parses `raw` (the whole of it, in place: `rawblock`) and checks the merkle root.
+pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock<'_>, IndexError> {
     let bad = |reason: String| IndexError::BadBlock { height, reason };
-    let block: Block = deserialize(raw).map_err(|e| bad(format!("does not parse: {e}")))?;
-    let txids: Vec<Txid> = block.txdata.iter().map(|tx| tx.compute_txid()).collect();
+    let mut block = rawblock::parse(raw).map_err(|e| bad(format!("does not parse: {e}")))?;
+    let txids = std::mem::take(&mut block.txids);
     let root = merkle_tree::calculate_root(txids.iter().map(|t| t.to_raw_hash()))
         .ok_or_else(|| bad("has no transactions".to_string()))?;
     if root != block.header.merkle_root.to_raw_hash() {
@@ -35,7 +35,7 @@ pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock, IndexE
             root, block.header.merkle_root
         )));
     }
-    if !block.txdata[0].is_coinbase() {
+    if !block.txs.first().is_some_and(|tx| block.is_coinbase(tx)) {
         return Err(bad("first transaction is not a coinbase".to_string()));
     }
     Ok(ParsedBlock { block, txids })
@@ -59,12 +59,13 @@ pub(crate) struct Applied {
 pub(crate) fn apply_block(
     store: &Store,
     cache: &mut Cache,
-    parsed: &ParsedBlock,
+    parsed: &ParsedBlock<'_>,
     height: u32,
     first_tx_num: TxNum,
     keep_undo_from: u32,
 ) -> Result<Applied, IndexError> {
-    let txs = &parsed.block.txdata;
+    let block = &parsed.block;
+    let txs = &block.txs;
     let end_tx_num = first_tx_num + txs.len() as u64;
     if end_tx_num >= TX_NUM_LIMIT {
         return Err(IndexError::TxNumOverflow);
@@ -84,9 +85,8 @@ pub(crate) fn apply_block(
     for (i, (tx, txid)) in indexed.iter().zip(&parsed.txids).enumerate() {
         let tx_num = first_tx_num + i as u64;
         hashxs.clear();
-        if !tx.is_coinbase() {
-            for input in &tx.input {
-                let op = input.previous_output;
+        if !block.is_coinbase(tx) {
+            for &op in block.inputs(tx) {
                 spent.push(op);
                 if let Some(u) = local.remove(&op) {
                     // Created and spent in this block: undoing the creation is enough (the
@@ -115,15 +115,15 @@ pub(crate) fn apply_block(
                 undo.spent.push(row);
             }
         }
-        for (vout, out) in tx.output.iter().enumerate() {
-            if is_unspendable(&out.script_pubkey) {
+        for (vout, out) in block.outputs(tx).iter().enumerate() {
+            if is_unspendable(out.script) {
                 // Never spent, but it exists: an empty `spenders` row says so.
                 if record {
                     unspendable.push(spender_key(tx_num, vout as u32));
                 }
                 continue;
             }
-            let hashx = HashX::of_script(&out.script_pubkey);
+            let hashx = HashX::of_script(out.script);
             let op = OutPoint::new(*txid, vout as u32);
             if i == 0 {
                 // BIP 30: a coinbase repeating an earlier coinbase's txid (mainnet blocks
@@ -141,7 +141,7 @@ pub(crate) fn apply_block(
             let u = CachedUtxo {
                 tx_num,
                 hashx,
-                value: out.value.to_sat(),
+                value: out.value,
             };
             undo.created.push(u.row(&op));
             local.insert(op, u);
@@ -162,7 +162,7 @@ pub(crate) fn apply_block(
     cache.db_spends.extend(db_spent);
     cache.extend_history(&undo.history);
     cache.txids.extend_from_slice(&parsed.txids);
-    cache.headers.push(parsed.block.header);
+    cache.headers.push(block.header);
     cache.counts.push(end_tx_num);
     cache.spends.extend_from_slice(&spends);
     cache.unspendable.extend_from_slice(&unspendable);

@@ -35,6 +35,7 @@ mod bulk;
 mod cache;
 mod error;
 mod query;
+mod rawblock;
 mod rows;
 mod schema;
 mod snap;
@@ -246,7 +247,7 @@ impl Index {
         self.refuse_while_upgrading()?;
         let height = self.tip.map_or(0, |(h, _)| h + 1);
         let parsed = apply::parse_block(raw_block, height)?;
-        let hash = parsed.block.block_hash();
+        let hash = parsed.block.header.block_hash();
         match self.tip {
             Some((h, tip)) if parsed.block.header.prev_blockhash != tip => {
                 return Err(IndexError::NotOnTip {

@@ -129,7 +129,8 @@ impl Upgrade {
             )));
         }
         let parsed = parse_block(raw, height)?;
-        let hash = parsed.block.block_hash();
+        let block = &parsed.block;
+        let hash = block.header.block_hash();
         let ours = store
             .header(height)?
             .ok_or_else(|| IndexError::Corrupt(format!("no header at height {height}")))?;
@@ -161,17 +162,16 @@ impl Upgrade {
         let mut it = store
             .db()
             .raw_iterator_cf_opt(store.cf(Cf::TxPrefix)?, opts);
-        for (i, (tx, txid)) in parsed.block.txdata.iter().zip(&parsed.txids).enumerate() {
+        for (i, (tx, txid)) in block.txs.iter().zip(&parsed.txids).enumerate() {
             let tx_num = first + i as u64;
-            if !tx.is_coinbase() {
-                for input in &tx.input {
-                    let op = input.previous_output;
-                    let funder = self.funder(store, &mut it, &op, tx_num, height)?;
+            if !block.is_coinbase(tx) {
+                for op in block.inputs(tx) {
+                    let funder = self.funder(store, &mut it, op, tx_num, height)?;
                     spends.push((spender_key(funder, op.vout), tx_num_bytes(tx_num)));
                 }
             }
-            for (vout, out) in tx.output.iter().enumerate() {
-                if is_unspendable(&out.script_pubkey) {
+            for (vout, out) in block.outputs(tx).iter().enumerate() {
+                if is_unspendable(out.script) {
                     unspendable.push(spender_key(tx_num, vout as u32));
                 }
             }
