@@ -254,16 +254,17 @@ mod tests {
         TxIn, TxMerkleNode, TxOut, Witness,
     };
 
-    /// What `bitcoin`'s own decoder makes of `raw`, in this module's terms.
-    fn reference(
-        raw: &[u8],
-    ) -> Option<(
+    /// Header, txids, inputs, (amount, script) outputs and coinbase flags of each transaction.
+    type Decoded = (
         Header,
         Vec<Txid>,
         Vec<Vec<OutPoint>>,
         Vec<Vec<(u64, Vec<u8>)>>,
         Vec<bool>,
-    )> {
+    );
+
+    /// What `bitcoin`'s own decoder makes of `raw`, in this module's terms.
+    fn reference(raw: &[u8]) -> Option<Decoded> {
         let block: Block = deserialize(raw).ok()?;
         Some((
             block.header,
@@ -287,15 +288,7 @@ mod tests {
         ))
     }
 
-    fn ours(
-        raw: &[u8],
-    ) -> Option<(
-        Header,
-        Vec<Txid>,
-        Vec<Vec<OutPoint>>,
-        Vec<Vec<(u64, Vec<u8>)>>,
-        Vec<bool>,
-    )> {
+    fn ours(raw: &[u8]) -> Option<Decoded> {
         let b = parse(raw).ok()?;
         Some((
             b.header,
