@@ -255,13 +255,14 @@ pub(crate) fn recover(store: &Store) -> Result<Option<u32>, IndexError> {
     Ok(Some(record.height))
 }
 
-/// A whole bulk flush of the rows of `cache` in `span`, committing to `state` and `view`:
+/// A whole bulk flush of the rows of `cache` in `span` (its history keys sorted in place
+/// first), committing to `state` and `view`:
 /// the table files are written and the journal committed outside the readers' view lock,
 /// ingested and sealed under it, and `view` published. The bytes of keys and values written,
 /// or `None` if `stop` stopped it.
 pub(crate) fn flush(
     shared: &Shared,
-    cache: &Cache,
+    cache: &mut Cache,
     span: &Span,
     state: &StateRecord,
     view: &View,
@@ -269,6 +270,8 @@ pub(crate) fn flush(
 ) -> Result<Option<usize>, IndexError> {
     let state = state.encode();
     let store = &shared.store;
+    cache.sort_history();
+    let cache = &*cache;
     let make = |cf| cache.cf_rows(span, cf);
     let Some((cfs, bytes)) = prepare(store, &ORDER, &make, &state, stop)? else {
         return Ok(None);

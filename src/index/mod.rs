@@ -440,8 +440,7 @@ impl Index {
         stop: Option<BulkStop>,
     ) -> Result<Option<usize>, IndexError> {
         let state = view.state_record(self.genesis, self.shared.store.has_spenders())?;
-        self.cache.sort_history();
-        let bytes = bulk::flush(&self.shared, &self.cache, span, &state, &view, stop)?;
+        let bytes = bulk::flush(&self.shared, &mut self.cache, span, &state, &view, stop)?;
         if bytes.is_some() {
             self.flushed = view;
         }
