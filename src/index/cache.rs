@@ -226,7 +226,7 @@ impl Cache {
                 }
             }
         }
-        rows.sort();
+        rows.sort()?;
         Ok(rows)
     }
 }
