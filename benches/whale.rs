@@ -163,7 +163,10 @@ fn measure(kind: Kind, sim: &SimNode, root: &Path, sh: &str, max_send: usize, ru
     // The first subscription reads the whole history; then fresh sessions.
     let mut sub = r.session(true);
     let (status, first) = sub.timed_call("blockchain.scripthash.subscribe", json!([sh]));
-    println!("[{name}] first subscribe (history read whole): {} -> {status:?}", ms(first));
+    println!(
+        "[{name}] first subscribe (history read whole): {} -> {status:?}",
+        ms(first)
+    );
     let (t, _) = timed(&r, "blockchain.scripthash.subscribe", sh, runs);
     println!("[{name}] subscribe, fresh sessions: {}", list(&t));
     let (t, balance) = timed(&r, "blockchain.scripthash.get_balance", sh, runs);
@@ -227,9 +230,10 @@ fn measure(kind: Kind, sim: &SimNode, root: &Path, sh: &str, max_send: usize, ru
         let script = n.gen.whale_script().expect("whale");
         for _ in 0..50 {
             for txid in n.add_traffic(2) {
-                let touches = n.mempool.get(&txid).is_some_and(|e| {
-                    e.tx.output.iter().any(|o| o.script_pubkey == script)
-                });
+                let touches = n
+                    .mempool
+                    .get(&txid)
+                    .is_some_and(|e| e.tx.output.iter().any(|o| o.script_pubkey == script));
                 if touches {
                     return true;
                 }
@@ -239,19 +243,34 @@ fn measure(kind: Kind, sim: &SimNode, root: &Path, sh: &str, max_send: usize, ru
     });
     assert!(added, "no mempool transaction paid the whale");
     let wait = notified(&mut sub, sh, since);
-    println!("[{name}] mempool transaction -> notification: {} (poll included)", ms(wait));
+    println!(
+        "[{name}] mempool transaction -> notification: {} (poll included)",
+        ms(wait)
+    );
     let (t, _) = timed(&r, "blockchain.scripthash.subscribe", sh, runs);
-    println!("[{name}] subscribe after the mempool change, fresh sessions: {}", list(&t));
+    println!(
+        "[{name}] subscribe after the mempool change, fresh sessions: {}",
+        list(&t)
+    );
     let (t, _) = timed(&r, "blockchain.scripthash.get_balance", sh, runs);
-    println!("[{name}] get_balance after the mempool change: {}", list(&t));
+    println!(
+        "[{name}] get_balance after the mempool change: {}",
+        list(&t)
+    );
 
     // A new block confirming it.
     let since = Instant::now();
     sim.with_node(|n| drop(n.mine(1).expect("mine")));
     let wait = notified(&mut sub, sh, since);
-    println!("[{name}] new block -> notification: {} (poll included)", ms(wait));
+    println!(
+        "[{name}] new block -> notification: {} (poll included)",
+        ms(wait)
+    );
     let (t, _) = timed(&r, "blockchain.scripthash.subscribe", sh, runs);
-    println!("[{name}] subscribe after the block, fresh sessions: {}", list(&t));
+    println!(
+        "[{name}] subscribe after the block, fresh sessions: {}",
+        list(&t)
+    );
     let (t, _) = timed(&r, "blockchain.scripthash.listunspent", sh, runs);
     println!("[{name}] listunspent after the block: {}", list(&t));
     println!(
@@ -269,7 +288,10 @@ fn main() {
     let share: f64 = env_or("FERRUMX_WHALE_SHARE", 0.5);
     let max_send: usize = env_or("FERRUMX_WHALE_MAX_SEND", 200_000_000);
     let runs: usize = env_or("FERRUMX_WHALE_RUNS", 5);
-    let kinds = match std::env::var("FERRUMX_BENCH_ONLY").unwrap_or_default().as_str() {
+    let kinds = match std::env::var("FERRUMX_BENCH_ONLY")
+        .unwrap_or_default()
+        .as_str()
+    {
         "" => vec![Kind::FerrumX, Kind::ElectrumX],
         "ferrumx" => vec![Kind::FerrumX],
         "electrumx" => vec![Kind::ElectrumX],
@@ -309,7 +331,9 @@ fn main() {
     }
     println!(
         "\nload at end: {}",
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let _ = std::fs::remove_dir_all(&root);
 }
