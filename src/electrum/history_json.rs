@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::history::Confirmed;
+use super::history::{push_txid, Confirmed};
 use crate::jsonrpc::JsonBody;
 use crate::py::dumps::write_value;
 
@@ -79,7 +79,9 @@ impl JsonBody for HistoryJson {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{{\"tx_hash\":\"{txid}\",\"height\":{height}}}");
+            out.push_str("{\"tx_hash\":\"");
+            push_txid(out, txid);
+            let _ = write!(out, "\",\"height\":{height}}}");
         }
         if !self.mempool.is_empty() {
             if !self.confirmed.entries.is_empty() {
@@ -103,7 +105,11 @@ mod tests {
     use super::*;
 
     fn txid(i: u8) -> Txid {
-        Txid::from_byte_array([i; 32])
+        let mut b = [i; 32];
+        // Not a palindrome: the byte order shows.
+        b[0] = 0x01;
+        b[31] = 0xfe;
+        Txid::from_byte_array(b)
     }
 
     /// The text and its length are what writing the equivalent `Value` gives, for every
