@@ -10,7 +10,7 @@
 //! handler signatures.
 
 use ferrumx::jsonrpc::{
-    bind, encode_notification, parse, BatchDone, Detector, Dialect, Fault, Params, Parsed,
+    bind, encode_notification, parse, Answer, BatchDone, Detector, Dialect, Fault, Params, Parsed,
     Signature,
 };
 use ferrumx::py::MAX_NESTING;
@@ -102,7 +102,9 @@ fn aiorpcx_connection_vectors() {
                         assert_eq!(json!(req.is_notification()), item["notification"], "{ctx}");
                         assert!(reply.is_none(), "{ctx}: batch answered early");
                         let result = json!({"m": req.method, "a": params_value(&req.params)});
-                        reply = batch.collector.record(i, Some(Ok(&result)), max);
+                        reply = batch
+                            .collector
+                            .record(i, Some(Ok(&Answer::Value(result))), max);
                     }
                     let reply = match reply {
                         Some(BatchDone::Reply(r)) => Some(r),

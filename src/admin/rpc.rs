@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::commands::{self, Command};
 use super::state::{Admin, After};
 use crate::config::Protocol;
-use crate::jsonrpc::{self, Batch, BatchDone, Detector, Parsed, Request, RpcError};
+use crate::jsonrpc::{self, Answer, Batch, BatchDone, Detector, Parsed, Request, RpcError};
 use crate::transport::{Connection, Listener, RecvError};
 
 /// Largest request line accepted when MAX_RECV is 0 ("no limit") — the admin port is
@@ -202,6 +202,7 @@ async fn handle_message(admin: &impl Run, msg: &[u8], detector: &mut Detector) -
             for (i, req) in requests.iter().enumerate() {
                 let (outcome, after) = handle_request(admin, req).await;
                 handled.after.stop |= after.stop;
+                let outcome = outcome.map(Answer::Value);
                 if let Some(BatchDone::Reply(reply)) =
                     collector.record(i, Some(outcome.as_ref()), 0)
                 {

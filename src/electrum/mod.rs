@@ -7,6 +7,7 @@
 
 pub mod cost;
 pub mod history;
+pub mod history_json;
 pub mod manager;
 pub mod merkle;
 pub mod methods;

@@ -6,7 +6,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
@@ -19,7 +18,7 @@ use super::outbox::Next;
 use super::session::{SessionState, MAX_QUEUED, MAX_QUEUED_BYTES};
 use super::shared::ElectrumState;
 use crate::jsonrpc::{
-    self, BatchDone, Detector, Parsed, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
+    self, Answer, BatchDone, Detector, Parsed, Request, RpcError, BAD_REQUEST, PARSE_ERROR,
 };
 use crate::transport::{Connection, MessageWriter, RecvError};
 
@@ -101,7 +100,7 @@ async fn write_loop(
 
 /// A request's outcome, and whether to disconnect after answering it; `None` when it is
 /// abandoned without an answer (the session is closing).
-type Settled = Option<(Result<Value, RpcError>, bool)>;
+type Settled = Option<(Result<Answer, RpcError>, bool)>;
 
 /// A request read and not answered yet.
 struct Job {
@@ -381,7 +380,7 @@ async fn run(
     shared: &Arc<ElectrumState>,
     state: &Arc<SessionState>,
     req: &Request,
-) -> (Result<Value, RpcError>, bool) {
+) -> (Result<Answer, RpcError>, bool) {
     let delay = state.request_delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -394,7 +393,7 @@ fn timed_out(
     shared: &ElectrumState,
     state: &SessionState,
     req: &Request,
-) -> (Result<Value, RpcError>, bool) {
+) -> (Result<Answer, RpcError>, bool) {
     tracing::info!(
         session = state.id,
         method = %req.method,
@@ -442,7 +441,7 @@ async fn complete(
     match job.batch {
         None => {
             if let Some((outcome, disconnect)) = outcome {
-                let reply = job.req.response(outcome.as_ref(), max_send);
+                let reply = job.req.answer(outcome.as_ref(), max_send);
                 drop(outcome);
                 finish(state, reply, disconnect).await;
             }
@@ -497,7 +496,7 @@ async fn handle_in_order(
     if outcome.is_err() {
         state.bump_errors(ERROR_COST);
     }
-    let reply = req.response(outcome.as_ref(), shared.config.max_send);
+    let reply = req.answer(outcome.as_ref(), shared.config.max_send);
     if disconnect {
         state.send_and_close(reply).await;
         return false;
@@ -515,7 +514,7 @@ async fn handle(
     shared: &Arc<ElectrumState>,
     state: &Arc<SessionState>,
     req: &Request,
-) -> (Result<Value, RpcError>, bool) {
+) -> (Result<Answer, RpcError>, bool) {
     state.requests.fetch_add(1, Ordering::Relaxed);
     // A client notification runs only if the version has a handler for it (ElectrumX 2.0's
     // `notification_handlers`: `server.ping` at 1.7); any other is an unknown method, never
@@ -527,7 +526,7 @@ async fn handle(
             Method::lookup(&req.method, v)
         }
     });
-    let outcome: Result<Value, CallFailure> =
+    let outcome: Result<Answer, CallFailure> =
         if !state.version_seen() && method != Some(Method::Version) {
             // ElectrumX: the first message must be server.version; old Electrum clients that
             // skip it are sent the two notifications that crash them, then the error.
@@ -566,7 +565,7 @@ async fn handle(
                             backend: shared,
                             session: state,
                         };
-                        call.run(m, &args).await
+                        call.run_answer(m, &args).await
                     }
                 },
             }

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
+use super::answer::Answer;
 use super::dialect::Dialect;
-use super::encode::{encode_response, join_batch, Id};
+use super::encode::{answer_len, encode_answer, encode_response, join_batch, Id};
 use super::error::RpcError;
 use super::request::Request;
 
@@ -100,7 +99,7 @@ impl BatchCollector {
     pub fn record(
         &mut self,
         index: usize,
-        outcome: Option<Result<&Value, &RpcError>>,
+        outcome: Option<Result<&Answer, &RpcError>>,
         max_response_size: usize,
     ) -> Option<BatchDone> {
         let item = self.items.get_mut(index)?;
@@ -111,13 +110,21 @@ impl BatchCollector {
                 None => self.abandoned = true,
                 Some(outcome) => {
                     let id = id.clone();
-                    let part = encode_response(self.dialect, Some(&id), outcome);
-                    let len = part.len();
-                    *item = BatchItem::Answered {
-                        id,
-                        len,
-                        part: Some(part),
+                    // A body longer than the limit on its own is never written.
+                    let known = match outcome {
+                        Ok(a) => a
+                            .known_len()
+                            .map(|n| answer_len(self.dialect, Some(&id), n)),
+                        Err(_) => None,
                     };
+                    let (len, part) = match known {
+                        Some(n) if max_response_size > 0 && n > max_response_size => (n, None),
+                        _ => {
+                            let part = encode_answer(self.dialect, Some(&id), outcome);
+                            (part.len(), Some(part))
+                        }
+                    };
+                    *item = BatchItem::Answered { id, len, part };
                     self.sizes.add(index, len as u64 + 2);
                     self.kept.insert(index);
                     self.drop_excess(max_response_size);
@@ -219,7 +226,7 @@ impl PrefixSums {
 mod tests {
     use super::*;
     use crate::jsonrpc::request::Params;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn text(b: Vec<u8>) -> String {
         String::from_utf8(b).unwrap_or_default()
@@ -252,7 +259,7 @@ mod tests {
         for k in 0..n {
             let i = (k * 73) % n;
             let r = result(i);
-            reply = batch.collector.record(i, Some(Ok(&r)), max);
+            reply = batch.collector.record(i, Some(Ok(&Answer::Value(r))), max);
             most = most.max(batch.collector.held());
         }
         // Never much more than the limit held (one answer's worth of slack).

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::answer::Answer;
 use super::dialect::Dialect;
 use super::error::RpcError;
 use crate::py::dumps::{dumps, write_json_str, write_value};
@@ -41,12 +42,49 @@ pub fn encode_response(
     id: Option<&Id>,
     outcome: Result<&Value, &RpcError>,
 ) -> Vec<u8> {
-    let mut out = String::with_capacity(64);
+    encode_with(dialect, id, outcome.map(Body::Value))
+}
+
+/// [`encode_response`] for an [`Answer`].
+pub fn encode_answer(
+    dialect: Dialect,
+    id: Option<&Id>,
+    outcome: Result<&Answer, &RpcError>,
+) -> Vec<u8> {
+    encode_with(dialect, id, outcome.map(Body::Answer))
+}
+
+/// The length [`encode_answer`] would give a successful `answer` whose JSON length is
+/// `json_len`.
+pub(super) fn answer_len(dialect: Dialect, id: Option<&Id>, json_len: usize) -> usize {
     let id = id.map_or("null", Id::as_json);
+    let envelope = match dialect {
+        Dialect::V1 => "{\"result\":,\"error\":null,\"id\":}".len(),
+        Dialect::V2 | Dialect::Loose => "{\"jsonrpc\":\"2.0\",\"result\":,\"id\":}".len(),
+    };
+    envelope + json_len + id.len()
+}
+
+enum Body<'a> {
+    Value(&'a Value),
+    Answer(&'a Answer),
+}
+
+fn encode_with(dialect: Dialect, id: Option<&Id>, outcome: Result<Body<'_>, &RpcError>) -> Vec<u8> {
+    let capacity = match &outcome {
+        Ok(Body::Answer(a)) => a.known_len().map_or(64, |n| answer_len(dialect, id, n)),
+        _ => 64,
+    };
+    let mut out = String::with_capacity(capacity);
+    let id = id.map_or("null", Id::as_json);
+    let write_result = |out: &mut String, result: Body<'_>| match result {
+        Body::Value(v) => write_value(out, v),
+        Body::Answer(a) => a.write(out),
+    };
     match (dialect, outcome) {
         (Dialect::V1, Ok(result)) => {
             out.push_str("{\"result\":");
-            write_value(&mut out, result);
+            write_result(&mut out, result);
             out.push_str(",\"error\":null,\"id\":");
         }
         (Dialect::V1, Err(error)) => {
@@ -56,7 +94,7 @@ pub fn encode_response(
         }
         (Dialect::V2 | Dialect::Loose, Ok(result)) => {
             out.push_str("{\"jsonrpc\":\"2.0\",\"result\":");
-            write_value(&mut out, result);
+            write_result(&mut out, result);
             out.push_str(",\"id\":");
         }
         (Dialect::V2 | Dialect::Loose, Err(error)) => {

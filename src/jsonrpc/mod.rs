@@ -80,6 +80,7 @@
 //! unexpected exception), `-102` `server busy - request timed out` (`REQUEST_TIMEOUT`),
 //! `-101` `excessive resource usage` (cost hard limit; the session is then closed).
 
+mod answer;
 mod batch;
 mod bind;
 mod dialect;
@@ -88,10 +89,11 @@ mod error;
 mod parse;
 mod request;
 
+pub use answer::{Answer, JsonBody};
 pub use batch::{Batch, BatchCollector, BatchDone};
 pub use bind::{bind, Signature};
 pub use dialect::{Detector, Dialect};
-pub use encode::{encode_notification, encode_response, join_batch, Id};
+pub use encode::{encode_answer, encode_notification, encode_response, join_batch, Id};
 pub use error::{
     RpcError, BAD_REQUEST, DAEMON_ERROR, ERROR_CODE_UNAVAILABLE, EXCESSIVE_RESOURCE_USAGE,
     INTERNAL_ERROR, INVALID_ARGS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, SERVER_BUSY,

@@ -3,8 +3,9 @@
 
 use serde_json::{Map, Value};
 
+use super::answer::Answer;
 use super::dialect::Dialect;
-use super::encode::{encode_response, Id};
+use super::encode::{answer_len, encode_answer, encode_response, Id};
 use super::error::RpcError;
 
 /// A request's arguments: a list, or (V2 and Loose) a dict of named arguments.
@@ -55,5 +56,31 @@ impl Request {
             return Some(encode_response(self.dialect, Some(id), Err(&error)));
         }
         Some(message)
+    }
+
+    /// [`Request::response`] for an [`Answer`]: a body over the limit is refused before it
+    /// is written.
+    pub fn answer(
+        &self,
+        outcome: Result<&Answer, &RpcError>,
+        max_response_size: usize,
+    ) -> Option<Vec<u8>> {
+        let id = self.id.as_ref()?;
+        let too_large = |len: usize| max_response_size > 0 && len > max_response_size;
+        let known = match outcome {
+            Ok(a) => a.known_len(),
+            Err(_) => None,
+        };
+        let message = match known {
+            Some(n) if too_large(answer_len(self.dialect, Some(id), n)) => None,
+            _ => Some(encode_answer(self.dialect, Some(id), outcome)),
+        };
+        match message {
+            Some(m) if !too_large(m.len()) => Some(m),
+            _ => {
+                let error = RpcError::response_too_large(max_response_size);
+                Some(encode_response(self.dialect, Some(id), Err(&error)))
+            }
+        }
     }
 }

@@ -39,6 +39,7 @@ mod limits;
 mod scripthash;
 mod scriptpubkey;
 mod server;
+mod whale;
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,7 +1,10 @@
 //! Saved chains: a generated chain written once and reused by benches, CI and demos.
 //!
-//! Layout (format 3; all integers little-endian):
-//! - header: `b"FXSIMCH1"`, u32 format version, u32 generator version, the [`GenParams`];
+//! Layout (format 3, or 4 for a chain with a whale; all integers little-endian):
+//! - header: `b"FXSIMCH1"`, u32 format version, u32 generator version, the [`GenParams`]
+//!   (format 4 adds [`GenParams::whale_share`] at their end: a chain without a whale is
+//!   written as format 3, byte for byte what it was before whales, and a format-3 file reads
+//!   as a chain without one);
 //! - one record per block from height 1, written as the block is made (so a chain of any
 //!   size is generated in bounded memory, see [`crate::archive`]): `b'B'`, u32 length, the
 //!   block's consensus bytes, u32 transaction count, one u64 fee per transaction (0 for the
@@ -32,8 +35,12 @@ use crate::wallet::Kind;
 
 const MAGIC: &[u8; 8] = b"FXSIMCH1";
 const VERSION: u32 = 3;
-/// Bytes of the header (magic, versions, parameters).
+/// The format of a chain with a whale (its share follows the other parameters).
+const VERSION_WHALE: u32 = 4;
+/// Bytes of a format-3 header (magic, versions, parameters).
 pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4 * 4 + 8 + 8;
+/// Bytes of a format-4 header (the whale's share after the rest).
+pub const HEADER_LEN_WHALE: usize = HEADER_LEN + 8;
 /// Largest block record accepted (regtest blocks weigh at most 4,000,000).
 const MAX_BLOCK: u32 = 8_000_000;
 /// Largest mempool transaction accepted.
@@ -70,6 +77,18 @@ fn put_params(v: &mut Vec<u8>, p: &GenParams) {
     v.extend_from_slice(&p.hot_addresses.to_le_bytes());
     v.extend_from_slice(&p.hot_share.to_bits().to_le_bytes());
     v.extend_from_slice(&p.min_txs.to_le_bytes());
+    if p.has_whale() {
+        v.extend_from_slice(&p.whale_share.to_bits().to_le_bytes());
+    }
+}
+
+/// The format a chain generated with `p` is written in.
+fn version_for(p: &GenParams) -> u32 {
+    if p.has_whale() {
+        VERSION_WHALE
+    } else {
+        VERSION
+    }
 }
 
 /// Writes a chain file record by record, hashing as it goes.
@@ -92,9 +111,9 @@ impl<W: Write> Writer<W> {
             written: 0,
             blocks: 0,
         };
-        let mut h = Vec::with_capacity(HEADER_LEN);
+        let mut h = Vec::with_capacity(HEADER_LEN_WHALE);
         h.extend_from_slice(MAGIC);
-        h.extend_from_slice(&VERSION.to_le_bytes());
+        h.extend_from_slice(&version_for(params).to_le_bytes());
         h.extend_from_slice(&crate::gen::GENERATOR_VERSION.to_le_bytes());
         put_params(&mut h, params);
         w.put(&h)?;
@@ -250,11 +269,11 @@ impl<R: Read> Reader<R> {
             return Err(ChainFileError::Magic);
         }
         let version = r.u32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_WHALE {
             return Err(ChainFileError::Version(version));
         }
         let generator = r.u32()?;
-        let params = GenParams {
+        let mut params = GenParams {
             seed: r.u64()?,
             height: r.u32()?,
             txs_per_block: r.u32()?,
@@ -262,7 +281,15 @@ impl<R: Read> Reader<R> {
             hot_addresses: r.u32()?,
             hot_share: f64::from_bits(r.u64()?),
             min_txs: r.u64()?,
+            whale_share: 0.0,
         };
+        if version == VERSION_WHALE {
+            params.whale_share = f64::from_bits(r.u64()?);
+            // A format-4 file always has a whale (a share in (0, 1]).
+            if !(params.whale_share > 0.0 && params.whale_share <= 1.0) {
+                return Err(ChainFileError::Corrupt("bad whale share"));
+            }
+        }
         Ok((r, params, generator))
     }
 
@@ -389,7 +416,12 @@ pub fn read_header(data: &[u8]) -> Result<(GenParams, u32), ChainFileError> {
 /// Whether the file at `path` is a chain file of this format made by this generator from
 /// `params` (reads only its header).
 pub fn is_current(path: &Path, params: &GenParams) -> bool {
-    let mut head = [0u8; HEADER_LEN];
+    let len = if params.has_whale() {
+        HEADER_LEN_WHALE
+    } else {
+        HEADER_LEN
+    };
+    let mut head = vec![0u8; len];
     let read = fs::File::open(path).and_then(|mut f| f.read_exact(&mut head));
     read.is_ok()
         && read_header(&head).is_ok_and(|(p, g)| p == *params && g == crate::gen::GENERATOR_VERSION)

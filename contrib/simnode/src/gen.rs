@@ -46,6 +46,11 @@ pub struct GenParams {
     pub hot_share: f64,
     /// Keep mining past `height` until the chain holds at least this many transactions.
     pub min_txs: u64,
+    /// Probability that a payment output goes to the whale, one address (a P2WPKH one,
+    /// derived right after the hot addresses) that so gets a huge history: its coins are
+    /// spent as any other pool coin, so it both receives and spends. 0 (the default): no
+    /// whale, and the chain is the one generated before whales existed, byte for byte.
+    pub whale_share: f64,
 }
 
 impl GenParams {
@@ -59,6 +64,7 @@ impl GenParams {
             hot_addresses: 3,
             hot_share: 0.06,
             min_txs: 0,
+            whale_share: 0.0,
         }
     }
 
@@ -72,7 +78,22 @@ impl GenParams {
             hot_addresses: 5,
             hot_share: 0.015,
             min_txs: txs,
+            whale_share: 0.0,
         }
+    }
+
+    /// A chain of at least `txs` transactions with a whale taking `whale_share` of the
+    /// payments (see [`GenParams::whale_share`]).
+    pub fn whale(seed: u64, txs: u64, txs_per_block: u32, whale_share: f64) -> GenParams {
+        GenParams {
+            whale_share,
+            ..GenParams::sized(seed, txs, txs_per_block)
+        }
+    }
+
+    /// Whether the chain has a whale.
+    pub fn has_whale(&self) -> bool {
+        self.whale_share > 0.0
     }
 
     /// The bench chain: over 2,000,000 transactions.
@@ -105,6 +126,8 @@ pub struct Generator {
     tag: u32,
     /// Kinds of a loaded chain's addresses not derived yet.
     pending: Vec<Kind>,
+    /// The whale's address number, when the chain has one.
+    whale: Option<u32>,
 }
 
 const KIND_WEIGHTS: [(Kind, u32); 9] = [
@@ -143,9 +166,13 @@ impl Generator {
             immature: VecDeque::new(),
             tag: 0,
             pending: Vec::new(),
+            whale: None,
         };
         for i in 0..g.params.hot_addresses {
             g.new_address(HOT_KINDS[i as usize % HOT_KINDS.len()]);
+        }
+        if g.params.has_whale() {
+            g.whale = Some(g.new_address(Kind::P2wpkh));
         }
         g
     }
@@ -191,6 +218,11 @@ impl Generator {
         self.addrs.address(&self.secp, i)
     }
 
+    /// The whale's output script, when the chain has a whale.
+    pub fn whale_script(&self) -> Option<ScriptBuf> {
+        self.whale.map(|i| self.script_of(i))
+    }
+
     /// Number of derived addresses.
     pub fn address_count(&self) -> usize {
         self.addrs.len()
@@ -227,6 +259,12 @@ impl Generator {
 
     /// Chooses who a payment goes to: a hot address, a reused one, or a new one.
     fn pick_payee(&mut self) -> u32 {
+        // Drawn only when there is a whale: without one, the draws are those of before.
+        if let Some(w) = self.whale {
+            if self.rng.gen_bool(self.params.whale_share.clamp(0.0, 1.0)) {
+                return w;
+            }
+        }
         let hot = self.params.hot_addresses;
         if hot > 0 && self.rng.gen_bool(self.params.hot_share.clamp(0.0, 1.0)) {
             return self.rng.gen_range(0..hot);
@@ -507,7 +545,10 @@ impl Generator {
                 self.new_address(kind)
             } else {
                 let a = self.pick_payee();
-                self.used.push(a);
+                // The whale is not reused by preferential attachment: its share stays put.
+                if Some(a) != self.whale {
+                    self.used.push(a);
+                }
                 a
             };
             outputs.push(TxOut {

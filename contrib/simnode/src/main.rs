@@ -58,11 +58,15 @@ struct ChainArgs {
     /// Mean transactions per block.
     #[arg(long, default_value_t = 20)]
     txs_per_block: u32,
+    /// Give the chain a whale: one address taking this share (0..=1) of the payments, so
+    /// that it receives and spends in a large part of the transactions (0: no whale).
+    #[arg(long, default_value_t = 0.0)]
+    whale_share: f64,
 }
 
 impl ChainArgs {
     fn params(&self) -> GenParams {
-        match self.txs {
+        let mut p = match self.txs {
             Some(n) => GenParams::sized(self.seed, n, self.txs_per_block),
             None => {
                 let mut p = GenParams::fixture(self.seed);
@@ -70,7 +74,9 @@ impl ChainArgs {
                 p.txs_per_block = self.txs_per_block;
                 p
             }
-        }
+        };
+        p.whale_share = self.whale_share.clamp(0.0, 1.0);
+        p
     }
 }
 

@@ -113,3 +113,62 @@ fn other_versions_and_corrupt_files_are_regenerated_or_rejected() {
     assert!(archive::open(&path).is_err());
     let _ = std::fs::remove_file(&path);
 }
+
+/// A chain with a whale: written as format 4 (format 3 without one), the same bytes streamed
+/// or generated in memory, its parameters read back whole, and its whale in most
+/// transactions, both receiving and spending — as the truth of the loaded chain shows.
+#[test]
+fn a_whale_chain_is_format_4_and_its_truth_knows_the_whale() {
+    let params = GenParams::whale(23, 3_000, 40, 0.5);
+    let path = temp("whale.chain");
+    let stats = archive::generate(&params, &path).expect("generate into the file");
+    let bytes = std::fs::read(&path).expect("read the file");
+    assert_eq!(u32::from_le_bytes(bytes[8..12].try_into().unwrap()), 4);
+    let plain = chainfile::encode(&Node::generate(GenParams::sized(23, 3_000, 40)));
+    assert_eq!(u32::from_le_bytes(plain[8..12].try_into().unwrap()), 3);
+    assert_eq!(chainfile::read_params(&bytes).expect("header"), params);
+    assert!(chainfile::is_current(&path, &params));
+    assert!(!chainfile::is_current(
+        &path,
+        &GenParams::sized(23, 3_000, 40)
+    ));
+    let memory = Node::generate(params.clone());
+    assert!(
+        bytes == chainfile::encode(&memory),
+        "streamed and in-memory chains differ"
+    );
+
+    let loaded = chainfile::load(&path).expect("load");
+    let script = loaded.gen.whale_script().expect("a whale");
+    assert_eq!(memory.gen.whale_script(), Some(script.clone()));
+    let whale = ferrumx_simnode::ScriptHash::of(&script);
+    let history = loaded.truth.history_len(&whale);
+    assert!(
+        history as u64 * 2 > stats.txs,
+        "{history} of {} transactions",
+        stats.txs
+    );
+    // It spends too: some of its history are transactions spending its outputs.
+    let spends = (1..=loaded.tip_height())
+        .filter_map(|h| loaded.block_at(h).and_then(|b| b.block()))
+        .flat_map(|b| b.txdata)
+        .filter(|tx| {
+            tx.input.iter().any(|i| {
+                loaded
+                    .find_tx(&i.previous_output.txid)
+                    .is_some_and(|(p, _)| {
+                        p.output[i.previous_output.vout as usize].script_pubkey == script
+                    })
+            })
+        })
+        .count();
+    assert!(spends * 4 > history, "{spends} spends in {history} entries");
+    let utxos = loaded.truth.utxos(&whale, None);
+    let balance: u64 = utxos.iter().map(|u| u.value).sum();
+    assert!(!utxos.is_empty());
+    assert_eq!(loaded.truth.balance(&whale, None), balance);
+    // Served from disk, the node knows the whale too (its script, not its truth).
+    let opened = archive::open(&path).expect("open");
+    assert_eq!(opened.gen.whale_script(), Some(script));
+    let _ = std::fs::remove_file(&path);
+}

@@ -5,14 +5,36 @@ use serde_json::Value;
 
 use super::backend::Backend;
 use super::call::Call;
-use super::failure::Outcome;
+use super::failure::{CallFailure, Outcome};
 use super::request::Request;
 use super::table::Method;
+use crate::jsonrpc::Answer;
 
 impl<B: Backend> Call<'_, B> {
     /// Runs `method` with bound `args` (one entry per signature name, `None` when not
     /// given; extra positional arguments after them for `server.version`).
     pub async fn run(&self, method: Method, args: &[Option<Value>]) -> Outcome {
+        let request = self.prepare(method, args)?;
+        self.dispatch(&request).await
+    }
+
+    /// [`Call::run`] as an [`Answer`]: histories are written straight from the cached
+    /// history ([`HistoryJson`]), every other answer is its value.
+    pub async fn run_answer(
+        &self,
+        method: Method,
+        args: &[Option<Value>],
+    ) -> Result<Answer, CallFailure> {
+        let request = self.prepare(method, args)?;
+        match &request {
+            Request::GetHistory(sh) => self.history_answer(sh.sh, false).await,
+            Request::SpkGetHistory(spk) => self.history_answer(spk.sh, true).await,
+            _ => self.dispatch(&request).await.map(Answer::Value),
+        }
+    }
+
+    /// Charges `method`'s fixed cost and checks its arguments.
+    fn prepare(&self, method: Method, args: &[Option<Value>]) -> Result<Request, CallFailure> {
         let cost = method.fixed_cost();
         if cost.before_checks > 0.0 {
             self.bump(cost.before_checks);
@@ -21,7 +43,7 @@ impl<B: Backend> Call<'_, B> {
         if cost.after_checks > 0.0 {
             self.bump(cost.after_checks);
         }
-        self.dispatch(&request).await
+        Ok(request)
     }
 
     /// Hands a checked request to its handler (fixed costs already charged).

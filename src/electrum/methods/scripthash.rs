@@ -8,7 +8,9 @@ use bitcoin::OutPoint;
 use serde_json::{json, Value};
 
 use crate::electrum::history::{self, status_json, Confirmed, HistoryError};
+use crate::electrum::history_json::HistoryJson;
 use crate::index::HashX;
+use crate::jsonrpc::Answer;
 
 use super::backend::Backend;
 use super::call::Call;
@@ -42,6 +44,21 @@ impl<B: Backend> Call<'_, B> {
         }
         out.extend(self.unconfirmed(&x));
         Ok(Value::Array(out))
+    }
+
+    /// `get_history`'s answer written from the cached history (see [`HistoryJson`]), in
+    /// `{"history": …}` when `wrapped` (`blockchain.scriptpubkey.get_history`): the same
+    /// text, costs and errors as [`Call::get_history`]'s value.
+    pub(super) async fn history_answer(
+        &self,
+        sh: [u8; 32],
+        wrapped: bool,
+    ) -> Result<Answer, CallFailure> {
+        let c = self.confirmed(sh).await?;
+        let mempool = self.unconfirmed(&HashX::from_script_hash(&sh));
+        Ok(Answer::Body(Box::new(HistoryJson::new(
+            c, &mempool, wrapped,
+        ))))
     }
 
     /// `blockchain.scripthash.listunspent`: confirmed then mempool outputs, without those
