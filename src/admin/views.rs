@@ -50,6 +50,10 @@ pub fn getinfo(admin: &Admin) -> Value {
         "db height": shared.index.tip().map(|t| t.0),
         "db_flush_count": admin.sync.flushes(),
         "groups": admin.registry.group_count(),
+        "heap": crate::memory::heap_stats().map_or(Value::Null, |h| json!({
+            "allocated": h.allocated,
+            "free": h.free,
+        })),
         "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
         "merkle txid cache": "none: branches are computed from the txids cache",
         "pid": std::process::id(),
