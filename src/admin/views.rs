@@ -55,7 +55,10 @@ pub fn getinfo(admin: &Admin) -> Value {
             "free": h.free,
         })),
         "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
-        "merkle txid cache": "none: branches are computed from the txids cache",
+        "merkle txid cache": format!(
+            "{} blocks' trees split at 32 leaves, over the txids cache",
+            shared.tx_merkle.len()
+        ),
         "pid": std::process::id(),
         "peers": admin.peers.info(),
         "request counts": Value::Object(

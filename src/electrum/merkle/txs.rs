@@ -87,6 +87,16 @@ impl Default for TxMerkleCache {
 }
 
 impl TxMerkleCache {
+    /// Blocks whose split level is held.
+    pub fn len(&self) -> usize {
+        self.blocks.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether no block is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The merkle branch of `txids[index]` in the block at `height` (internal byte order,
     /// deepest first), as [`branch_and_root`] computes it.
     ///
