@@ -251,7 +251,7 @@ fn main() {
     let secs = up["secs"].as_f64().unwrap_or(0.0);
     let inputs = up["inputs"].as_u64().unwrap_or(0);
     let upgrade = format!(
-        "upgrade of the database without it (blocks in memory): {secs:.2} s, {} inputs/s, \
+        "upgrade of the database without it (blocks from the chain file): {secs:.2} s, {} inputs/s, \
          {:.1} s per million inputs, CPU {:.2} s, peak RSS +{} MB",
         thousands((inputs as f64 / secs.max(1e-9)) as u64),
         secs * 1e6 / inputs.max(1) as f64,
