@@ -16,8 +16,10 @@
 //! Settings (environment):
 //! - `FERRUMX_ELECTRUMX`: path of `electrumx_server` (default: the venv that
 //!   `contrib/electrumx/install.sh` makes under `~/.cache/ferrumx`);
-//! - `FERRUMX_LOAD_TXS`: transactions in the chain (default 200,000), cached in
-//!   `~/.cache/ferrumx/bench-<txs>.chain` (the side-by-side bench's file for the same size);
+//! - `FERRUMX_LOAD_TXS`: transactions in the chain (default 200,000), generated once into
+//!   `~/.cache/ferrumx/bench-<txs>.v3.chain` (or `FERRUMX_BENCH_CHAIN`) and served from that
+//!   file (`benches/common/chain.rs`, as the side-by-side bench does; the stand-in then
+//!   holds no wallet, so the mempool is empty);
 //! - `FERRUMX_LOAD_SESSIONS`: concurrent sessions of the request load (default 1,000; 0
 //!   skips the request load);
 //! - `FERRUMX_LOAD_SECS`: measured seconds per server and transport (default 20, after 5 s
@@ -41,6 +43,9 @@
 //! ElectrumX gets about one small answer a second whatever the server's capacity: the TCP
 //! figures measure that policy, the websocket ones (not padded) the servers' work.
 
+#[path = "common/chain.rs"]
+#[allow(dead_code)] // txid_summary: the floor's and side_by_side's
+mod chain;
 #[path = "common/kind.rs"]
 mod kind;
 use ferrumx_testkit::env_or;
@@ -49,7 +54,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferrumx_simnode::{chainfile, GenParams, Node, SimNode, SimNodeOptions};
+use ferrumx_simnode::truth::is_unspendable;
+use ferrumx_simnode::{Node, ScriptHash, SimNode, SimNodeOptions};
 use ferrumx_testkit::electrumx::side_by_side_env;
 use ferrumx_testkit::oracle::grouped as thousands;
 use ferrumx_testkit::process::{cpu_secs, memory};
@@ -64,8 +70,6 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-/// Mempool transactions added before the servers start.
-const MEMPOOL_TXS: u32 = 300;
 /// Script hashes in the request mix.
 const SCRIPT_HASHES: usize = 4_000;
 /// Confirmed transactions in the request mix.
@@ -100,10 +104,8 @@ fn own_cpu_secs() -> f64 {
 /// The wallet mix: script-hash queries (history, balance, UTXOs, mempool, subscribe), headers
 /// with and without checkpoints, header ranges, transactions and merkle proofs, fee
 /// estimates, drawn from the chain's real contents. Each body is `"method":..,"params":..`.
-fn request_mix(node: &Node, count: usize) -> Vec<String> {
+fn request_mix(node: &Node, all: &[ScriptHash], count: usize) -> Vec<String> {
     let mut rng = Rng::new(0x5eed);
-    let mut all: Vec<_> = node.truth.script_hashes().copied().collect();
-    all.sort();
     let shs: Vec<String> = (0..SCRIPT_HASHES.min(all.len()))
         .map(|_| all[rng.below(all.len())].to_string())
         .collect();
@@ -145,6 +147,25 @@ fn request_mix(node: &Node, count: usize) -> Vec<String> {
             format!(r#""method":"{method}","params":{params}"#)
         })
         .collect()
+}
+
+/// Every script hash the chain's outputs pay (those with a history), sorted: read from the
+/// blocks, the chain being served from disk without a truth table.
+fn chain_script_hashes(node: &Node) -> Vec<ScriptHash> {
+    let mut seen = std::collections::HashSet::new();
+    for h in 0..=node.tip_height() {
+        let Some(block) = node.block_at(h).and_then(|b| b.block()) else {
+            continue;
+        };
+        for out in block.txdata.iter().flat_map(|tx| &tx.output) {
+            if !is_unspendable(&out.script_pubkey) {
+                seen.insert(ScriptHash::of(&out.script_pubkey));
+            }
+        }
+    }
+    let mut all: Vec<_> = seen.into_iter().collect();
+    all.sort();
+    all
 }
 
 // ----------------------------------------------------------------------------------------
@@ -380,6 +401,10 @@ struct MemoryResult {
     rss_before: u64,
     rss_idle: u64,
     rss_subs: u64,
+    /// The allocator's bytes in use at the same three points (FerrumX's admin `getinfo`
+    /// `heap.allocated`, glibc's `mallinfo2`); `None` for ElectrumX (Python's own allocator
+    /// takes its arenas straight from the system, outside malloc's counters).
+    heap: Option<[u64; 3]>,
     subscribe_secs: f64,
 }
 
@@ -391,6 +416,33 @@ impl MemoryResult {
     fn per_sub(&self) -> f64 {
         (self.rss_subs as f64 - self.rss_idle as f64) / self.subs.max(1) as f64
     }
+    /// Heap bytes per idle session and per subscription (deltas of the allocator's
+    /// counters).
+    fn heap_per(&self) -> Option<(f64, f64)> {
+        let [before, idle, subs] = self.heap?;
+        Some((
+            (idle as f64 - before as f64) / self.sessions.max(1) as f64,
+            (subs as f64 - idle as f64) / self.subs.max(1) as f64,
+        ))
+    }
+}
+
+/// FerrumX's heap in use by the allocator's own counters: the admin RPC's `getinfo`
+/// (`heap.allocated`) over `port`. Read after the RSS has settled, so that what sessions
+/// are still doing (handshakes) has finished.
+fn heap_allocated(port: u16) -> u64 {
+    use std::io::{BufRead, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("admin RPC");
+    s.write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"getinfo\",\"params\":[]}\n")
+        .expect("admin request");
+    let mut line = String::new();
+    std::io::BufReader::new(s)
+        .read_line(&mut line)
+        .expect("admin answer");
+    let v: Value = serde_json::from_str(&line).expect("admin JSON");
+    v["result"]["heap"]["allocated"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("getinfo has no heap.allocated: {line}"))
 }
 
 /// Waits for the server's RSS to settle (two readings 1 s apart within 1 %, at most 10 s).
@@ -441,6 +493,7 @@ fn measure_memory(
     transport: Transport,
     shs: &[String],
     sessions: usize,
+    admin: Option<u16>,
 ) -> MemoryResult {
     // First the same script hashes are read (get_history, 50 sessions with 20 in flight),
     // so that the caches answering them (FerrumX's RocksDB block cache and history cache,
@@ -463,8 +516,10 @@ fn measure_memory(
         }
     });
     let rss_before = settled_rss(pid);
+    let heap_before = admin.map(heap_allocated);
     let mut conns = open_sessions(rt, transport, port, sessions);
     let rss_idle = settled_rss(pid);
+    let heap_idle = admin.map(heap_allocated);
     // Subscriptions spread over the sessions, 5 in flight per session.
     let t = Instant::now();
     let per = shs.len().div_ceil(sessions.max(1));
@@ -487,13 +542,19 @@ fn measure_memory(
     });
     let subscribe_secs = t.elapsed().as_secs_f64();
     let rss_subs = settled_rss(pid);
+    let heap_subs = admin.map(heap_allocated);
     drop(conns);
+    let heap = match (heap_before, heap_idle, heap_subs) {
+        (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+        _ => None,
+    };
     MemoryResult {
         sessions,
         subs: shs.len(),
         rss_before,
         rss_idle,
         rss_subs,
+        heap,
         subscribe_secs,
     }
 }
@@ -508,6 +569,8 @@ struct Running {
     process: Process,
     tcp: u16,
     ws: u16,
+    /// The admin RPC's port.
+    rpc: u16,
     sync_secs: f64,
 }
 
@@ -515,12 +578,12 @@ impl Running {
     fn start(kind: Kind, db: &Path, daemon_url: &str) -> Running {
         let _ = std::fs::remove_dir_all(db);
         std::fs::create_dir_all(db).expect("db dir");
-        let (tcp, ws) = (free_port(), free_port());
+        let (tcp, ws, rpc) = (free_port(), free_port(), free_port());
         let exe = match kind {
             Kind::ElectrumX => electrumx::electrumx_server_for_bench(),
             Kind::FerrumX => server_exe(),
         };
-        let services = format!("tcp://127.0.0.1:{tcp},ws://127.0.0.1:{ws}");
+        let services = format!("tcp://127.0.0.1:{tcp},ws://127.0.0.1:{ws},rpc://127.0.0.1:{rpc}");
         let vars = side_by_side_env(db, daemon_url, &services, &[("MAX_SESSIONS", "20000")]);
         eprintln!("[{}] syncing ...", kind.name());
         let started = Instant::now();
@@ -531,6 +594,7 @@ impl Running {
             vars,
             tcp,
             ws,
+            rpc,
             sync_secs: 0.0,
         };
         r.wait_serving(Duration::from_secs(4 * 3600));
@@ -609,21 +673,15 @@ fn main() {
         electrumx::electrumx_server_for_bench();
     }
     let fds = raise_fd_limit();
-    let cache = electrumx::cache_dir().unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"));
-    std::fs::create_dir_all(&cache).expect("cache dir");
-    let chain_path = cache.join(format!("bench-{txs}.chain"));
-    let params = GenParams::sized(1, txs, 2_000);
-    eprintln!("chain: {} ...", chain_path.display());
-    let (mut node, _) =
-        chainfile::load_or_generate(&params, &chain_path).expect("load or generate the chain");
+    let cache = chain::cache_dir();
+    let node = chain::open(txs);
     let chain_txs: usize = node.all_blocks().map(|b| b.txids.len()).sum();
     let height = node.tip_height();
-    node.add_traffic(MEMPOOL_TXS);
-    let reqs = Arc::new(request_mix(&node, 100_000));
+    let chain_shs = chain_script_hashes(&node);
+    let reqs = Arc::new(request_mix(&node, &chain_shs, 100_000));
     // Distinct script hashes to subscribe to: the chain's, then made-up ones (no history).
     let mut sub_shs: Vec<String> = {
-        let mut all: Vec<_> = node.truth.script_hashes().copied().collect();
-        all.sort();
+        let mut all = chain_shs;
         let mut rng = Rng::new(0x50b5);
         for i in (1..all.len()).rev() {
             all.swap(i, rng.below(i + 1));
@@ -672,7 +730,7 @@ fn main() {
     }
     println!();
     println!(
-        "chain: {} transactions in {} blocks (seed 1), {MEMPOOL_TXS} mempool transactions; open-file limit {fds}; load average at the end {}",
+        "chain: {} transactions in {} blocks (seed 1), served from disk, empty mempool; open-file limit {fds}; load average at the end {}",
         thousands(chain_txs as u64),
         thousands(u64::from(height) + 1),
         load_avg().trim(),
@@ -726,15 +784,17 @@ fn main() {
                     t.name(),
                     load_avg().trim()
                 );
-                let m = measure_memory(&rt, s.process.pid(), s.port(t), t, &sub_shs, idle);
+                let admin = (s.kind == Kind::FerrumX).then_some(s.rpc);
+                let m = measure_memory(&rt, s.process.pid(), s.port(t), t, &sub_shs, idle, admin);
                 eprintln!(
-                    "[{}] {:.1} KiB per idle session, {:.0} bytes per subscription (RSS {} -> {} -> {} bytes)",
+                    "[{}] {:.1} KiB per idle session, {:.0} bytes per subscription (RSS {} -> {} -> {} bytes; heap {:?})",
                     s.kind.name(),
                     m.per_session() / 1024.0,
                     m.per_sub(),
                     m.rss_before,
                     m.rss_idle,
                     m.rss_subs,
+                    m.heap,
                 );
                 mems.push((s.kind, t, m));
             }
@@ -750,22 +810,42 @@ fn main() {
             "memory: {idle} idle sessions, then {subs} script-hash subscriptions spread over them ({real_subs} with history, the rest made up)"
         );
         println!();
-        println!("| server | transport | RSS before | with idle sessions | per idle session | with subscriptions | per subscription | subscribing took |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("| server | transport | RSS before | with idle sessions | per idle session | with subscriptions | per subscription | sessions and subscriptions | subscribing took |");
+        println!("|---|---|---|---|---|---|---|---|---|");
         let mib = |b: u64| b as f64 / (1 << 20) as f64;
         for (k, t, m) in &mems {
             println!(
-                "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB | {:.1} MiB | {:.0} bytes | {:.1} s |",
+                "| {} RSS | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB ({:.0} bytes) | {:.1} MiB | {:.0} bytes | {:.1} MB | {:.1} s |",
                 k.name(),
                 t.name(),
                 mib(m.rss_before),
                 mib(m.rss_idle),
                 m.per_session() / 1024.0,
+                m.per_session(),
                 mib(m.rss_subs),
                 m.per_sub(),
+                m.rss_subs.saturating_sub(m.rss_before) as f64 / 1e6,
                 m.subscribe_secs,
             );
+            if let (Some([before, idle, subs]), Some((per_session, per_sub))) =
+                (m.heap, m.heap_per())
+            {
+                println!(
+                    "| {} heap | {} | {:.1} MiB | {:.1} MiB | {:.1} KiB ({:.0} bytes) | {:.1} MiB | {:.0} bytes | {:.1} MB | |",
+                    k.name(),
+                    t.name(),
+                    mib(before),
+                    mib(idle),
+                    per_session / 1024.0,
+                    per_session,
+                    mib(subs),
+                    per_sub,
+                    subs.saturating_sub(before) as f64 / 1e6,
+                );
+            }
         }
+        println!();
+        println!("(heap: the allocator's bytes in use, from FerrumX's admin `getinfo`; \"sessions and subscriptions\": what the idle sessions and their subscriptions added together, in MB of 10^6 bytes)");
     }
     println!();
     for (k, peak) in peaks {

@@ -11,8 +11,9 @@
 //!
 //! Settings (environment):
 //! - `FERRUMX_BENCH_TXS`: transactions in the chain (default 1,000,000); the chain is the
-//!   side-by-side bench's, cached in `FERRUMX_BENCH_CHAIN` (default
-//!   `~/.cache/ferrumx/bench-<txs>.chain`);
+//!   side-by-side bench's, generated once into `FERRUMX_BENCH_CHAIN` (default
+//!   `~/.cache/ferrumx/bench-<txs>.v3.chain`) and read from that file block by block
+//!   (`benches/common/chain.rs`: bounded memory for any size);
 //! - `FERRUMX_SPENDER_ROUNDS`: rounds, each one run without and one with (default 3);
 //! - `FERRUMX_SPENDER_CACHE_MB`: the index's cache budget, as CACHE_MB (default 1,200, the
 //!   server's default).
@@ -21,19 +22,23 @@
 //! counts are repeatable on a busy machine): `FERRUMX_SPENDER_CHILD=with` (or `without`,
 //! `upgrade`) on the bench's executable, after a first run has saved the chain.
 //!
-//! The blocks are fed from memory (no daemon, no JSON), so the figures are the index's own
-//! cost; through the daemon the difference is diluted by the stand-in's and the prefetcher's
-//! work.
+//! The blocks are fed straight from the chain file (no daemon, no JSON; each block's bytes
+//! read from the page cache as it is indexed, in both runs alike), so the figures are the
+//! index's own cost; through the daemon the difference is diluted by the stand-in's and the
+//! prefetcher's work.
 
+#[path = "common/chain.rs"]
+#[allow(dead_code)] // txid_summary: the floor's and side_by_side's
+mod chain;
 use ferrumx_testkit::env_or;
-use std::path::{Path, PathBuf};
+use std::borrow::Cow;
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 use bitcoin::Network;
 use ferrumx::index::Index;
-use ferrumx_simnode::{chainfile, GenParams, Node};
-use ferrumx_testkit::electrumx;
+use ferrumx_simnode::Node;
 use ferrumx_testkit::oracle::grouped as thousands;
 use ferrumx_testkit::process::{cpu_secs, memory};
 use ferrumx_testkit::TempDir;
@@ -43,19 +48,14 @@ const REORG_LIMIT: u32 = 200;
 /// Set in a child: which run it is (`with`, `without`, `upgrade`).
 const CHILD: &str = "FERRUMX_SPENDER_CHILD";
 
-fn chain_path(txs: u64) -> PathBuf {
-    std::env::var_os("FERRUMX_BENCH_CHAIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            electrumx::cache_dir()
-                .unwrap_or_else(|| PathBuf::from("target/ferrumx-cache"))
-                .join(format!("bench-{txs}.chain"))
-        })
-}
-
 /// The active chain's blocks above genesis, in order.
 fn active(node: &Node) -> impl Iterator<Item = &ferrumx_simnode::node::StoredBlock> {
     (1..=node.tip_height()).filter_map(|h| node.block_at(h))
+}
+
+/// A block's bytes, read from the chain file.
+fn raw(b: &ferrumx_simnode::node::StoredBlock) -> Cow<'_, [u8]> {
+    b.bytes().expect("a block of the chain file")
 }
 
 /// Bytes of each column family's table files after a full compaction.
@@ -102,7 +102,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
                 Index::open_pre_spenders(dir.path(), Network::Regtest, cache, REORG_LIMIT)
                     .expect("open without");
             for b in active(node) {
-                index.advance(&b.raw).expect("advance");
+                index.advance(&raw(b)).expect("advance");
                 if index.needs_flush() {
                     index.flush().expect("flush");
                 }
@@ -116,7 +116,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
         cpu_before = cpu_secs(me);
         t = Instant::now();
         for b in active(node) {
-            index.upgrade_block(&b.raw).expect("upgrade block");
+            index.upgrade_block(&raw(b)).expect("upgrade block");
             peak_cache = peak_cache.max(index.cache_bytes());
             if index.needs_flush() {
                 index.upgrade_flush().expect("upgrade flush");
@@ -135,7 +135,7 @@ fn child(kind: &str, node: &Node, cache: usize) {
         cpu_before = cpu_secs(me);
         t = Instant::now();
         for b in active(node) {
-            index.advance(&b.raw).expect("advance");
+            index.advance(&raw(b)).expect("advance");
             peak_cache = peak_cache.max(index.cache_bytes());
             if index.needs_flush() {
                 index.flush().expect("flush");
@@ -209,25 +209,16 @@ fn main() {
     let txs: u64 = env_or("FERRUMX_BENCH_TXS", 1_000_000);
     let rounds: usize = env_or("FERRUMX_SPENDER_ROUNDS", 3);
     let cache_mb: usize = env_or("FERRUMX_SPENDER_CACHE_MB", 1_200);
-    let path = chain_path(txs);
-    let params = GenParams::sized(1, txs, 2_000);
     if let Ok(kind) = std::env::var(CHILD) {
-        let node = chainfile::load(&path).expect("the chain, saved by the parent");
+        // Opened by the parent first (generated if missing): here it is only opened.
+        let node = chain::open(txs);
         child(&kind, &node, cache_mb << 20);
         return;
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).expect("cache dir");
-    }
-    let t = Instant::now();
-    let (node, loaded) = chainfile::load_or_generate(&params, &path).expect("the chain");
+    let node = chain::open(txs);
     let chain_txs: usize = active(&node).map(|b| b.txids.len()).sum();
     eprintln!(
-        "chain {} ({}) in {:.1} s: {} blocks, {} transactions; cache {cache_mb} MB; {rounds} \
-         rounds",
-        if loaded { "loaded" } else { "generated" },
-        path.display(),
-        t.elapsed().as_secs_f64(),
+        "chain: {} blocks, {} transactions; cache {cache_mb} MB; {rounds} rounds",
         node.tip_height(),
         thousands(chain_txs as u64),
     );
@@ -260,7 +251,7 @@ fn main() {
     let secs = up["secs"].as_f64().unwrap_or(0.0);
     let inputs = up["inputs"].as_u64().unwrap_or(0);
     let upgrade = format!(
-        "upgrade of the database without it (blocks in memory): {secs:.2} s, {} inputs/s, \
+        "upgrade of the database without it (blocks from the chain file): {secs:.2} s, {} inputs/s, \
          {:.1} s per million inputs, CPU {:.2} s, peak RSS +{} MB",
         thousands((inputs as f64 / secs.max(1e-9)) as u64),
         secs * 1e6 / inputs.max(1) as f64,

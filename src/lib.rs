@@ -6,7 +6,7 @@
 //! - [`py`]: the CPython behaviour ElectrumX's answers are made of (`json.loads`/`dumps`,
 //!   `str()`/`repr()`, `int()`, `f'{n:,d}'`, `ipaddress`); depends on nothing else.
 //! - [`config`]: the environment (ElectrumX's variables) → typed, validated settings.
-//! - [`memory`]: handing freed memory back to the operating system.
+//! - [`memory`]: handing freed memory back to the operating system; the allocator's counters.
 //! - [`jsonrpc`]: JSON-RPC as aiorpcx speaks it (dialects, parsing, batches, errors,
 //!   argument binding, encoding), for both services; builds on `py` only.
 //! - [`transport`]: listeners, TLS, line and websocket framing, for both services.

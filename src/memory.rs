@@ -24,3 +24,35 @@ pub fn release_free() {
         libc::malloc_trim(0);
     }
 }
+
+/// Bytes the allocator has handed out and not had back, by its own counters (glibc's
+/// `mallinfo2`: the in-use chunks of every arena, their headers included, plus the blocks it
+/// mmapped), and the free bytes it holds; `None` with other C libraries. What the load
+/// bench (`benches/load.rs`, through the admin `getinfo`) measures sessions and
+/// subscriptions with: unlike the resident size it does not move with what the allocator
+/// keeps or gives back. Walks every arena under its lock: for occasional reports only.
+pub fn heap_stats() -> Option<HeapStats> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's counters under its locks; it has no
+        // preconditions (glibc 2.33 and later, as the libc crate's binding requires).
+        let m = unsafe { libc::mallinfo2() };
+        Some(HeapStats {
+            allocated: (m.uordblks + m.hblkhd) as u64,
+            free: m.fordblks as u64,
+        })
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
+}
+
+/// The allocator's counters (see [`heap_stats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes in use: allocated and not freed, with the allocator's per-allocation overhead.
+    pub allocated: u64,
+    /// Bytes the allocator holds free (not returned to the operating system).
+    pub free: u64,
+}

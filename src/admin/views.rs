@@ -50,8 +50,15 @@ pub fn getinfo(admin: &Admin) -> Value {
         "db height": shared.index.tip().map(|t| t.0),
         "db_flush_count": admin.sync.flushes(),
         "groups": admin.registry.group_count(),
+        "heap": crate::memory::heap_stats().map_or(Value::Null, |h| json!({
+            "allocated": h.allocated,
+            "free": h.free,
+        })),
         "history cache": format!("{lookups} lookups, {hits} hits, {entries} entries"),
-        "merkle txid cache": "none: branches are computed from the txids cache",
+        "merkle txid cache": format!(
+            "{} blocks' trees split at 32 leaves, over the txids cache",
+            shared.tx_merkle.len()
+        ),
         "pid": std::process::id(),
         "peers": admin.peers.info(),
         "request counts": Value::Object(

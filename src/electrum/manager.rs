@@ -132,7 +132,10 @@ pub async fn accept_loop(
         tokio::spawn(async move {
             let peer = incoming.peer;
             let kind = incoming.protocol;
-            let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming.handshake()).await {
+            // Boxed for its duration only: the TLS and WebSocket handshakes' futures would
+            // otherwise be part of this task's for the session's whole life.
+            let handshake = Box::pin(incoming.handshake());
+            let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
                     tracing::debug!("{kind} handshake failed: {e}");

@@ -242,7 +242,9 @@ pub async fn serve(
                 // message is read: later requests see the negotiated version.
                 if req.method == "server.version" || !state.version_seen() {
                     state.unanswered.fetch_add(1, Ordering::Relaxed);
-                    let go_on = handle_in_order(&shared, &state, req, deadline).await;
+                    // Boxed for its duration only: the whole method dispatch's future would
+                    // otherwise be part of this loop's, which every session keeps while idle.
+                    let go_on = Box::pin(handle_in_order(&shared, &state, req, deadline)).await;
                     state.unanswered.fetch_sub(1, Ordering::Relaxed);
                     if !go_on {
                         // The reply and the close are queued (or the writer is gone):

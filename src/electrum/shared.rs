@@ -18,7 +18,7 @@ use lru::LruCache;
 use serde_json::{json, Value};
 
 use super::history::HistoryCache;
-use super::merkle::{BlockHashSource, HeaderMerkleCache};
+use super::merkle::{BlockHashSource, HeaderMerkleCache, TxMerkleCache};
 use crate::config::Config;
 use crate::daemon::Daemon;
 use crate::index::{IndexError, IndexReader};
@@ -136,6 +136,8 @@ pub struct ElectrumState {
     pub mempool: Arc<Mempool>,
     pub histories: HistoryCache,
     pub header_merkle: HeaderMerkleCache,
+    /// Blocks' merkle trees split at 32 leaves (transaction branches).
+    pub tx_merkle: TxMerkleCache,
     block_txids: Mutex<LruCache<u32, BlockTxids>>,
     /// `blockchain.headers.subscribe`'s answer for the notified tip.
     hsub: RwLock<Value>,
@@ -165,6 +167,7 @@ impl ElectrumState {
             mempool,
             histories,
             header_merkle: HeaderMerkleCache::new(),
+            tx_merkle: TxMerkleCache::default(),
             block_txids: Mutex::new(LruCache::new(
                 NonZeroUsize::new(BLOCK_TXIDS_CACHED).unwrap_or(NonZeroUsize::MIN),
             )),

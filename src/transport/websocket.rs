@@ -20,8 +20,10 @@ use super::error::RecvError;
 use super::stream::{ignore_not_connected, Counted, MaybeTls, SharedStream};
 
 /// The initial read buffer of a websocket (tungstenite's default, 128 KiB, is allocated and
-/// zeroed up front for every session; it grows when a frame needs more).
-const WS_READ_BUFFER_SIZE: usize = 4 * 1024;
+/// zeroed up front for every session; it grows when a frame needs more). 1 KiB as for line
+/// framing (`lines.rs`): a wallet's requests are a few hundred bytes, and at 4 KiB the buffer
+/// was 3 KiB of every idle ws session's 10 KiB (`benches/load.rs`, heap).
+const WS_READ_BUFFER_SIZE: usize = 1024;
 
 type Ws = WebSocketStream<Counted<SharedStream>>;
 

@@ -348,3 +348,65 @@ fn truncate_after_switch_never_poisons() {
         );
     }
 }
+
+/// Branches from a tree split at 2^bits leaves are the naive ones, for every leaf of trees of
+/// every size around the split's edges (full, short and single-leaf last subtrees).
+#[test]
+fn split_branches_are_the_naive_ones() {
+    use super::txs::{branch_from_split, split_level, subtree};
+    for bits in [1u32, 2, 5] {
+        let size = 1usize << bits;
+        let counts: Vec<usize> = (size + 1..=4 * size + 3)
+            .chain([7 * size + 1, 33 * size - 1, 64 * size])
+            .collect();
+        for count in counts {
+            let hashes: Vec<Hash32> = (0..count as u32).map(|i| leaf(7, i)).collect();
+            let upper = split_level(&hashes, bits);
+            assert_eq!(upper.len(), count.div_ceil(size));
+            for index in 0..count {
+                let chunk = subtree(&hashes, index, bits);
+                let got = branch_from_split(chunk, &upper, count, index, bits);
+                assert_eq!(
+                    got,
+                    naive(&hashes, index).0,
+                    "bits {bits}, {count} leaves, leaf {index}"
+                );
+            }
+        }
+    }
+}
+
+/// The cache answers as the tree does, from the first read of a block and from its cached
+/// split level, and a different read of the block (another `Arc`) is computed again.
+#[test]
+fn tx_merkle_cache_answers_as_the_tree() {
+    use super::txs::TxMerkleCache;
+    use bitcoin::Txid;
+    let cache = TxMerkleCache::default();
+    for count in [1usize, 2, 32, 33, 100, 2_001] {
+        let txids: Arc<Vec<Txid>> = Arc::new(
+            (0..count as u32)
+                .map(|i| Txid::from_byte_array(leaf(3, i)))
+                .collect(),
+        );
+        let hashes: Vec<Hash32> = txids.iter().map(|t| t.to_byte_array()).collect();
+        for index in [0, count / 2, count - 1, count / 3] {
+            for _ in 0..2 {
+                assert_eq!(
+                    cache.branch(9, &txids, index),
+                    Ok(naive(&hashes, index).0),
+                    "{count} txids, index {index}"
+                );
+            }
+        }
+        assert!(cache.branch(9, &txids, count).is_err());
+    }
+    // Another block at the same height (a reorg): not the cached level.
+    let other: Arc<Vec<Txid>> = Arc::new(
+        (0..100u32)
+            .map(|i| Txid::from_byte_array(leaf(4, i)))
+            .collect(),
+    );
+    let hashes: Vec<Hash32> = other.iter().map(|t| t.to_byte_array()).collect();
+    assert_eq!(cache.branch(9, &other, 50), Ok(naive(&hashes, 50).0));
+}

@@ -9,12 +9,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use bitcoin::block::Header;
+use bitcoin::hashes::Hash;
 use bitcoin::{BlockHash, OutPoint, Txid};
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::daemon;
 use crate::electrum::history::{Confirmed, HistoryError};
+use crate::electrum::merkle;
 use crate::electrum::shared::{ElectrumState, FeeKey, FeeSlot, TimedValue};
 use crate::index::{HashX, IndexError, OutpointStatus, Utxo};
 use crate::mempool::{MempoolTxo, MempoolUtxo, RecentTx, TxSummary};
@@ -125,6 +127,22 @@ pub trait Backend: IndexReads + MempoolReads + DaemonCalls {
     fn fee_slot(&self, key: FeeKey) -> Arc<FeeSlot>;
     /// Counts transactions sent (the admin `getinfo`'s `txs sent`).
     fn count_tx_sent(&self, n: u64);
+    /// The merkle branch of `txids[index]` in the block at `height` (internal byte order,
+    /// deepest first), as [`merkle::branch_and_root`] computes it; the server answers from
+    /// its cache of blocks' split trees ([`merkle::TxMerkleCache`]).
+    ///
+    /// # Errors
+    /// `index` is out of range.
+    fn tx_branch(
+        &self,
+        height: u32,
+        txids: &Arc<Vec<Txid>>,
+        index: usize,
+    ) -> Result<Vec<merkle::Hash32>, String> {
+        let _ = height;
+        let hashes: Vec<merkle::Hash32> = txids.iter().map(|t| t.to_byte_array()).collect();
+        merkle::branch_and_root(&hashes, index).map(|(branch, _)| branch)
+    }
 }
 
 /// The methods' view of the index: the reader, and the caches in front of it.
@@ -280,5 +298,14 @@ impl Backend for ElectrumState {
 
     fn count_tx_sent(&self, n: u64) {
         ElectrumState::count_tx_sent(self, n);
+    }
+
+    fn tx_branch(
+        &self,
+        height: u32,
+        txids: &Arc<Vec<Txid>>,
+        index: usize,
+    ) -> Result<Vec<merkle::Hash32>, String> {
+        self.tx_merkle.branch(height, txids, index)
     }
 }

@@ -4,13 +4,11 @@
 
 use std::sync::Arc;
 
-use bitcoin::hashes::Hash;
 use bitcoin::hex::DisplayHex;
 use bitcoin::Txid;
 use serde_json::{json, Value};
 
 use crate::daemon;
-use crate::electrum::merkle;
 use crate::electrum::version::{self, ProtocolVersion};
 use crate::jsonrpc::RpcError;
 use crate::py::{self, thousands, PyInt};
@@ -190,7 +188,7 @@ impl<B: Backend> Call<'_, B> {
                 height.grouped()
             )));
         };
-        let branch = self.branch(&txids, pos)?;
+        let branch = self.branch(height, &txids, pos)?;
         Ok(json!({"block_height": height.to_value(), "merkle": branch, "pos": pos}))
     }
 
@@ -211,7 +209,7 @@ impl<B: Backend> Call<'_, B> {
             )));
         };
         if merkle {
-            let branch = self.branch(&txids, pos)?;
+            let branch = self.branch(height, &txids, pos)?;
             Ok(json!({"tx_hash": txid.to_string(), "merkle": branch}))
         } else {
             Ok(json!(txid.to_string()))
@@ -246,9 +244,15 @@ impl<B: Backend> Call<'_, B> {
     }
 
     /// The merkle branch of `txids[pos]`, in hex, with its cost.
-    fn branch(&self, txids: &[Txid], pos: usize) -> Result<Vec<String>, CallFailure> {
-        let hashes: Vec<[u8; 32]> = txids.iter().map(|t| t.to_byte_array()).collect();
-        let (branch, _root) = merkle::branch_and_root(&hashes, pos).map_err(bad)?;
+    fn branch(
+        &self,
+        height: &PyInt,
+        txids: &Arc<Vec<Txid>>,
+        pos: usize,
+    ) -> Result<Vec<String>, CallFailure> {
+        // `block_txids` found the block: its height is a u32.
+        let height = height.to_u32().unwrap_or_default();
+        let branch = self.backend.tx_branch(height, txids, pos).map_err(bad)?;
         self.bump(txids.len() as f64 / 2500.0);
         Ok(branch.iter().map(hex_hash).collect())
     }
