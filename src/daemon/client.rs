@@ -209,6 +209,21 @@ impl Daemon {
     /// caller bounds the batch (a JSON-RPC answer is at most
     /// [`DaemonOptions::max_reply_bytes`]).
     pub async fn raw_blocks(&self, hashes: &[BlockHash]) -> Result<Vec<Vec<u8>>, Error> {
+        self.raw_blocks_upto(hashes, usize::MAX).await
+    }
+
+    /// As [`Daemon::raw_blocks`], but through REST (one request a block) it stops once the
+    /// blocks fetched reach `max_bytes`: the first blocks of `hashes`, at least one. (A
+    /// JSON-RPC batch comes whole.) The prefetcher's bound when its guess of the blocks'
+    /// size was low.
+    ///
+    /// # Errors
+    /// As [`Daemon::raw_blocks`].
+    pub async fn raw_blocks_upto(
+        &self,
+        hashes: &[BlockHash],
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, Error> {
         if hashes.is_empty() {
             return Ok(Vec::new());
         }
@@ -222,7 +237,7 @@ impl Daemon {
             .run(move |link| {
                 let mut note = None;
                 if link.endpoint.rest.wanted() {
-                    let fetched = rpc::rest_blocks(link, &hashes);
+                    let fetched = rpc::rest_blocks(link, &hashes, max_bytes);
                     let change = link.endpoint.rest.record(fetched.as_ref().map(|_| ()));
                     note = change.map(|n| (link.endpoint.url.clone(), n));
                     if let Ok(blocks) = fetched {

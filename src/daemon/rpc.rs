@@ -369,11 +369,19 @@ pub(crate) fn batch(
 }
 
 /// The serialized blocks `hashes`, in order, through REST (`GET /rest/block/<hash>.bin`) on
-/// `link`'s connection; see `rest` for what each answer means.
-pub(crate) fn rest_blocks(link: &mut Link<'_>, hashes: &[BlockHash]) -> Result<Vec<Vec<u8>>, Miss> {
+/// `link`'s connection; see `rest` for what each answer means. Stops asking once the blocks
+/// fetched reach `max_bytes` (so it may return only the first of `hashes`, at least one).
+pub(crate) fn rest_blocks(
+    link: &mut Link<'_>,
+    hashes: &[BlockHash],
+    max_bytes: usize,
+) -> Result<Vec<Vec<u8>>, Miss> {
     let mut total = 0usize;
     let mut blocks = Vec::with_capacity(hashes.len());
     for hash in hashes {
+        if total >= max_bytes {
+            break;
+        }
         let block = rest_block(link, hash)?;
         // The whole batch within the bound of one JSON-RPC answer, as by getblock.
         total += block.len();
