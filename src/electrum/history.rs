@@ -354,12 +354,13 @@ impl HistoryCache {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn txid(i: u8) -> Txid {
+    /// A txid whose bytes are all `i` but the first and last (not a palindrome: the byte
+    /// order shows). Shared with `history_json`'s tests.
+    pub(crate) fn txid(i: u8) -> Txid {
         let mut b = [i; 32];
-        // Not a palindrome: the byte order shows.
         b[0] = 0x01;
         b[31] = 0xfe;
         Txid::from_byte_array(b)

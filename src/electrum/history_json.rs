@@ -98,19 +98,11 @@ impl JsonBody for HistoryJson {
 
 #[cfg(test)]
 mod tests {
-    use bitcoin::hashes::Hash;
-    use bitcoin::Txid;
     use serde_json::json;
 
     use super::*;
-
-    fn txid(i: u8) -> Txid {
-        let mut b = [i; 32];
-        // Not a palindrome: the byte order shows.
-        b[0] = 0x01;
-        b[31] = 0xfe;
-        Txid::from_byte_array(b)
-    }
+    use crate::electrum::history::tests::txid;
+    use bitcoin::Txid;
 
     /// The text and its length are what writing the equivalent `Value` gives, for every
     /// shape: empty, confirmed only, mempool only, both, wrapped or not, heights of every

@@ -151,11 +151,11 @@ async fn run(
     // Until a batch has shown the real block size, assume big blocks: guessing small ones
     // made the first batch MAX_BATCH blocks, all fetched before the processor got any (and,
     // resuming a mainnet sync, ~1.5 GB of hex: over the HTTP client's 1 GiB answer limit).
+    // A guess from small blocks (a chain's first blocks are coinbases only) once asked for
+    // 500 blocks a batch just where they became 1 MB, four batches in flight: 2 GB held
+    // against a 64 MB budget. A REST batch now stops at twice its reservation (below); a
+    // JSON-RPC batch comes whole, sized by the guess.
     let mut block_guess = BATCH_BYTES / FIRST_BATCH;
-    // Batches grow at most twofold over the last one fetched: a guess from small blocks (a
-    // chain's first blocks are coinbases only) once asked for 500 blocks a batch just where
-    // they became 1 MB, four batches in flight: 2 GB held against a 64 MB budget.
-    let mut last_count = FIRST_BATCH as u32;
     let mut reported: Option<(u64, u32, Option<BlockHash>)> = None;
     loop {
         if shutdown.is_cancelled() {
@@ -182,7 +182,6 @@ async fn run(
         while pipeline.0.len() < IN_FLIGHT && ask <= daemon_height {
             let count = ((BATCH_BYTES / block_guess.max(1)) as u32)
                 .clamp(1, MAX_BATCH)
-                .min(last_count.saturating_mul(2))
                 .min(daemon_height - ask + 1);
             let want_kib = (count as usize * block_guess / 1024 + 1).min(budget_kib) as u32;
             let reserved = if pipeline.0.is_empty() {
@@ -291,11 +290,7 @@ async fn run(
             ask = start + blocks.len() as u32;
         }
         let total: usize = blocks.iter().map(Vec::len).sum();
-        // The next batches' guess: the larger of this batch's mean and half its largest
-        // block (a mean over mostly tiny blocks says little about the big ones among them).
-        let largest = blocks.iter().map(Vec::len).max().unwrap_or(0);
-        block_guess = (total / blocks.len().max(1)).max(largest / 2).max(200);
-        last_count = (blocks.len() as u32).max(1);
+        block_guess = (total / blocks.len().max(1)).max(200);
         for (hash, raw) in hashes.into_iter().zip(blocks) {
             let kib = (raw.len() / 1024 + 1).min(budget_kib);
             // The block's share of the batch's reservation; past an underestimate, what the
