@@ -660,18 +660,7 @@ fn main() {
             other => panic!("FERRUMX_LOAD_MEMORY_TRANSPORTS: {other:?} is neither tcp nor ws"),
         })
         .collect();
-    let kinds: Vec<Kind> = match std::env::var("FERRUMX_LOAD_ONLY")
-        .unwrap_or_default()
-        .as_str()
-    {
-        "" => vec![Kind::ElectrumX, Kind::FerrumX],
-        "ferrumx" => vec![Kind::FerrumX],
-        "electrumx" => vec![Kind::ElectrumX],
-        other => panic!("FERRUMX_LOAD_ONLY={other:?}: ferrumx or electrumx"),
-    };
-    if kinds.contains(&Kind::ElectrumX) {
-        electrumx::electrumx_server_for_bench();
-    }
+    let kinds = kind::chosen("FERRUMX_LOAD_ONLY", [Kind::ElectrumX, Kind::FerrumX]);
     let fds = raise_fd_limit();
     let cache = chain::cache_dir();
     let node = chain::open(txs);

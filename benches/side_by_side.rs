@@ -496,16 +496,7 @@ fn main() {
             .parse()
             .expect("FERRUMX_BENCH_CACHE_MB is a number")
     });
-    let only = std::env::var("FERRUMX_BENCH_ONLY").unwrap_or_default();
-    let kinds: Vec<Kind> = match only.as_str() {
-        "" => vec![Kind::ElectrumX, Kind::FerrumX],
-        "ferrumx" => vec![Kind::FerrumX],
-        "electrumx" => vec![Kind::ElectrumX],
-        other => panic!("FERRUMX_BENCH_ONLY={other:?}: ferrumx or electrumx"),
-    };
-    if kinds.contains(&Kind::ElectrumX) {
-        electrumx::electrumx_server_for_bench();
-    }
+    let kinds = kind::chosen("FERRUMX_BENCH_ONLY", [Kind::ElectrumX, Kind::FerrumX]);
     let cache = chain::cache_dir();
     let node = chain::open(txs);
     let (chain_txs, txid_xor) = chain::txid_summary(&node);

@@ -294,18 +294,7 @@ fn main() {
     let share: f64 = env_or("FERRUMX_WHALE_SHARE", 0.5);
     let max_send: usize = env_or("FERRUMX_WHALE_MAX_SEND", 200_000_000);
     let runs: usize = env_or("FERRUMX_WHALE_RUNS", 5);
-    let kinds = match std::env::var("FERRUMX_BENCH_ONLY")
-        .unwrap_or_default()
-        .as_str()
-    {
-        "" => vec![Kind::FerrumX, Kind::ElectrumX],
-        "ferrumx" => vec![Kind::FerrumX],
-        "electrumx" => vec![Kind::ElectrumX],
-        other => panic!("FERRUMX_BENCH_ONLY={other:?}: ferrumx or electrumx"),
-    };
-    if kinds.contains(&Kind::ElectrumX) {
-        electrumx::electrumx_server_for_bench();
-    }
+    let kinds = kind::chosen("FERRUMX_BENCH_ONLY", [Kind::FerrumX, Kind::ElectrumX]);
     let params = GenParams::whale(1, txs, 2_000, share);
     let path = std::env::var_os("FERRUMX_WHALE_CHAIN")
         .map(PathBuf::from)
