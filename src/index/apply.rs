@@ -5,7 +5,7 @@
 //! layout (`schema`) into the index's own cache; the block processor (`crate::indexer`)
 //! reaches it only through [`Index::advance`](super::Index::advance).
 
-use bitcoin::{merkle_tree, OutPoint, Txid};
+use bitcoin::{merkle_tree, OutPoint};
 
 use super::cache::{Cache, CachedUtxo, OutPointMap};
 use super::error::IndexError;
@@ -16,18 +16,11 @@ use super::schema::{
 };
 use super::store::Store;
 
-/// A block parsed and checked against its header's merkle root.
-pub(crate) struct ParsedBlock<'a> {
-    pub block: RawBlock<'a>,
-    pub txids: Vec<Txid>,
-}
-
 /// Parses `raw` (the whole of it, in place: `rawblock`) and checks the merkle root.
-pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock<'_>, IndexError> {
+pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<RawBlock<'_>, IndexError> {
     let bad = |reason: String| IndexError::BadBlock { height, reason };
-    let mut block = rawblock::parse(raw).map_err(|e| bad(format!("does not parse: {e}")))?;
-    let txids = std::mem::take(&mut block.txids);
-    let root = merkle_tree::calculate_root(txids.iter().map(|t| t.to_raw_hash()))
+    let block = rawblock::parse(raw).map_err(|e| bad(format!("does not parse: {e}")))?;
+    let root = merkle_tree::calculate_root(block.txids.iter().map(|t| t.to_raw_hash()))
         .ok_or_else(|| bad("has no transactions".to_string()))?;
     if root != block.header.merkle_root.to_raw_hash() {
         return Err(bad(format!(
@@ -38,7 +31,7 @@ pub(crate) fn parse_block(raw: &[u8], height: u32) -> Result<ParsedBlock<'_>, In
     if !block.txs.first().is_some_and(|tx| block.is_coinbase(tx)) {
         return Err(bad("first transaction is not a coinbase".to_string()));
     }
-    Ok(ParsedBlock { block, txids })
+    Ok(block)
 }
 
 /// What applying a block changed, for notifications.
@@ -59,12 +52,11 @@ pub(crate) struct Applied {
 pub(crate) fn apply_block(
     store: &Store,
     cache: &mut Cache,
-    parsed: &ParsedBlock<'_>,
+    block: &RawBlock<'_>,
     height: u32,
     first_tx_num: TxNum,
     keep_undo_from: u32,
 ) -> Result<Applied, IndexError> {
-    let block = &parsed.block;
     let txs = &block.txs;
     let end_tx_num = first_tx_num + txs.len() as u64;
     if end_tx_num >= TX_NUM_LIMIT {
@@ -82,7 +74,7 @@ pub(crate) fn apply_block(
     let mut unspendable: Vec<[u8; SPENDER_KEY_LEN]> = Vec::new();
     let mut spent: Vec<OutPoint> = Vec::new();
     let indexed = if height == 0 { &[][..] } else { &txs[..] };
-    for (i, (tx, txid)) in indexed.iter().zip(&parsed.txids).enumerate() {
+    for (i, (tx, txid)) in indexed.iter().zip(&block.txids).enumerate() {
         let tx_num = first_tx_num + i as u64;
         hashxs.clear();
         if !block.is_coinbase(tx) {
@@ -161,7 +153,7 @@ pub(crate) fn apply_block(
     cache.adds.extend(local);
     cache.db_spends.extend(db_spent);
     cache.extend_history(&undo.history);
-    cache.txids.extend_from_slice(&parsed.txids);
+    cache.txids.extend_from_slice(&block.txids);
     cache.headers.push(block.header);
     cache.counts.push(end_tx_num);
     cache.spends.extend_from_slice(&spends);

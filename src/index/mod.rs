@@ -247,14 +247,14 @@ impl Index {
         self.refuse_while_upgrading()?;
         let height = self.tip.map_or(0, |(h, _)| h + 1);
         let parsed = apply::parse_block(raw_block, height)?;
-        let hash = parsed.block.header.block_hash();
+        let hash = parsed.header.block_hash();
         match self.tip {
-            Some((h, tip)) if parsed.block.header.prev_blockhash != tip => {
+            Some((h, tip)) if parsed.header.prev_blockhash != tip => {
                 return Err(IndexError::NotOnTip {
                     height: h,
                     tip,
                     block: hash,
-                    prev: parsed.block.header.prev_blockhash,
+                    prev: parsed.header.prev_blockhash,
                 })
             }
             None if hash != self.genesis => {

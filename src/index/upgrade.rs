@@ -128,8 +128,7 @@ impl Upgrade {
                 self.tip
             )));
         }
-        let parsed = parse_block(raw, height)?;
-        let block = &parsed.block;
+        let block = parse_block(raw, height)?;
         let hash = block.header.block_hash();
         let ours = store
             .header(height)?
@@ -148,10 +147,10 @@ impl Upgrade {
                 )))
             }
         };
-        if end - first != parsed.txids.len() as u64 {
+        if end - first != block.txids.len() as u64 {
             return Err(IndexError::Corrupt(format!(
                 "block {height} has {} transactions, the index {}",
-                parsed.txids.len(),
+                block.txids.len(),
                 end - first
             )));
         }
@@ -162,7 +161,7 @@ impl Upgrade {
         let mut it = store
             .db()
             .raw_iterator_cf_opt(store.cf(Cf::TxPrefix)?, opts);
-        for (i, (tx, txid)) in block.txs.iter().zip(&parsed.txids).enumerate() {
+        for (i, (tx, txid)) in block.txs.iter().zip(&block.txids).enumerate() {
             let tx_num = first + i as u64;
             if !block.is_coinbase(tx) {
                 for op in block.inputs(tx) {
